@@ -1,0 +1,70 @@
+// The composition root: wires modules to the platform and to each other as plain
+// function arguments. One place to read to see what depends on what.
+import type { Platform } from './platform/index.ts'
+import { buildHttpServer, type App } from './platform/http/server.ts'
+import { OutboxDispatcher } from './platform/bus/outbox.ts'
+import { createCustomersModule } from './modules/customers/index.ts'
+import { createInventoryModule } from './modules/inventory/index.ts'
+import { createCatalogModule } from './modules/catalog/index.ts'
+import { placeholderPageRoutes } from './web/placeholder.ts'
+
+export function createModules(platform: Platform) {
+  const { sql, kv, log, metrics, config } = platform
+  const customers = createCustomersModule({ sql, kv, log })
+  const inventory = createInventoryModule({ sql })
+  const catalog = createCatalogModule({
+    sql,
+    kv,
+    log,
+    metrics,
+    stock: inventory,
+    lruTtlMs: config.lruTtlMs,
+    loadTimeoutMs: config.dbQueryTimeoutMs,
+  })
+  return { customers, inventory, catalog }
+}
+
+export type Modules = ReturnType<typeof createModules>
+
+export interface Api {
+  app: App
+  modules: Modules
+  stop(): Promise<void>
+}
+
+/** The `api` role: HTTP in front of the modules. */
+export async function createApi(platform: Platform, modules = createModules(platform)): Promise<Api> {
+  await modules.catalog.start()
+  const app = await buildHttpServer({
+    config: platform.config,
+    log: platform.log,
+    metrics: platform.metrics,
+    readiness: platform.readiness,
+    resolveSession: modules.customers.resolveSession,
+    routes: async (app) => {
+      await app.register(placeholderPageRoutes)
+      await app.register(modules.customers.routes)
+      await app.register(modules.catalog.routes)
+    },
+  })
+  return {
+    app,
+    modules,
+    async stop() {
+      // Fastify's close stops accepting and waits for requests in flight.
+      await app.close()
+      await modules.catalog.stop()
+    },
+  }
+}
+
+/** The `worker` role: delivers outbox events to the modules' handlers. */
+export function createWorker(platform: Platform, _modules: Modules) {
+  const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
+  // Consumers register here as modules gain them (search indexing, notifications, ...).
+  return {
+    dispatcher,
+    start: () => dispatcher.start(),
+    stop: () => dispatcher.stop(),
+  }
+}

@@ -1,0 +1,123 @@
+// Settings come from the environment, are validated once at start and frozen.
+// A bad value stops the start with a ConfigError naming the variable.
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  port: number
+  host: string
+  databaseUrl: string | null
+  redisUrl: string | null
+  natsUrl: string | null
+  smtpUrl: string | null
+  mailFrom: string
+  instance: string
+  adminEmail: string | null
+  adminPassword: string | null
+  logLevel: LogLevel
+  dataDir: string
+  webConcurrency: number
+  /** How long a product stays fresh in the in-process LRU. */
+  lruTtlMs: number
+  /** How long PostgreSQL may take for one cache load before the stale copy is served. */
+  dbQueryTimeoutMs: number
+  /** Event-loop delay above which requests are shed with 503. */
+  maxEventLoopDelayMs: number
+  /** Size of the PostgreSQL pool per process. */
+  dbPoolSize: number
+  /** Seed a demo catalog when the catalog is empty at `start`. */
+  seedDemo: boolean
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+type Env = Record<string, string | undefined>
+
+function text(env: Env, name: string): string | null {
+  const value = env[name]
+  return value === undefined || value.trim() === '' ? null : value.trim()
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name)
+  if (raw === null) return fallback
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`)
+  const value = Number(raw)
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`)
+  return value
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = text(env, name)
+  if (raw === null) return null
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL')
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((p) => p + '//').join(' or ')}`)
+  }
+  return raw
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)
+  if (raw === null) return fallback
+  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true
+  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false
+  throw new ConfigError(name, `must be true or false, got "${raw}"`)
+}
+
+const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const logLevel = (text(env, 'LOG_LEVEL') ?? 'info') as LogLevel
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`)
+
+  const instance = text(env, 'INSTANCE') ?? 'shop'
+  if (!/^[a-z0-9][a-z0-9_-]{0,39}$/i.test(instance)) {
+    throw new ConfigError('INSTANCE', 'must be 1-40 letters, digits, "-" or "_"')
+  }
+
+  const adminEmail = text(env, 'ADMIN_EMAIL')
+  const adminPassword = env.ADMIN_PASSWORD ?? null
+  if (adminEmail !== null && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) {
+    throw new ConfigError('ADMIN_EMAIL', 'is not an e-mail address')
+  }
+  if (adminEmail !== null && adminPassword === null) throw new ConfigError('ADMIN_PASSWORD', 'is required with ADMIN_EMAIL')
+  if (adminPassword !== null && adminEmail === null) throw new ConfigError('ADMIN_EMAIL', 'is required with ADMIN_PASSWORD')
+  if (adminPassword !== null && (adminPassword.length < 8 || adminPassword.length > 128)) {
+    throw new ConfigError('ADMIN_PASSWORD', 'must be 8 to 128 characters')
+  }
+
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const config: Config = {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: text(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    natsUrl: url(env, 'NATS_URL', ['nats:', 'tls:']),
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    mailFrom: text(env, 'MAIL_FROM') ?? 'shop@localhost',
+    instance,
+    adminEmail: adminEmail?.toLowerCase() ?? null,
+    adminPassword,
+    logLevel,
+    dataDir: text(env, 'DATA_DIR') ?? './data',
+    webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
+    lruTtlMs: integer(env, 'CACHE_LRU_TTL_MS', 5000, 0, 3_600_000),
+    dbQueryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 2000, 50, 60_000),
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
+    // The embedded PGlite socket serves one connection at a time: a pool of one.
+    dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 10, 1, 200) : 1,
+    seedDemo: bool(env, 'SEED_DEMO', true),
+  }
+  return Object.freeze(config)
+}

@@ -1,0 +1,140 @@
+// The CLI: one codebase, several roles. `start` runs everything in one process.
+import cluster from 'node:cluster'
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { openPlatform, type Platform } from './platform/index.ts'
+import { migrate } from './platform/db/migrate.ts'
+import { createApi, createModules, createWorker } from './app.ts'
+import { seedCatalog } from './seed/index.ts'
+
+const ROLES = ['start', 'api', 'worker', 'migrate', 'seed'] as const
+type Role = (typeof ROLES)[number]
+const DEMO_PRODUCTS = 600
+
+function usage(): never {
+  console.error(`usage: shop <${ROLES.join('|')}>\n       shop seed --products N [--seed S]`)
+  process.exit(2)
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT: stop accepting, finish what is in flight, close pools. */
+function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 15_000)
+    force.unref()
+    stop()
+      .then(() => process.exit(0))
+      .catch((error) => {
+        log.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      })
+  }
+  process.once('SIGTERM', handler)
+  process.once('SIGINT', handler)
+}
+
+async function seedDemoIfEmpty(platform: Platform): Promise<void> {
+  const [{ count }] = await platform.sql<{ count: number }[]>`select count(*)::int as count from catalog.products`
+  if (count > 0 || !platform.config.seedDemo) return
+  platform.log.info({ products: DEMO_PRODUCTS }, 'empty catalog: seeding the demo catalog')
+  await seedCatalog(platform.sql, { products: DEMO_PRODUCTS, seed: 1, log: platform.log })
+}
+
+async function serve(platform: Platform, withWorker: boolean): Promise<void> {
+  const modules = createModules(platform)
+  const api = await createApi(platform, modules)
+  const worker = withWorker ? createWorker(platform, modules) : null
+  worker?.start()
+  const address = await api.app.listen({ port: platform.config.port, host: platform.config.host })
+  platform.log.info({ address, embedded: platform.embedded !== null }, 'listening')
+  onShutdown(platform.log, async () => {
+    await api.stop()
+    await worker?.stop()
+    await platform.close()
+  })
+}
+
+async function run(role: Role, config: Readonly<Config>, args: string[]): Promise<void> {
+  if (role === 'api' && config.webConcurrency > 1 && cluster.isPrimary) {
+    // Several API processes share the port; the primary only supervises.
+    for (let i = 0; i < config.webConcurrency; i++) cluster.fork()
+    cluster.on('exit', (worker, code) => {
+      if (code !== 0) console.error(`api worker ${worker.process.pid} exited with ${code}`)
+    })
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+      })
+    }
+    return
+  }
+
+  const platform = await openPlatform(config)
+  switch (role) {
+    case 'migrate': {
+      const applied = await migrate(platform.sql)
+      platform.log.info({ applied }, 'migrations applied')
+      await platform.close()
+      return
+    }
+    case 'seed': {
+      const { values } = parseArgs({ args, options: { products: { type: 'string' }, seed: { type: 'string', default: '1' } } })
+      const products = Number(values.products)
+      const seed = Number(values.seed)
+      if (!Number.isInteger(products) || products < 1) throw new ConfigError('--products', 'must be a whole number of at least 1')
+      if (!Number.isInteger(seed)) throw new ConfigError('--seed', 'must be a whole number')
+      await migrate(platform.sql)
+      const result = await seedCatalog(platform.sql, { products, seed, progress: process.stderr.isTTY, log: platform.log })
+      platform.log.info(result, 'seeded')
+      await platform.close()
+      return
+    }
+    case 'worker': {
+      const worker = createWorker(platform, createModules(platform))
+      worker.start()
+      platform.log.info('worker running')
+      onShutdown(platform.log, async () => {
+        await worker.stop()
+        await platform.close()
+      })
+      return
+    }
+    case 'api':
+      return serve(platform, false)
+    case 'start': {
+      await migrate(platform.sql)
+      if (config.adminEmail && config.adminPassword) {
+        await createModules(platform).customers.ensureAdmin(config.adminEmail, config.adminPassword)
+      }
+      await seedDemoIfEmpty(platform)
+      return serve(platform, true)
+    }
+  }
+}
+
+const [roleArg, ...rest] = process.argv.slice(2)
+const role = (roleArg ?? 'start') as Role
+if (!ROLES.includes(role)) usage()
+
+let config: Readonly<Config>
+try {
+  config = loadConfig()
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`Bad setting ${error.message}`)
+    process.exit(78) // EX_CONFIG
+  }
+  throw error
+}
+
+run(role, config, rest).catch((error) => {
+  if (error instanceof ConfigError) {
+    console.error(`Bad argument ${error.message}`)
+    process.exit(2)
+  }
+  console.error('fatal:', error)
+  process.exit(1)
+})

@@ -1,0 +1,74 @@
+// Catalog: products, variants, categories, brands. The only file other modules import.
+import type { Sql } from '../../platform/db/index.ts'
+import type { Kv } from '../../platform/kv/types.ts'
+import type { Logger } from '../../platform/telemetry/log.ts'
+import type { Metrics } from '../../platform/telemetry/metrics.ts'
+import { TieredCache } from '../../platform/cache/tiered-cache.ts'
+import { notFound } from '../../platform/http/errors.ts'
+import type { StockPort } from './product-view.ts'
+import { listProductPage, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
+import { catalogRoutes } from './routes.ts'
+import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
+import { createProduct, deleteProduct, updateProduct, type StockWriter, type WriteDeps } from './write-product.ts'
+
+export type { ProductViewT as Product } from './schemas.ts'
+
+export interface CatalogDeps {
+  sql: Sql
+  kv: Kv
+  log: Logger
+  metrics: Metrics
+  stock: StockPort & StockWriter
+  lruTtlMs: number
+  loadTimeoutMs: number
+}
+
+export function createCatalogModule(deps: CatalogDeps) {
+  const cacheDeps = { kv: deps.kv, log: deps.log, metrics: deps.metrics, lruTtlMs: deps.lruTtlMs, loadTimeoutMs: deps.loadTimeoutMs }
+  const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => loadProductJson(deps.sql, deps.stock, id) })
+  const categoryCache = new TieredCache({ ...cacheDeps, name: 'categories', load: async () => loadCategoryTreeJson(deps.sql) })
+
+  const writeDeps: WriteDeps = {
+    sql: deps.sql,
+    stock: deps.stock,
+    async afterChange(productId, categoriesChanged) {
+      await productCache.invalidate(productId)
+      if (categoriesChanged) await categoryCache.invalidate('tree')
+    },
+  }
+
+  /** A product as the store shows it, through the cache; null when unknown or deleted. */
+  async function getProduct(id: string): Promise<ProductViewT | null> {
+    const cached = await productCache.get(id)
+    return cached.body === null ? null : (JSON.parse(cached.body) as ProductViewT)
+  }
+
+  const core = {
+    productCache,
+    categoryCache,
+    getProduct,
+    /** Reads straight from PostgreSQL: an admin sees its own write at once. */
+    async productForAdmin(id: string): Promise<ProductViewT> {
+      const json = await loadProductJson(deps.sql, deps.stock, id)
+      if (json === null) throw notFound('Product')
+      return JSON.parse(json) as ProductViewT
+    },
+    listProducts: (query: { category?: string; limit?: number; cursor?: string }) => listProductPage(deps.sql, deps.stock, query),
+    createProduct: (input: CreateProductInput) => createProduct(writeDeps, input),
+    updateProduct: (id: string, input: UpdateProductInput) => updateProduct(writeDeps, id, input),
+    deleteProduct: (id: string) => deleteProduct(writeDeps, id),
+    /** Drops a product's cached copies everywhere (stock changes call this too). */
+    invalidateProduct: (id: string) => productCache.invalidate(id),
+    async start() {
+      await productCache.start()
+      await categoryCache.start()
+    },
+    async stop() {
+      await productCache.stop()
+      await categoryCache.stop()
+    },
+  }
+  return { ...core, routes: catalogRoutes(core) }
+}
+
+export type CatalogModule = ReturnType<typeof createCatalogModule>

@@ -1,0 +1,56 @@
+import type { Sql } from '../../platform/db/index.ts'
+import { validationFailed } from '../../platform/http/errors.ts'
+import { toProductView, toProductViews, type StockPort } from './product-view.ts'
+import * as repo from './repo.ts'
+import type { CategoryNode, ProductViewT } from './schemas.ts'
+
+/** Serialized product for the cache, or null when there is no such product. */
+export async function loadProductJson(sql: Sql, stock: StockPort, id: string): Promise<string | null> {
+  const row = await repo.loadProduct(sql, id)
+  if (!row) return null
+  const inStock = await stock.inStock(row.variants.map((v) => v.id))
+  return JSON.stringify(toProductView(row, inStock))
+}
+
+// Cursors are opaque to clients; inside, the last id seen.
+export const encodeCursor = (id: string) => Buffer.from(`p:${id}`).toString('base64url')
+
+export function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString()
+  const match = /^p:([0-9]{1,18})$/.exec(text)
+  if (!match) throw validationFailed([{ path: 'cursor', message: 'is not a cursor this API gave out' }])
+  return match[1]
+}
+
+export async function listProductPage(
+  sql: Sql,
+  stock: StockPort,
+  query: { category?: string; limit?: number; cursor?: string },
+): Promise<{ items: ProductViewT[]; nextCursor: string | null }> {
+  const limit = query.limit ?? 20
+  const rows = await repo.listProducts(sql, {
+    category: query.category,
+    afterId: query.cursor ? decodeCursor(query.cursor) : undefined,
+    limit: limit + 1,
+  })
+  const page = rows.slice(0, limit)
+  return {
+    items: await toProductViews(page, stock),
+    nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
+  }
+}
+
+export async function loadCategoryTreeJson(sql: Sql): Promise<string> {
+  const rows = await repo.allCategories(sql)
+  const nodes = new Map<string, CategoryNode>(rows.map((r) => [r.path, { path: r.path, name: r.name, children: [] }]))
+  const roots: CategoryNode[] = []
+  for (const row of rows) {
+    const node = nodes.get(row.path)!
+    const parent = row.parent_path ? nodes.get(row.parent_path) : undefined
+    if (parent) parent.children.push(node)
+    else roots.push(node)
+  }
+  return JSON.stringify({ items: roots })
+}
+
+export { toProductView }

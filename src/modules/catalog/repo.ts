@@ -1,0 +1,154 @@
+import type { Db } from '../../platform/db/index.ts'
+
+export interface VariantJson {
+  id: string
+  sku: string
+  title: string
+  amount: number
+  currency: string
+}
+
+export interface ProductRow {
+  id: string
+  slug: string
+  name: string
+  description: string
+  brand: string
+  category_path: string
+  images: string[]
+  created_at: Date
+  updated_at: Date
+  variants: VariantJson[]
+}
+
+// Products with their variants in one round trip.
+const PRODUCT_COLUMNS = (db: Db) => db`
+  p.id, p.slug, p.name, p.description, p.brand, p.category_path, p.images, p.created_at, p.updated_at,
+  coalesce((
+    select json_agg(json_build_object('id', v.id::text, 'sku', v.sku, 'title', v.title,
+                                      'amount', v.price_amount, 'currency', v.currency)
+                    order by v.position, v.id)
+    from catalog.variants v where v.product_id = p.id
+  ), '[]'::json) as variants`
+
+export async function loadProduct(db: Db, id: string): Promise<ProductRow | null> {
+  const [row] = await db<ProductRow[]>`
+    select ${PRODUCT_COLUMNS(db)} from catalog.products p where p.id = ${id} and p.deleted_at is null`
+  return row ?? null
+}
+
+export async function listProducts(
+  db: Db,
+  options: { category?: string; afterId?: string; limit: number },
+): Promise<ProductRow[]> {
+  const category = options.category
+  return db<ProductRow[]>`
+    select ${PRODUCT_COLUMNS(db)} from catalog.products p
+    where p.deleted_at is null
+      ${category ? db`and (p.category_path = ${category} or p.category_path like ${category + '/%'})` : db``}
+      ${options.afterId ? db`and p.id > ${options.afterId}` : db``}
+    order by p.id
+    limit ${options.limit}`
+}
+
+export async function ensureCategory(db: Db, path: string): Promise<boolean> {
+  // Creates the category and every missing ancestor; answers whether anything was new.
+  const segments = path.split('/')
+  let created = false
+  for (let i = 1; i <= segments.length; i++) {
+    const current = segments.slice(0, i).join('/')
+    const parent = i > 1 ? segments.slice(0, i - 1).join('/') : null
+    const rows = await db`
+      insert into catalog.categories (path, name, parent_path) values (${current}, ${titleOf(segments[i - 1])}, ${parent})
+      on conflict (path) do nothing returning path`
+    created ||= rows.length > 0
+  }
+  return created
+}
+
+export function titleOf(slug: string): string {
+  return slug
+    .split('-')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(' ')
+}
+
+export async function allCategories(db: Db): Promise<{ path: string; name: string; parent_path: string | null }[]> {
+  return db`select path, name, parent_path from catalog.categories order by path`
+}
+
+export async function slugTaken(db: Db, slug: string, exceptId?: string): Promise<boolean> {
+  const rows = await db`select 1 from catalog.products where slug = ${slug} ${exceptId ? db`and id <> ${exceptId}` : db``}`
+  return rows.length > 0
+}
+
+export async function skusTaken(db: Db, skus: string[], exceptVariantIds: string[] = []): Promise<string[]> {
+  if (skus.length === 0) return []
+  const rows = await db<{ sku: string }[]>`
+    select sku from catalog.variants where sku = any(${skus}::text[])
+    and not (id = any(${exceptVariantIds}::bigint[]))`
+  return rows.map((r) => r.sku)
+}
+
+export async function insertProduct(
+  db: Db,
+  p: { slug: string; name: string; description: string; brand: string; category: string; images: string[] },
+): Promise<string> {
+  const [row] = await db<{ id: string }[]>`
+    insert into catalog.products (slug, name, description, brand, category_path, images)
+    values (${p.slug}, ${p.name}, ${p.description}, ${p.brand}, ${p.category}, ${db.json(p.images)})
+    returning id`
+  return row.id
+}
+
+export async function insertVariant(
+  db: Db,
+  v: { productId: string; sku: string; title: string; amount: number; currency: string; position: number },
+): Promise<string> {
+  const [row] = await db<{ id: string }[]>`
+    insert into catalog.variants (product_id, sku, title, price_amount, currency, position)
+    values (${v.productId}, ${v.sku}, ${v.title}, ${v.amount}, ${v.currency}, ${v.position})
+    returning id`
+  return row.id
+}
+
+export async function updateProductFields(
+  db: Db,
+  id: string,
+  fields: Partial<{ slug: string; name: string; description: string; brand: string; category_path: string; images: string[] }>,
+): Promise<boolean> {
+  const changes: Record<string, unknown> = { ...fields, updated_at: new Date() }
+  if (fields.images) changes.images = db.json(fields.images)
+  const rows = await db`
+    update catalog.products set ${db(changes as Record<string, never>)}
+    where id = ${id} and deleted_at is null returning id`
+  return rows.length > 0
+}
+
+export async function updateVariant(
+  db: Db,
+  productId: string,
+  variantId: string,
+  fields: Partial<{ sku: string; title: string; price_amount: number; currency: string }>,
+): Promise<boolean> {
+  if (Object.keys(fields).length === 0) {
+    const rows = await db`select 1 from catalog.variants where id = ${variantId} and product_id = ${productId}`
+    return rows.length > 0
+  }
+  const rows = await db`
+    update catalog.variants set ${db(fields as Record<string, never>)}
+    where id = ${variantId} and product_id = ${productId} returning id`
+  return rows.length > 0
+}
+
+export async function softDeleteProduct(db: Db, id: string): Promise<boolean> {
+  const rows = await db`
+    update catalog.products set deleted_at = now(), updated_at = now(), slug = slug || '~deleted~' || id
+    where id = ${id} and deleted_at is null returning id`
+  return rows.length > 0
+}
+
+export async function variantCount(db: Db, productId: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`select count(*)::int as n from catalog.variants where product_id = ${productId}`
+  return row.n
+}

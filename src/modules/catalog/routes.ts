@@ -1,0 +1,87 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { App } from '../../platform/http/server.ts'
+import { requireAdmin } from '../../platform/http/auth.ts'
+import { AppError, notFound } from '../../platform/http/errors.ts'
+import type { CachedBody } from '../../platform/cache/tiered-cache.ts'
+import { CreateProduct, ListQuery, PRODUCT_ID, ProductParams, ProductView, UpdateProduct } from './schemas.ts'
+import type { TieredCache } from '../../platform/cache/tiered-cache.ts'
+import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
+
+/** What the routes need from the catalog module. */
+export interface CatalogForRoutes {
+  productCache: TieredCache
+  categoryCache: TieredCache
+  productForAdmin(id: string): Promise<ProductViewT>
+  listProducts(query: { category?: string; limit?: number; cursor?: string }): Promise<{ items: ProductViewT[]; nextCursor: string | null }>
+  createProduct(input: CreateProductInput): Promise<string>
+  updateProduct(id: string, input: UpdateProductInput): Promise<void>
+  deleteProduct(id: string): Promise<void>
+}
+
+// Short browser/CDN freshness; the CDN may serve a copy while it revalidates.
+const CACHE_CONTROL = 'public, max-age=30, stale-while-revalidate=300'
+const isProductId = (id: string) => new RegExp(PRODUCT_ID).test(id)
+
+function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedBody, what: string) {
+  if (cached.body === null) throw notFound(what)
+  reply.header('etag', cached.etag).header('cache-control', CACHE_CONTROL).header('x-cache', cached.source)
+  if (request.headers['if-none-match'] === cached.etag) return reply.code(304).send()
+  return reply.type('application/json; charset=utf-8').send(cached.body)
+}
+
+export function catalogRoutes(catalog: CatalogForRoutes) {
+  return async (app: App) => {
+    app.get('/store/products/:id', {
+      schema: { tags: ['catalog'], params: ProductParams, response: { 200: ProductView } },
+      handler: async (request, reply) => {
+        const { id } = request.params
+        if (!isProductId(id)) throw notFound('Product')
+        // The hot path: a fresh in-process copy answers without awaiting anything else.
+        const cached = catalog.productCache.peek(id) ?? (await catalog.productCache.get(id))
+        return sendCached(request, reply, cached, 'Product')
+      },
+    })
+
+    app.get('/store/products', { schema: { tags: ['catalog'], querystring: ListQuery } }, async (request) =>
+      catalog.listProducts(request.query),
+    )
+
+    app.get('/store/categories', { schema: { tags: ['catalog'] } }, async (request, reply) =>
+      sendCached(request, reply, await catalog.categoryCache.get('tree'), 'Category tree'),
+    )
+
+    await app.register(async (admin: App) => {
+      admin.addHook('onRequest', async (request) => {
+        await requireAdmin(request)
+      })
+
+      admin.post('/admin/products', { schema: { tags: ['admin'], body: CreateProduct, security: [{ bearer: [] }] } }, async (request, reply) => {
+        const id = await catalog.createProduct(request.body)
+        reply.code(201)
+        return catalog.productForAdmin(id)
+      })
+
+      admin.patch('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, body: UpdateProduct, security: [{ bearer: [] }] } }, async (request) => {
+        const { id } = request.params
+        if (!isProductId(id)) throw notFound('Product')
+        await catalog.updateProduct(id, request.body)
+        return catalog.productForAdmin(id)
+      })
+
+      admin.delete('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, security: [{ bearer: [] }] } }, async (request, reply) => {
+        const { id } = request.params
+        if (!isProductId(id)) throw notFound('Product')
+        await catalog.deleteProduct(id)
+        reply.code(204)
+      })
+
+      admin.get('/admin/products/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }), security: [{ bearer: [] }] } }, async (request) => {
+        if (!isProductId(request.params.id)) throw notFound('Product')
+        const product = await catalog.productForAdmin(request.params.id)
+        if (!product) throw new AppError('not_found', 'Product was not found')
+        return product
+      })
+    })
+  }
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto'
+import type { Db, Sql } from '../../platform/db/index.ts'
+import { AppError, notFound, validationFailed } from '../../platform/http/errors.ts'
+import { productUpdated } from './events.ts'
+import * as repo from './repo.ts'
+import type { CreateProductInput, NewVariantInput, UpdateProductInput, VariantChangeInput } from './schemas.ts'
+
+/** What writing a product needs from inventory: a new variant's stock, in the same transaction. */
+export interface StockWriter {
+  setInitialStock(tx: Db, variantId: string, available: number): Promise<void>
+}
+
+export interface WriteDeps {
+  sql: Sql
+  stock: StockWriter
+  /** Runs after commit: drops cached copies everywhere. */
+  afterChange(productId: string, categoriesChanged: boolean): Promise<void>
+}
+
+function slugify(text: string): string {
+  return text.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'product'
+}
+
+async function freeSlug(tx: Db, wanted: string | undefined, name: string): Promise<string> {
+  if (wanted) {
+    if (await repo.slugTaken(tx, wanted)) throw new AppError('conflict', `The slug "${wanted}" is taken`, { errors: [{ path: 'slug', message: 'is taken' }] })
+    return wanted
+  }
+  const base = slugify(name)
+  if (!(await repo.slugTaken(tx, base))) return base
+  return `${base}-${randomBytes(3).toString('hex')}`
+}
+
+async function refuseTakenSkus(tx: Db, skus: string[], pathOf: (sku: string) => string, except: string[] = []) {
+  const duplicates = skus.filter((sku, i) => skus.indexOf(sku) !== i)
+  const taken = [...new Set([...duplicates, ...(await repo.skusTaken(tx, skus, except))])]
+  if (taken.length > 0) {
+    throw new AppError('conflict', `SKU already in use: ${taken.join(', ')}`, {
+      errors: taken.map((sku) => ({ path: pathOf(sku), message: 'is already in use' })),
+    })
+  }
+}
+
+async function addVariants(tx: Db, deps: WriteDeps, productId: string, variants: NewVariantInput[], firstPosition: number) {
+  for (const [i, v] of variants.entries()) {
+    const variantId = await repo.insertVariant(tx, {
+      productId,
+      sku: v.sku,
+      title: v.title,
+      amount: v.price.amount,
+      currency: v.price.currency,
+      position: firstPosition + i,
+    })
+    await deps.stock.setInitialStock(tx, variantId, v.stock)
+  }
+}
+
+export async function createProduct(deps: WriteDeps, input: CreateProductInput): Promise<string> {
+  let categoryCreated = false
+  const id = await deps.sql.begin(async (tx) => {
+    await refuseTakenSkus(tx, input.variants.map((v) => v.sku), (sku) => `variants.${input.variants.findIndex((v) => v.sku === sku)}.sku`)
+    categoryCreated = await repo.ensureCategory(tx, input.category)
+    const productId = await repo.insertProduct(tx, {
+      slug: await freeSlug(tx, input.slug, input.name),
+      name: input.name,
+      description: input.description ?? '',
+      brand: input.brand.trim(),
+      category: input.category,
+      images: input.images ?? [],
+    })
+    await addVariants(tx, deps, productId, input.variants, 0)
+    await productUpdated(tx, productId, 'created')
+    return productId
+  })
+  await deps.afterChange(id, categoryCreated)
+  return id
+}
+
+const isChange = (v: VariantChangeInput | NewVariantInput): v is VariantChangeInput => 'id' in v
+
+export async function updateProduct(deps: WriteDeps, id: string, input: UpdateProductInput): Promise<void> {
+  let categoryCreated = false
+  await deps.sql.begin(async (tx) => {
+    if (input.slug && (await repo.slugTaken(tx, input.slug, id))) {
+      throw new AppError('conflict', `The slug "${input.slug}" is taken`, { errors: [{ path: 'slug', message: 'is taken' }] })
+    }
+    if (input.category) categoryCreated = await repo.ensureCategory(tx, input.category)
+    const found = await repo.updateProductFields(tx, id, {
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.slug !== undefined && { slug: input.slug }),
+      ...(input.description !== undefined && { description: input.description }),
+      ...(input.brand !== undefined && { brand: input.brand.trim() }),
+      ...(input.category !== undefined && { category_path: input.category }),
+      ...(input.images !== undefined && { images: input.images }),
+    })
+    if (!found) throw notFound('Product')
+
+    const variants = input.variants ?? []
+    const changes = variants.filter(isChange)
+    const additions = variants.filter((v): v is NewVariantInput => !isChange(v))
+    const skus = [...changes.flatMap((c) => (c.sku ? [c.sku] : [])), ...additions.map((a) => a.sku)]
+    await refuseTakenSkus(tx, skus, (sku) => `variants.${variants.findIndex((v) => v.sku === sku)}.sku`, changes.map((c) => c.id))
+
+    for (const change of changes) {
+      const ok = await repo.updateVariant(tx, id, change.id, {
+        ...(change.sku !== undefined && { sku: change.sku }),
+        ...(change.title !== undefined && { title: change.title }),
+        ...(change.price !== undefined && { price_amount: change.price.amount, currency: change.price.currency }),
+      })
+      if (!ok) throw validationFailed([{ path: `variants.${variants.indexOf(change)}.id`, message: 'is not a variant of this product' }])
+    }
+    if (additions.length > 0) await addVariants(tx, deps, id, additions, await repo.variantCount(tx, id))
+    await productUpdated(tx, id, 'updated')
+  })
+  await deps.afterChange(id, categoryCreated)
+}
+
+export async function deleteProduct(deps: WriteDeps, id: string): Promise<void> {
+  await deps.sql.begin(async (tx) => {
+    if (!(await repo.softDeleteProduct(tx, id))) throw notFound('Product')
+    await productUpdated(tx, id, 'deleted')
+  })
+  await deps.afterChange(id, false)
+}

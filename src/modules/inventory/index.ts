@@ -1,0 +1,26 @@
+// Inventory owns stock per variant. For now: initial stock and the in-stock view the
+// catalog shows; reservations and admin stock calls come with the checkout work.
+import type { Db, Sql } from '../../platform/db/index.ts'
+
+export function createInventoryModule(deps: { sql: Sql }) {
+  return {
+    /** Records a new variant's stock, inside the caller's transaction. */
+    async setInitialStock(tx: Db, variantId: string, available: number): Promise<void> {
+      await tx`
+        insert into inventory.stock (variant_id, available) values (${variantId}, ${available})
+        on conflict (variant_id) do update set available = excluded.available, version = inventory.stock.version + 1, updated_at = now()`
+    },
+
+    /** Which of these variants can be bought now; unknown variants are not in stock. */
+    async inStock(variantIds: string[]): Promise<Map<string, boolean>> {
+      const result = new Map(variantIds.map((id) => [id, false]))
+      if (variantIds.length === 0) return result
+      const rows = await deps.sql<{ variant_id: string; available: number }[]>`
+        select variant_id, available from inventory.stock where variant_id = any(${variantIds}::bigint[])`
+      for (const row of rows) result.set(row.variant_id, row.available > 0)
+      return result
+    },
+  }
+}
+
+export type InventoryModule = ReturnType<typeof createInventoryModule>

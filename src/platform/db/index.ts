@@ -1,0 +1,37 @@
+import postgres from 'postgres'
+import type { Metrics } from '../telemetry/metrics.ts'
+
+export type Sql = postgres.Sql
+export type Tx = postgres.TransactionSql
+/** Either the pool or an open transaction: module repositories accept both. */
+export type Db = Sql | Tx
+
+export interface DbOptions {
+  url: string
+  poolSize: number
+  metrics?: Metrics
+  /** Called with every query text; tests use it to count queries. */
+  onQuery?: (text: string) => void
+}
+
+export function connectDb(options: DbOptions): Sql {
+  return postgres(options.url, {
+    max: options.poolSize,
+    connect_timeout: 5,
+    idle_timeout: 30,
+    onnotice: () => {},
+    // bigint columns come back as strings (postgres.js default): ids are opaque strings in the API.
+    transform: { undefined: null },
+    connection: { application_name: 'shop' },
+    debug: (_connection, query) => {
+      options.metrics?.dbQueries.inc()
+      options.onQuery?.(query)
+    },
+  })
+}
+
+/** True when the error means PostgreSQL could not be reached (as opposed to a bad query). */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? ''
+  return ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03'].includes(code)
+}

@@ -1,0 +1,80 @@
+/**
+ * One error type for expected failures, with a stable machine `code`; one table that maps
+ * codes to HTTP status. Domain code throws AppError and never thinks about HTTP.
+ */
+export interface FieldError {
+  path: string
+  message: string
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  validation_failed: 400,
+  unauthorized: 401,
+  payment_declined: 402,
+  forbidden: 403,
+  not_live: 403,
+  not_found: 404,
+  conflict: 409,
+  out_of_stock: 409,
+  limit_reached: 409,
+  price_changed: 409,
+  request_in_progress: 409,
+  sold_out: 410,
+  idempotency_conflict: 422,
+  too_many_requests: 429,
+  unavailable: 503,
+}
+
+const TITLE_BY_CODE: Record<string, string> = {
+  validation_failed: 'Your request is not valid',
+  unauthorized: 'Sign in first',
+  forbidden: 'Not allowed',
+  not_found: 'Not found',
+  conflict: 'Conflict',
+  too_many_requests: 'Too many requests',
+  unavailable: 'Service unavailable',
+}
+
+export class AppError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+    status?: number,
+  ) {
+    super(detail)
+    this.name = 'AppError'
+    this.status = status ?? STATUS_BY_CODE[code] ?? 400
+  }
+
+  get title(): string {
+    return TITLE_BY_CODE[this.code] ?? this.code.replace(/_/g, ' ')
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} was not found`)
+
+export const validationFailed = (errors: FieldError[]) =>
+  new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors })
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  [extra: string]: unknown
+}
+
+export function problemOf(error: AppError, instance?: string): ProblemBody {
+  return {
+    type: `https://shop.dev/problems/${error.code.replace(/_/g, '-')}`,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(instance ? { instance } : {}),
+    ...error.extra,
+  }
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawServerDefault,
+} from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import cookie from '@fastify/cookie'
+import helmet from '@fastify/helmet'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import underPressure from '@fastify/under-pressure'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from '../../config.ts'
+import type { Logger } from '../telemetry/log.ts'
+import type { Metrics } from '../telemetry/metrics.ts'
+import { AppError, problemOf, validationFailed, type FieldError } from './errors.ts'
+import { registerAuth, type SessionResolver } from './auth.ts'
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
+
+export interface HttpDeps {
+  config: Pick<Config, 'maxEventLoopDelayMs'>
+  log: Logger
+  metrics: Metrics
+  /** Named dependency checks for /health/ready; each throws when its dependency is down. */
+  readiness: Record<string, () => Promise<void>>
+  resolveSession: SessionResolver
+  /** Mounts the modules' routes. */
+  routes: (app: App) => Promise<void>
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+const READY_CHECK_TIMEOUT_MS = 1500
+// Liveness and metrics must answer even while the process sheds load.
+const NEVER_SHED = ['/health/', '/metrics']
+
+export async function buildHttpServer(deps: HttpDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // One line per failed request (onResponse below) instead of two per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    bodyLimit: 1_048_576,
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    deps.metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+    if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed')
+  })
+
+  await app.register(underPressure, {
+    maxEventLoopDelay: deps.config.maxEventLoopDelayMs,
+    retryAfter: 5,
+    pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
+      if (NEVER_SHED.some((prefix) => request.url.startsWith(prefix))) return undefined
+      deps.metrics.shedRequests.inc()
+      const error = new AppError('unavailable', 'The server is overloaded; try again shortly', {}, 503)
+      reply.code(503).header('retry-after', '5').type('application/problem+json')
+      return problemOf(error, request.url)
+    },
+  } as never)
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'https:'],
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+      },
+    },
+  })
+  await app.register(cookie)
+  registerAuth(app, deps.resolveSession)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'shop', version: '1', description: 'The public HTTP API of the shop platform' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply))
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  )
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+  app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const checks = await runReadinessChecks(deps.readiness)
+    const ready = Object.values(checks).every((c) => c === 'ok')
+    reply.code(ready ? 200 : 503)
+    return { status: ready ? 'ok' : 'unavailable', checks }
+  })
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(deps.metrics.registry.contentType)
+    return deps.metrics.registry.metrics()
+  })
+
+  await deps.routes(app)
+  return app
+}
+
+async function runReadinessChecks(checks: Record<string, () => Promise<void>>): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timed out')), READY_CHECK_TIMEOUT_MS))),
+        ])
+        return [name, 'ok']
+      } catch (error) {
+        return [name, `down: ${(error as Error).message}`]
+      } finally {
+        clearTimeout(timer)
+      }
+    }),
+  )
+  return Object.fromEntries(entries)
+}
+
+function fieldErrorsOf(error: FastifyError): FieldError[] {
+  // Paths name the field as the client sent it: `variants.0.price`, or `limit` for a query parameter.
+  return (error.validation ?? []).map((issue) => {
+    const params = (issue.params ?? {}) as Record<string, unknown>
+    const segments = issue.instancePath.split('/').filter(Boolean)
+    if (typeof params.missingProperty === 'string') segments.push(params.missingProperty)
+    if (typeof params.additionalProperty === 'string') segments.push(params.additionalProperty)
+    return { path: segments.join('.') || error.validationContext || 'body', message: issue.message ?? 'is not valid' }
+  })
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  let appError: AppError
+  if (error instanceof AppError) {
+    appError = error
+  } else if ((error as FastifyError).validation) {
+    appError = validationFailed(fieldErrorsOf(error as FastifyError))
+  } else {
+    const status = (error as FastifyError).statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ err: error }, 'unhandled error')
+      appError = new AppError('internal_error', 'Something went wrong on our side', {}, status)
+    } else {
+      // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
+      appError = new AppError(status === 413 ? 'payload_too_large' : 'bad_request', (error as Error).message, {}, status)
+    }
+  }
+  if (appError.status === 503 && !reply.getHeader('retry-after')) reply.header('retry-after', '5')
+  reply.code(appError.status).type('application/problem+json').send(problemOf(appError, request.url.split('?')[0]))
+}

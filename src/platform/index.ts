@@ -1,0 +1,71 @@
+import { connect as connectNats, type NatsConnection } from 'nats'
+import type { Config } from '../config.ts'
+import { connectDb, type Sql } from './db/index.ts'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
+import { connectKv, type Kv } from './kv/index.ts'
+import { createLogger, type Logger } from './telemetry/log.ts'
+import { createMetrics, type Metrics } from './telemetry/metrics.ts'
+import { join } from 'node:path'
+
+/** The infrastructure one process holds: pools and clients, opened once, closed once. */
+export interface Platform {
+  config: Readonly<Config>
+  log: Logger
+  metrics: Metrics
+  sql: Sql
+  kv: Kv
+  nats: NatsConnection | null
+  embedded: EmbeddedPostgres | null
+  readiness: Record<string, () => Promise<void>>
+  close(): Promise<void>
+}
+
+export interface PlatformOptions {
+  /** Keep the embedded database in memory (tests) instead of under DATA_DIR. */
+  inMemory?: boolean
+  onQuery?: (text: string) => void
+  log?: Logger
+  metrics?: Metrics
+}
+
+export async function openPlatform(config: Readonly<Config>, options: PlatformOptions = {}): Promise<Platform> {
+  const log = options.log ?? createLogger(config.logLevel)
+  const metrics = options.metrics ?? createMetrics()
+  const embedded = config.databaseUrl
+    ? null
+    : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))
+  const sql = connectDb({
+    url: config.databaseUrl ?? embedded!.url,
+    poolSize: config.dbPoolSize,
+    metrics,
+    onQuery: options.onQuery,
+  })
+  const kv = await connectKv(config.redisUrl, config.instance)
+  const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance }) : null
+
+  const readiness: Record<string, () => Promise<void>> = {
+    postgres: async () => {
+      await sql`select 1`
+    },
+    kv: () => kv.ping(),
+  }
+  if (nats) readiness.nats = async () => {
+    if (nats.isClosed()) throw new Error('connection closed')
+    await nats.flush()
+  }
+
+  return {
+    config,
+    log,
+    metrics,
+    sql,
+    kv,
+    nats,
+    embedded,
+    readiness,
+    async close() {
+      await Promise.allSettled([sql.end({ timeout: 5 }), kv.close(), nats?.drain()])
+      await embedded?.stop()
+    },
+  }
+}

@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events'
+import type { Kv } from './types.ts'
+
+type Entry = { value: string | Map<string, string>; expiresAt: number | null }
+
+/** The embedded default's KV: one process, same contract as Redis. */
+export class MemoryKv implements Kv {
+  private readonly entries = new Map<string, Entry>()
+  private readonly channels = new EventEmitter()
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor() {
+    this.channels.setMaxListeners(0)
+    // Expired keys are dropped on access; the sweep keeps forgotten ones from piling up.
+    this.sweeper = setInterval(() => this.sweep(), 60_000)
+    this.sweeper.unref()
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key)
+    if (entry && entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      this.entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  private sweep(): void {
+    for (const key of this.entries.keys()) this.live(key)
+  }
+
+  private string(key: string): string | null {
+    const entry = this.live(key)
+    if (!entry) return null
+    if (typeof entry.value !== 'string') throw new Error('WRONGTYPE key holds a hash')
+    return entry.value
+  }
+
+  private hash(key: string, create: boolean): Map<string, string> | null {
+    const entry = this.live(key)
+    if (!entry) {
+      if (!create) return null
+      const map = new Map<string, string>()
+      this.entries.set(key, { value: map, expiresAt: null })
+      return map
+    }
+    if (typeof entry.value === 'string') throw new Error('WRONGTYPE key holds a string')
+    return entry.value
+  }
+
+  async get(key: string) {
+    return this.string(key)
+  }
+
+  async set(key: string, value: string, options: { ttlMs?: number; ifAbsent?: boolean } = {}) {
+    if (options.ifAbsent && this.live(key)) return false
+    this.entries.set(key, { value, expiresAt: options.ttlMs ? Date.now() + options.ttlMs : null })
+    return true
+  }
+
+  async del(...keys: string[]) {
+    let removed = 0
+    for (const key of keys) if (this.live(key) && this.entries.delete(key)) removed++
+    return removed
+  }
+
+  async incr(key: string, by = 1, ttlMs?: number) {
+    const current = this.string(key)
+    const next = (current === null ? 0 : Number(current)) + by
+    if (current === null) {
+      this.entries.set(key, { value: String(next), expiresAt: ttlMs ? Date.now() + ttlMs : null })
+    } else {
+      this.live(key)!.value = String(next)
+    }
+    return next
+  }
+
+  async expire(key: string, ttlMs: number) {
+    const entry = this.live(key)
+    if (!entry) return false
+    entry.expiresAt = Date.now() + ttlMs
+    return true
+  }
+
+  async ttl(key: string) {
+    const entry = this.live(key)
+    if (!entry) return -2
+    return entry.expiresAt === null ? -1 : Math.max(0, entry.expiresAt - Date.now())
+  }
+
+  async hget(key: string, field: string) {
+    return this.hash(key, false)?.get(field) ?? null
+  }
+
+  async hgetall(key: string) {
+    return Object.fromEntries(this.hash(key, false) ?? [])
+  }
+
+  async hset(key: string, fields: Record<string, string>) {
+    const map = this.hash(key, true)!
+    for (const [field, value] of Object.entries(fields)) map.set(field, value)
+  }
+
+  async hincrby(key: string, field: string, by: number) {
+    const map = this.hash(key, true)!
+    const next = Number(map.get(field) ?? '0') + by
+    map.set(field, String(next))
+    return next
+  }
+
+  async hdel(key: string, ...fields: string[]) {
+    const map = this.hash(key, false)
+    if (!map) return 0
+    let removed = 0
+    for (const field of fields) if (map.delete(field)) removed++
+    // Like Redis: a hash with no fields left does not exist.
+    if (map.size === 0) this.entries.delete(key)
+    return removed
+  }
+
+  async hlen(key: string) {
+    return this.hash(key, false)?.size ?? 0
+  }
+
+  async publish(channel: string, message: string) {
+    // Delivered on a later tick, as over a network: a publisher never runs a handler inline.
+    setImmediate(() => this.channels.emit(channel, message))
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void) {
+    this.channels.on(channel, onMessage)
+    return async () => {
+      this.channels.off(channel, onMessage)
+    }
+  }
+
+  async ping() {}
+
+  async close() {
+    clearInterval(this.sweeper)
+    this.channels.removeAllListeners()
+  }
+}

@@ -1,0 +1,124 @@
+import { Redis } from 'ioredis'
+import type { Kv } from './types.ts'
+
+/**
+ * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
+ * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
+ * connection, opened on the first subscribe.
+ */
+export class RedisKv implements Kv {
+  private readonly redis: Redis
+  private subscriber: Redis | null = null
+  private readonly handlers = new Map<string, Set<(message: string) => void>>()
+
+  constructor(private readonly url: string, private readonly instance: string) {
+    this.redis = new Redis(url, {
+      keyPrefix: `${instance}:`,
+      connectTimeout: 5000,
+      commandTimeout: 2000,
+      maxRetriesPerRequest: 2,
+      enableAutoPipelining: true,
+      lazyConnect: true,
+    })
+  }
+
+  async connect(): Promise<void> {
+    await this.redis.connect()
+  }
+
+  private channel(name: string): string {
+    return `${this.instance}:${name}`
+  }
+
+  async get(key: string) {
+    return this.redis.get(key)
+  }
+
+  async set(key: string, value: string, options: { ttlMs?: number; ifAbsent?: boolean } = {}) {
+    const args: (string | number)[] = []
+    if (options.ttlMs) args.push('PX', Math.max(1, Math.round(options.ttlMs)))
+    if (options.ifAbsent) args.push('NX')
+    const answer = await (this.redis.set as unknown as (...a: (string | number)[]) => Promise<string | null>)(key, value, ...args)
+    return answer === 'OK'
+  }
+
+  async del(...keys: string[]) {
+    return keys.length === 0 ? 0 : this.redis.del(...keys)
+  }
+
+  async incr(key: string, by = 1, ttlMs?: number) {
+    if (!ttlMs) return this.redis.incrby(key, by)
+    // One round trip; the expiry is set only when the counter is new (NX), as the contract says.
+    const [[, value]] = (await this.redis.multi().incrby(key, by).pexpire(key, ttlMs, 'NX').exec()) as [[null, number]]
+    return value
+  }
+
+  async expire(key: string, ttlMs: number) {
+    return (await this.redis.pexpire(key, Math.max(1, Math.round(ttlMs)))) === 1
+  }
+
+  async ttl(key: string) {
+    return this.redis.pttl(key)
+  }
+
+  async hget(key: string, field: string) {
+    return this.redis.hget(key, field)
+  }
+
+  async hgetall(key: string) {
+    return this.redis.hgetall(key)
+  }
+
+  async hset(key: string, fields: Record<string, string>) {
+    await this.redis.hset(key, fields)
+  }
+
+  async hincrby(key: string, field: string, by: number) {
+    return this.redis.hincrby(key, field, by)
+  }
+
+  async hdel(key: string, ...fields: string[]) {
+    return fields.length === 0 ? 0 : this.redis.hdel(key, ...fields)
+  }
+
+  async hlen(key: string) {
+    return this.redis.hlen(key)
+  }
+
+  async publish(channel: string, message: string) {
+    await this.redis.publish(this.channel(channel), message)
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void) {
+    const name = this.channel(channel)
+    if (!this.subscriber) {
+      this.subscriber = new Redis(this.url, { connectTimeout: 5000, lazyConnect: true })
+      await this.subscriber.connect()
+      this.subscriber.on('message', (from: string, message: string) => {
+        for (const handler of this.handlers.get(from) ?? []) handler(message)
+      })
+    }
+    let set = this.handlers.get(name)
+    if (!set) {
+      set = new Set()
+      this.handlers.set(name, set)
+      await this.subscriber.subscribe(name)
+    }
+    set.add(onMessage)
+    return async () => {
+      set.delete(onMessage)
+      if (set.size === 0) {
+        this.handlers.delete(name)
+        await this.subscriber?.unsubscribe(name)
+      }
+    }
+  }
+
+  async ping() {
+    await this.redis.ping()
+  }
+
+  async close() {
+    await Promise.allSettled([this.redis.quit(), this.subscriber?.quit()])
+  }
+}

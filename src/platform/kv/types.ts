@@ -1,0 +1,34 @@
+/**
+ * The key-value store the domains see: Redis in production, an in-process map in the
+ * embedded default. Both adapters pass the same contract tests (kv.contract.test.ts).
+ *
+ * Keys are given without the INSTANCE prefix; the adapter adds it. A key that must share a
+ * Redis Cluster slot with another (a multi-key script) puts the shared part in braces:
+ * `cart:{abc}:lines`, `cart:{abc}:meta`.
+ */
+export interface Kv {
+  get(key: string): Promise<string | null>
+  /** Sets a value; with `ifAbsent` only when the key does not exist. Answers whether it was set. */
+  set(key: string, value: string, options?: { ttlMs?: number; ifAbsent?: boolean }): Promise<boolean>
+  del(...keys: string[]): Promise<number>
+  /** Adds `by` and answers the new value; a new counter gets `ttlMs` as its life. */
+  incr(key: string, by?: number, ttlMs?: number): Promise<number>
+  expire(key: string, ttlMs: number): Promise<boolean>
+  /** Remaining life in ms; -1 when the key has no expiry, -2 when it does not exist. */
+  ttl(key: string): Promise<number>
+
+  hget(key: string, field: string): Promise<string | null>
+  hgetall(key: string): Promise<Record<string, string>>
+  hset(key: string, fields: Record<string, string>): Promise<void>
+  /** Atomic: concurrent increments of one field never lose an update. */
+  hincrby(key: string, field: string, by: number): Promise<number>
+  hdel(key: string, ...fields: string[]): Promise<number>
+  hlen(key: string): Promise<number>
+
+  publish(channel: string, message: string): Promise<void>
+  /** Answers a function that ends the subscription. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
+
+  ping(): Promise<void>
+  close(): Promise<void>
+}
