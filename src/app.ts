@@ -6,11 +6,11 @@ import { OutboxDispatcher } from './platform/bus/outbox.ts'
 import { createCustomersModule } from './modules/customers/index.ts'
 import { createInventoryModule } from './modules/inventory/index.ts'
 import { createCatalogModule } from './modules/catalog/index.ts'
+import { createCartModule } from './modules/cart/index.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 
 export function createModules(platform: Platform) {
   const { sql, kv, log, metrics, config } = platform
-  const customers = createCustomersModule({ sql, kv, log })
   const inventory = createInventoryModule({ sql })
   const catalog = createCatalogModule({
     sql,
@@ -21,7 +21,9 @@ export function createModules(platform: Platform) {
     lruTtlMs: config.lruTtlMs,
     loadTimeoutMs: config.dbQueryTimeoutMs,
   })
-  return { customers, inventory, catalog }
+  const cart = createCartModule({ kv, catalog, stock: inventory })
+  const customers = createCustomersModule({ sql, kv, log, carts: cart })
+  return { customers, inventory, catalog, cart }
 }
 
 export type Modules = ReturnType<typeof createModules>
@@ -45,6 +47,7 @@ export async function createApi(platform: Platform, modules = createModules(plat
       await app.register(placeholderPageRoutes)
       await app.register(modules.customers.routes)
       await app.register(modules.catalog.routes)
+      await app.register(modules.cart.routes)
     },
   })
   return {

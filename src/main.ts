@@ -23,17 +23,22 @@ function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
     if (stopping) return
     stopping = true
     log.info({ signal }, 'shutting down')
-    const force = setTimeout(() => process.exit(1), 15_000)
+    const force = setTimeout(() => {
+      console.error('shutdown took longer than 15 s; exiting anyway')
+      process.exit(1)
+    }, 15_000)
     force.unref()
     stop()
       .then(() => process.exit(0))
       .catch((error) => {
-        log.error({ err: error }, 'shutdown failed')
+        // stderr directly: pino writes asynchronously and exit would lose the line.
+        console.error('shutdown failed:', error)
         process.exit(1)
       })
   }
-  process.once('SIGTERM', handler)
-  process.once('SIGINT', handler)
+  // `on`, not `once`: a second signal during the drain must not kill the process mid-way.
+  process.on('SIGTERM', handler)
+  process.on('SIGINT', handler)
 }
 
 async function seedDemoIfEmpty(platform: Platform): Promise<void> {

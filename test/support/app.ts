@@ -2,12 +2,13 @@
 // INSTANCE prefix in Redis, so test files can run side by side on one server.
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import type { DestinationStream } from 'pino'
 import { loadConfig } from '../../src/config.ts'
 import { openPlatform, type Platform } from '../../src/platform/index.ts'
 import { createLogger } from '../../src/platform/telemetry/log.ts'
 import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
 import { migrate } from '../../src/platform/db/migrate.ts'
-import { createApi, type Api } from '../../src/app.ts'
+import { createApi, createWorker, type Api } from '../../src/app.ts'
 import { createDatabase } from './db.ts'
 
 export const ADMIN = { email: 'admin@shop.test', password: 'admin-password-1' }
@@ -22,6 +23,8 @@ export interface TestApp {
   /** fetch against the app, JSON in and out. */
   call(method: string, path: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: any }>
   adminToken(): Promise<string>
+  /** Delivers every pending outbox event to the worker's handlers now; answers how many. */
+  drainEvents(): Promise<number>
   close(): Promise<void>
 }
 
@@ -31,6 +34,10 @@ export interface TestAppOptions {
   databaseUrl?: string
   instance?: string
   onQuery?: (text: string) => void
+  /** Run the worker role (outbox dispatch) in the background too. */
+  withWorker?: boolean
+  /** Where the app's log lines go (default stdout): a test can read what was logged. */
+  logStream?: DestinationStream
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -51,11 +58,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const platform = await openPlatform(config, {
     inMemory: true,
     onQuery: options.onQuery,
-    log: createLogger(config.logLevel),
+    log: createLogger(config.logLevel, 'shop', options.logStream),
     metrics: createMetrics(false),
   })
   await migrate(platform.sql)
   const api = await createApi(platform)
+  const worker = createWorker(platform, api.modules)
+  if (options.withWorker) worker.start()
   await api.modules.customers.ensureAdmin(ADMIN.email, ADMIN.password)
   await api.app.listen({ port: 0, host: '127.0.0.1' })
   const address = api.app.server.address() as { port: number }
@@ -91,7 +100,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       }
       return token!
     },
+    drainEvents: () => worker.dispatcher.dispatchPending(),
     async close() {
+      await worker.stop()
       await api.stop()
       await platform.close()
       await database.drop()

@@ -1,5 +1,5 @@
 // Catalog: products, variants, categories, brands. The only file other modules import.
-import type { Sql } from '../../platform/db/index.ts'
+import type { Db, Sql } from '../../platform/db/index.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { Metrics } from '../../platform/telemetry/metrics.ts'
@@ -8,10 +8,14 @@ import { notFound } from '../../platform/http/errors.ts'
 import type { StockPort } from './product-view.ts'
 import { listProductPage, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
 import { catalogRoutes } from './routes.ts'
+import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
 import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
 import { createProduct, deleteProduct, updateProduct, type StockWriter, type WriteDeps } from './write-product.ts'
+import { createVariantLookup } from './variant-lookup.ts'
 
 export type { ProductViewT as Product } from './schemas.ts'
+export type { ProductForIndex } from './index-feed.ts'
+export type { VariantSummary } from './variant-lookup.ts'
 
 export interface CatalogDeps {
   sql: Sql
@@ -27,11 +31,13 @@ export function createCatalogModule(deps: CatalogDeps) {
   const cacheDeps = { kv: deps.kv, log: deps.log, metrics: deps.metrics, lruTtlMs: deps.lruTtlMs, loadTimeoutMs: deps.loadTimeoutMs }
   const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => loadProductJson(deps.sql, deps.stock, id) })
   const categoryCache = new TieredCache({ ...cacheDeps, name: 'categories', load: async () => loadCategoryTreeJson(deps.sql) })
+  const variants = createVariantLookup(deps.sql, deps.lruTtlMs)
 
   const writeDeps: WriteDeps = {
     sql: deps.sql,
     stock: deps.stock,
     async afterChange(productId, categoriesChanged) {
+      variants.forget()
       await productCache.invalidate(productId)
       if (categoriesChanged) await categoryCache.invalidate('tree')
     },
@@ -47,6 +53,8 @@ export function createCatalogModule(deps: CatalogDeps) {
     productCache,
     categoryCache,
     getProduct,
+    /** A variant with its product's id and name, for display (prices are re-read at checkout); null when not for sale. */
+    getVariant: variants.getVariant,
     /** Reads straight from PostgreSQL: an admin sees its own write at once. */
     async productForAdmin(id: string): Promise<ProductViewT> {
       const json = await loadProductJson(deps.sql, deps.stock, id)
@@ -57,6 +65,10 @@ export function createCatalogModule(deps: CatalogDeps) {
     createProduct: (input: CreateProductInput) => createProduct(writeDeps, input),
     updateProduct: (id: string, input: UpdateProductInput) => updateProduct(writeDeps, id, input),
     deleteProduct: (id: string) => deleteProduct(writeDeps, id),
+    /** Index feed (search): live products among `ids`, read from PostgreSQL; `db` may be the caller's transaction. */
+    documentsForIndex: (ids: string[], db: Db = deps.sql) => productsForIndex(db, ids),
+    /** Index feed for a bulk rebuild: the next `limit` live products after `afterId`, by id. */
+    scanForIndex: (afterId: string, limit: number) => scanProductsForIndex(deps.sql, afterId, limit),
     /** Drops a product's cached copies everywhere (stock changes call this too). */
     invalidateProduct: (id: string) => productCache.invalidate(id),
     async start() {

@@ -152,3 +152,21 @@ export async function variantCount(db: Db, productId: string): Promise<number> {
   const [row] = await db<{ n: number }[]>`select count(*)::int as n from catalog.variants where product_id = ${productId}`
   return row.n
 }
+
+export interface VariantRow {
+  id: string
+  product_id: string
+  name: string
+  title: string
+  price_amount: string
+  currency: string
+}
+
+/** One variant for sale, with its product's name; null when unknown or its product is deleted. */
+export async function loadVariant(db: Db, variantId: string): Promise<VariantRow | null> {
+  const [row] = await db<VariantRow[]>`
+    select v.id, v.product_id, p.name, v.title, v.price_amount, v.currency
+    from catalog.variants v join catalog.products p on p.id = v.product_id
+    where v.id = ${variantId} and p.deleted_at is null`
+  return row ?? null
+}

@@ -3,15 +3,31 @@ import type { Sql } from '../../platform/db/index.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { ensureAdmin } from './ensure-admin.ts'
+import type { CartMergePort } from './login.ts'
+import { createLoginThrottle, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './login-throttle.ts'
 import { customerRoutes } from './routes.ts'
 import { createSessionStore } from './sessions.ts'
 
-export function createCustomersModule(deps: { sql: Sql; kv: Kv; log: Logger }) {
+export type { CartMergePort } from './login.ts'
+export type { LoginLimits } from './login-throttle.ts'
+
+export interface CustomersDeps {
+  sql: Sql
+  kv: Kv
+  log: Logger
+  /** Guest carts merge into the account cart at sign-in. */
+  carts: CartMergePort
+  /** Sign-in throttling; tests pass small limits. */
+  loginLimits?: Partial<LoginLimits>
+}
+
+export function createCustomersModule(deps: CustomersDeps) {
   const sessions = createSessionStore(deps.kv)
+  const throttle = createLoginThrottle(deps.kv, { ...DEFAULT_LOGIN_LIMITS, ...deps.loginLimits })
   return {
     resolveSession: sessions.resolve,
     ensureAdmin: (email: string, password: string) => ensureAdmin(deps, email, password),
-    routes: customerRoutes({ sql: deps.sql, sessions }),
+    routes: customerRoutes({ sql: deps.sql, sessions, throttle, carts: deps.carts }),
   }
 }
 

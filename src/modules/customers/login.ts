@@ -1,5 +1,6 @@
 import { AppError } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
+import type { LoginThrottle } from './login-throttle.ts'
 import { verifyPassword } from './passwords.ts'
 import { findByEmail, type CustomerRow } from './repo.ts'
 import type { SessionStore } from './sessions.ts'
@@ -20,14 +21,46 @@ export function customerView(row: CustomerRow) {
 
 export type CustomerView = ReturnType<typeof customerView>
 
-/** Checks the password and opens a session; the same answer for an unknown e-mail and a wrong password. */
-export async function login(
-  deps: { sql: Sql; sessions: SessionStore },
-  input: { email: string; password: string },
-): Promise<{ token: string; customer: CustomerView }> {
-  const row = await findByEmail(deps.sql, normalizeEmail(input.email))
-  const ok = await verifyPassword(row?.password_hash ?? null, input.password)
-  if (!row || !ok) throw new AppError('unauthorized', 'The e-mail or password is wrong', {}, 401)
+/** What accounts need from the cart module: moving a guest cart into the account cart at sign-in. */
+export interface CartMergePort {
+  /** Throws when the cart is another customer's account cart. */
+  assertMergeable(cartId: string, customerId: string | null): Promise<void>
+  mergeGuestCart(customerId: string, guestCartId: string): Promise<void>
+}
+
+export interface SignInDeps {
+  sql: Sql
+  sessions: SessionStore
+  throttle: LoginThrottle
+  carts: CartMergePort
+}
+
+export interface SignedIn {
+  token: string
+  customer: CustomerView
+}
+
+/** Opens a session for a customer whose identity is proven, merging the guest cart first. */
+export async function openSession(deps: SignInDeps, row: CustomerRow, cartId: string | undefined): Promise<SignedIn> {
+  if (cartId) await deps.carts.mergeGuestCart(row.id, cartId)
   const token = await deps.sessions.create({ customerId: row.id, email: row.email, role: row.role })
   return { token, customer: customerView(row) }
+}
+
+/**
+ * Checks the password and opens a session. An unknown e-mail and a wrong password get the
+ * same answer in the same time (argon2 runs either way), and both count towards the limits.
+ */
+export async function login(
+  deps: SignInDeps,
+  input: { email: string; password: string; cartId?: string },
+  clientIp: string,
+): Promise<SignedIn> {
+  const email = normalizeEmail(input.email)
+  await deps.throttle.begin(email, clientIp)
+  const row = await findByEmail(deps.sql, email)
+  const ok = await verifyPassword(row?.password_hash ?? null, input.password)
+  if (!row || !ok) throw new AppError('unauthorized', 'The e-mail or password is wrong', {}, 401)
+  await deps.throttle.succeeded(email, clientIp)
+  return openSession(deps, row, input.cartId)
 }

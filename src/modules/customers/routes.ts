@@ -1,33 +1,67 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import type { Sql } from '../../platform/db/index.ts'
-import { customerView, login } from './login.ts'
+import { customerView, login, type SignedIn, type SignInDeps } from './login.ts'
+import { TooManyAttempts } from './login-throttle.ts'
+import { register } from './register.ts'
 import { findById } from './repo.ts'
-import { SESSION_TTL_MS, type SessionStore } from './sessions.ts'
+import { SESSION_TTL_MS } from './sessions.ts'
+
+const CartId = Type.String({ minLength: 1, maxLength: 100 })
 
 const LoginBody = Type.Object({
   email: Type.String({ minLength: 3, maxLength: 254 }),
   password: Type.String({ minLength: 1, maxLength: 128 }),
-  cartId: Type.Optional(Type.String({ maxLength: 100 })),
+  cartId: Type.Optional(CartId),
 })
 
-export function customerRoutes(deps: { sql: Sql; sessions: SessionStore }) {
+const RegisterBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 254 }),
+    password: Type.String({ minLength: 8, maxLength: 128 }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    country: Type.String({ minLength: 2, maxLength: 2, description: 'ISO 3166-1 alpha-2, e.g. DE' }),
+    cartId: Type.Optional(CartId),
+  },
+  { additionalProperties: false },
+)
+
+function sendSignedIn(request: FastifyRequest, reply: FastifyReply, answer: SignedIn): SignedIn {
+  reply.setCookie(SESSION_COOKIE, answer.token, {
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: request.protocol === 'https',
+    path: '/',
+    maxAge: SESSION_TTL_MS / 1000,
+  })
+  return answer
+}
+
+export function customerRoutes(deps: SignInDeps) {
   return async (app: App) => {
+    app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody } }, async (request, reply) => {
+      const answer = await register(deps, request.body)
+      request.log.info({ customerId: answer.customer.id, region: answer.customer.region }, 'customer registered')
+      reply.code(201)
+      return sendSignedIn(request, reply, answer)
+    })
+
     app.post('/store/auth/login', { schema: { tags: ['auth'], body: LoginBody } }, async (request, reply) => {
-      const answer = await login(deps, request.body)
-      reply.setCookie(SESSION_COOKIE, answer.token, {
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: request.protocol === 'https',
-        path: '/',
-        maxAge: SESSION_TTL_MS / 1000,
-      })
-      return answer
+      try {
+        return sendSignedIn(request, reply, await login(deps, request.body, request.ip))
+      } catch (error) {
+        if (error instanceof TooManyAttempts) {
+          request.log.warn({ ip: request.ip, retryAfter: error.retryAfterSeconds }, 'sign-in throttled')
+          reply.header('retry-after', String(error.retryAfterSeconds))
+        }
+        throw error
+      }
     })
 
     app.post('/store/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
+      // Revoked in the KV at once: the token stops working on the next call, wherever it is used.
       const token = request.sessionToken()
       if (token) await deps.sessions.revoke(token)
       reply.clearCookie(SESSION_COOKIE, { path: '/' })

@@ -11,13 +11,24 @@ export function createInventoryModule(deps: { sql: Sql }) {
         on conflict (variant_id) do update set available = excluded.available, version = inventory.stock.version + 1, updated_at = now()`
     },
 
-    /** Which of these variants can be bought now; unknown variants are not in stock. */
-    async inStock(variantIds: string[]): Promise<Map<string, boolean>> {
+    /** Which of these variants can be bought now; unknown variants are not in stock. `db`: a caller's transaction. */
+    async inStock(variantIds: string[], db: Db = deps.sql): Promise<Map<string, boolean>> {
       const result = new Map(variantIds.map((id) => [id, false]))
       if (variantIds.length === 0) return result
-      const rows = await deps.sql<{ variant_id: string; available: number }[]>`
+      const rows = await db<{ variant_id: string; available: number }[]>`
         select variant_id, available from inventory.stock where variant_id = any(${variantIds}::bigint[])`
       for (const row of rows) result.set(row.variant_id, row.available > 0)
+      return result
+    },
+
+    /** Units that can be bought now per variant; unknown (or malformed) ids count 0. */
+    async available(variantIds: string[]): Promise<Map<string, number>> {
+      const result = new Map(variantIds.map((id) => [id, 0]))
+      const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
+      if (ids.length === 0) return result
+      const rows = await deps.sql<{ variant_id: string; available: number }[]>`
+        select variant_id, available from inventory.stock where variant_id = any(${ids}::bigint[])`
+      for (const row of rows) result.set(row.variant_id, row.available)
       return result
     },
   }

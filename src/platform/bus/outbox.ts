@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Db, Sql } from '../db/index.ts'
+import type { Db, Sql, Tx } from '../db/index.ts'
 import type { Logger } from '../telemetry/log.ts'
 
 export interface OutboxEvent<T = unknown> {
@@ -9,7 +9,12 @@ export interface OutboxEvent<T = unknown> {
   createdAt: string
 }
 
-export type EventHandler = (event: OutboxEvent) => Promise<void>
+/**
+ * `tx` is the dispatcher's transaction: an effect written through it commits together with
+ * the event's dispatched mark (exactly once). It is also the only way to reach the
+ * database from a handler on the embedded PGlite, whose pool holds a single connection.
+ */
+export type EventHandler = (event: OutboxEvent, tx: Tx) => Promise<void>
 
 /**
  * Records an event in the same transaction as the state change it describes, so the
@@ -71,7 +76,7 @@ export class OutboxDispatcher {
           for update skip locked`
         for (const row of rows) {
           const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
-          for (const handler of this.handlers.get(row.type) ?? []) await handler(event)
+          for (const handler of this.handlers.get(row.type) ?? []) await handler(event, tx)
         }
         if (rows.length > 0) {
           await tx`update platform.outbox set dispatched_at = now() where id in ${tx(rows.map((r) => r.id))}`

@@ -54,8 +54,18 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
+  // While draining, each answer closes its connection: a keep-alive client that is
+  // mid-request would otherwise hold the server open until its keep-alive timeout.
+  let draining = false
+  app.addHook('preClose', async () => {
+    draining = true
+    app.server.closeIdleConnections()
+  })
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close')
   })
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'

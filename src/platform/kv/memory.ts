@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { Kv } from './types.ts'
+import type { HashIncrementBounds, HashIncrementResult, Kv } from './types.ts'
 
 type Entry = { value: string | Map<string, string>; expiresAt: number | null }
 
@@ -120,6 +120,21 @@ export class MemoryKv implements Kv {
 
   async hlen(key: string) {
     return this.hash(key, false)?.size ?? 0
+  }
+
+  async hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult> {
+    // One synchronous block: nothing else runs between the check and the write.
+    const map = this.hash(key, false)
+    const current = map?.get(field)
+    const value = Number(current ?? '0')
+    if (current === undefined && bounds.maxFields !== undefined && (map?.size ?? 0) >= bounds.maxFields) {
+      return { applied: false, value, refused: 'fields' }
+    }
+    const next = value + by
+    if (next < (bounds.min ?? -Infinity) || next > (bounds.max ?? Infinity)) return { applied: false, value, refused: 'range' }
+    this.hash(key, true)!.set(field, String(next))
+    if (bounds.ttlMs) this.live(key)!.expiresAt = Date.now() + bounds.ttlMs
+    return { applied: true, value: next }
   }
 
   async publish(channel: string, message: string) {

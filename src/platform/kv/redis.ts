@@ -1,5 +1,24 @@
 import { Redis } from 'ioredis'
-import type { Kv } from './types.ts'
+import type { HashIncrementBounds, HashIncrementResult, Kv } from './types.ts'
+
+// KEYS[1] hash; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep).
+// Answers {applied 0|1, value, refusal}. One script, so check and write are atomic.
+const HINCRBY_WITHIN = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local value = tonumber(current or '0')
+local maxFields = tonumber(ARGV[5])
+if not current and maxFields >= 0 and redis.call('HLEN', KEYS[1]) >= maxFields then
+  return {0, value, 'fields'}
+end
+local nextValue = value + tonumber(ARGV[2])
+if nextValue < tonumber(ARGV[3]) or nextValue > tonumber(ARGV[4]) then
+  return {0, value, 'range'}
+end
+nextValue = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+return {1, nextValue, ''}`
+
+type HincrbyWithinCommand = (key: string, ...args: (string | number)[]) => Promise<[number, number, string]>
 
 /**
  * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
@@ -20,6 +39,8 @@ export class RedisKv implements Kv {
       enableAutoPipelining: true,
       lazyConnect: true,
     })
+    // defineCommand runs the script by its SHA (EVALSHA) and prefixes KEYS like any key.
+    this.redis.defineCommand('hincrbyWithin', { numberOfKeys: 1, lua: HINCRBY_WITHIN })
   }
 
   async connect(): Promise<void> {
@@ -83,6 +104,20 @@ export class RedisKv implements Kv {
 
   async hlen(key: string) {
     return this.redis.hlen(key)
+  }
+
+  async hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult> {
+    const run = (this.redis as unknown as { hincrbyWithin: HincrbyWithinCommand }).hincrbyWithin.bind(this.redis)
+    const [applied, value, refused] = await run(
+      key,
+      field,
+      by,
+      bounds.min ?? Number.MIN_SAFE_INTEGER,
+      bounds.max ?? Number.MAX_SAFE_INTEGER,
+      bounds.maxFields ?? -1,
+      bounds.ttlMs ? Math.max(1, Math.round(bounds.ttlMs)) : 0,
+    )
+    return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
   }
 
   async publish(channel: string, message: string) {

@@ -24,6 +24,14 @@ export interface Kv {
   hincrby(key: string, field: string, by: number): Promise<number>
   hdel(key: string, ...fields: string[]): Promise<number>
   hlen(key: string): Promise<number>
+  /**
+   * Atomic guarded increment: adds `by` to a hash field only when the result stays within
+   * [min, max] and, for a field the hash does not hold yet, the hash has fewer than
+   * `maxFields` fields; otherwise nothing changes. When applied, `ttlMs` renews the key's
+   * life. With min = max = target it is a compare-and-set. Answers the field's value after
+   * the call (0 for an absent field) and, when refused, why.
+   */
+  hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult>
 
   publish(channel: string, message: string): Promise<void>
   /** Answers a function that ends the subscription. */
@@ -32,3 +40,14 @@ export interface Kv {
   ping(): Promise<void>
   close(): Promise<void>
 }
+
+export interface HashIncrementBounds {
+  min?: number
+  max?: number
+  maxFields?: number
+  ttlMs?: number
+}
+
+export type HashIncrementResult =
+  | { applied: true; value: number }
+  | { applied: false; value: number; refused: 'range' | 'fields' }

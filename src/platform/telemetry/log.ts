@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { pino, type DestinationStream, type Logger } from 'pino'
 import type { LogLevel } from '../../config.ts'
 
 export type { Logger }
@@ -18,6 +18,8 @@ const REDACT = [
   'card',
 ]
 
-export function createLogger(level: LogLevel, name = 'shop'): Logger {
-  return pino({ name, level, redact: { paths: REDACT, censor: '[redacted]' } })
+/** `destination` defaults to stdout; tests pass a stream to read what was logged. */
+export function createLogger(level: LogLevel, name = 'shop', destination?: DestinationStream): Logger {
+  const options = { name, level, redact: { paths: REDACT, censor: '[redacted]' } }
+  return destination ? pino(options, destination) : pino(options)
 }

@@ -1,0 +1,60 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { ConfigError, loadConfig } from './config.ts'
+
+test('defaults: nothing configured means the embedded default', () => {
+  const config = loadConfig({})
+  assert.equal(config.port, 3000)
+  assert.equal(config.databaseUrl, null)
+  assert.equal(config.redisUrl, null)
+  assert.equal(config.natsUrl, null)
+  assert.equal(config.instance, 'shop')
+  assert.equal(config.dbPoolSize, 1, 'the embedded PGlite socket serves one connection at a time')
+  assert.ok(Object.isFrozen(config))
+})
+
+test('real servers are taken from the URLs', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://u@db:5432/shop',
+    REDIS_URL: 'redis://cache:6379',
+    NATS_URL: 'nats://bus:4222',
+    PORT: '8080',
+  })
+  assert.equal(config.databaseUrl, 'postgres://u@db:5432/shop')
+  assert.equal(config.port, 8080)
+  assert.equal(config.dbPoolSize, 10)
+})
+
+const bad: [Record<string, string>, string][] = [
+  [{ PORT: 'eighty' }, 'PORT'],
+  [{ PORT: '70000' }, 'PORT'],
+  [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+  [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+  [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+  [{ NATS_URL: 'redis://x' }, 'NATS_URL'],
+  [{ INSTANCE: 'has spaces' }, 'INSTANCE'],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  [{ ADMIN_EMAIL: 'admin@shop.test' }, 'ADMIN_PASSWORD'],
+  [{ ADMIN_EMAIL: 'admin@shop.test', ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD'],
+  [{ ADMIN_EMAIL: 'nobody', ADMIN_PASSWORD: 'long-enough-1' }, 'ADMIN_EMAIL'],
+]
+
+for (const [env, variable] of bad) {
+  test(`bad ${variable} (${JSON.stringify(env)}) is refused naming it`, () => {
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.variable === variable && error.message.startsWith(variable),
+    )
+  })
+}
+
+test('a bad setting stops `start` with a message naming the variable', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'start'], {
+    env: { PATH: process.env.PATH, PORT: 'not-a-port' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(result.status, 78)
+  assert.match(result.stderr, /PORT/)
+})

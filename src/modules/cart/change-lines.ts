@@ -1,0 +1,96 @@
+import { AppError, notFound, validationFailed } from '../../platform/http/errors.ts'
+import type { HashIncrementResult } from '../../platform/kv/types.ts'
+import type { CartDeps } from './ports.ts'
+import { MAX_LINES, MAX_QUANTITY, type CartMeta } from './store.ts'
+
+// Each change is one atomic KV operation on the line (checked increment or compare-and-set),
+// so concurrent changes never lose an update and a refused change writes nothing.
+
+const SET_ATTEMPTS = 5
+
+async function availableOf(deps: CartDeps, variantId: string): Promise<number> {
+  return (await deps.stock.available([variantId])).get(variantId) ?? 0
+}
+
+function outOfStock(variantId: string, available: number, wanted: number): AppError {
+  return new AppError('out_of_stock', `Only ${available} of this item can be bought now`, {
+    errors: [{ path: 'quantity', message: `${available} available, the line would hold ${wanted}` }],
+    variantId,
+    available,
+  })
+}
+
+const lineTooLarge = (wanted: number) =>
+  new AppError('conflict', `A cart line holds at most ${MAX_QUANTITY}`, {
+    errors: [{ path: 'quantity', message: `the line would hold ${wanted}; at most ${MAX_QUANTITY}` }],
+  })
+
+const cartFull = () =>
+  new AppError('conflict', `A cart holds at most ${MAX_LINES} lines`, {
+    errors: [{ path: 'variantId', message: `the cart already holds ${MAX_LINES} lines` }],
+  })
+
+/** Adds units to a line (a new line or on top of the one there), checking stock softly. */
+export async function addItem(
+  deps: CartDeps,
+  cartId: string,
+  meta: CartMeta,
+  input: { variantId: string; quantity: number },
+): Promise<void> {
+  const { variantId, quantity } = input
+  const [variant, available, snapshots] = await Promise.all([
+    deps.catalog.getVariant(variantId),
+    availableOf(deps, variantId),
+    deps.store.snapshots(cartId),
+  ])
+  if (!variant) throw validationFailed([{ path: 'variantId', message: 'is not a product variant for sale' }])
+  // One currency per cart, so the subtotal is one sum of money.
+  const cartCurrency = [...snapshots.values()][0]?.unitPrice.currency
+  if (cartCurrency && cartCurrency !== variant.price.currency) {
+    throw new AppError('conflict', `This cart holds ${cartCurrency} items`, {
+      errors: [{ path: 'variantId', message: `is priced in ${variant.price.currency}` }],
+    })
+  }
+
+  const result = await deps.store.increment(cartId, variantId, quantity, Math.min(MAX_QUANTITY, available))
+  if (!result.applied) throw refusal(result, variantId, available, quantity)
+
+  // The snapshot follows the line (a reader in between falls back to the catalog); it keeps
+  // the time the line was first added, so lines keep their order.
+  const snapshot = {
+    productId: variant.productId,
+    name: variant.name,
+    title: variant.title,
+    unitPrice: variant.price,
+    addedAt: snapshots.get(variantId)?.addedAt ?? new Date().toISOString(),
+  }
+  await Promise.all([deps.store.saveSnapshot(cartId, variantId, snapshot), deps.store.touch(cartId, meta.owner)])
+}
+
+function refusal(result: Extract<HashIncrementResult, { applied: false }>, variantId: string, available: number, adding: number): AppError {
+  if (result.refused === 'fields') return cartFull()
+  const wanted = result.value + adding
+  return wanted > available && available < MAX_QUANTITY ? outOfStock(variantId, available, wanted) : lineTooLarge(wanted)
+}
+
+/** Sets a line's quantity; 0 removes it. Only a line the cart holds can be set. */
+export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta, variantId: string, quantity: number): Promise<void> {
+  if (quantity === 0) return removeItem(deps, cartId, meta, variantId)
+  const [stored, available] = await Promise.all([deps.store.quantity(cartId, variantId), availableOf(deps, variantId)])
+  let current = stored
+  if (current === 0) throw notFound('Cart line')
+  if (quantity > available) throw outOfStock(variantId, available, quantity)
+  // Compare-and-set, so a set racing an add or a removal neither loses the add nor revives the line.
+  for (let attempt = 0; attempt < SET_ATTEMPTS; attempt++) {
+    const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
+    if (result.applied) return deps.store.touch(cartId, meta.owner)
+    current = result.value
+    if (current === 0) throw notFound('Cart line')
+  }
+  throw new AppError('conflict', 'The line kept changing while it was being set; try again')
+}
+
+export async function removeItem(deps: CartDeps, cartId: string, meta: CartMeta, variantId: string): Promise<void> {
+  await deps.store.removeLine(cartId, variantId)
+  await deps.store.touch(cartId, meta.owner)
+}

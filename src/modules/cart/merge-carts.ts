@@ -1,0 +1,68 @@
+import { AppError } from '../../platform/http/errors.ts'
+import { accountCartId } from './account-cart.ts'
+import type { CartStore } from './store.ts'
+import { CART_ID, MAX_QUANTITY } from './store.ts'
+
+const RAISE_ATTEMPTS = 5
+
+/**
+ * Refuses a cart that is another customer's account cart. A guest cart, the customer's own
+ * account cart and a cart that does not exist (expired, or merged already) are all fine.
+ */
+export async function assertMergeable(store: CartStore, cartId: string, customerId: string | null): Promise<void> {
+  if (!CART_ID.test(cartId)) return
+  const meta = await store.meta(cartId)
+  if (meta && meta.owner !== null && meta.owner !== customerId) throw notYourCart()
+}
+
+const notYourCart = () =>
+  new AppError('forbidden', 'That cart belongs to another account', { errors: [{ path: 'cartId', message: 'is not your cart' }] })
+
+/**
+ * Moves a guest cart into the customer's account cart at sign-in: where both hold a line the
+ * higher quantity wins, lines in only one are kept, and the guest cart is removed.
+ *
+ * The two carts live in different Redis Cluster slots, so this is not one transaction; it
+ * is made of steps that are each atomic and idempotent (raise a line to at least n, then
+ * delete the guest cart). A merge cut short is completed by running it again, and a second
+ * merge finds no guest cart and changes nothing.
+ */
+export async function mergeGuestCart(store: CartStore, customerId: string, guestCartId: string): Promise<void> {
+  if (!CART_ID.test(guestCartId)) return
+  const guest = await store.meta(guestCartId)
+  if (!guest) return // expired, never existed, or merged already
+  if (guest.owner !== null) {
+    if (guest.owner === customerId) return // the account cart itself
+    throw notYourCart()
+  }
+
+  const accountId = await accountCartId(store, customerId)
+  const [guestLines, guestSnapshots, accountSnapshots] = await Promise.all([
+    store.lines(guestCartId),
+    store.snapshots(guestCartId),
+    store.snapshots(accountId),
+  ])
+  for (const [variantId, quantity] of guestLines) {
+    const raised = await raiseLine(store, accountId, variantId, Math.min(quantity, MAX_QUANTITY))
+    const snapshot = guestSnapshots.get(variantId)
+    if (raised && snapshot && !accountSnapshots.has(variantId)) await store.saveSnapshot(accountId, variantId, snapshot)
+  }
+  await store.touch(accountId, customerId)
+  await store.destroy(guestCartId)
+}
+
+/**
+ * Raises a line to at least `quantity` with compare-and-set, so an add racing the merge is
+ * not lost. Answers false when the line did not fit (the account cart is full).
+ */
+async function raiseLine(store: CartStore, cartId: string, variantId: string, quantity: number): Promise<boolean> {
+  let current = await store.quantity(cartId, variantId)
+  for (let attempt = 0; attempt < RAISE_ATTEMPTS; attempt++) {
+    if (current >= quantity) return true
+    const result = await store.compareAndSet(cartId, variantId, current, quantity)
+    if (result.applied) return true
+    if (result.refused === 'fields') return false
+    current = result.value
+  }
+  return false
+}

@@ -1,0 +1,137 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+
+const PASSWORD = 'correct horse battery'
+
+describe('guest cart merges into the account cart at sign-in', () => {
+  let t: TestApp
+  let v: string[]
+
+  before(async () => {
+    t = await startTestApp()
+    const res = await t.call('POST', '/admin/products', {
+      token: await t.adminToken(),
+      body: {
+        name: 'Merge Test Mug',
+        brand: 'Testbrand',
+        category: 'merge-tests',
+        variants: ['A', 'B', 'C'].map((title) => ({ sku: `MUG-${randomBytes(4).toString('hex')}`, title, price: { amount: 900, currency: 'USD' }, stock: 50 })),
+      },
+    })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    v = res.body.variants.map((variant: { id: string }) => variant.id)
+  })
+  after(() => t.close())
+
+  const register = async (cartId?: string) => {
+    const email = `m-${randomBytes(4).toString('hex')}@shop.test`
+    const res = await t.call('POST', '/store/auth/register', { body: { email, password: PASSWORD, name: 'Merger', country: 'FR', cartId } })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return { email, token: res.body.token as string }
+  }
+  const login = (email: string, cartId?: string, password = PASSWORD) =>
+    t.call('POST', '/store/auth/login', { body: { email, password, cartId } })
+  /** A cart holding these lines (variant index -> quantity); with a token, that customer's account cart. */
+  const cartWith = async (lines: Record<number, number>, token?: string) => {
+    const id = token ? (await t.call('GET', '/store/customers/me/cart', { token })).body.id : (await t.call('POST', '/store/carts')).body.id
+    for (const [index, quantity] of Object.entries(lines)) {
+      const res = await t.call('POST', `/store/carts/${id}/items`, { token, body: { variantId: v[Number(index)], quantity } })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+    }
+    return id as string
+  }
+  const accountLines = async (token: string) => {
+    const cart = (await t.call('GET', '/store/customers/me/cart', { token })).body
+    return Object.fromEntries(cart.items.map((i: { variantId: string; quantity: number }) => [v.indexOf(i.variantId), i.quantity]))
+  }
+
+  test('disjoint lines are all kept, and the guest cart is removed', async () => {
+    const { email, token } = await register()
+    await cartWith({ 1: 1 }, token)
+    const guest = await cartWith({ 0: 2 })
+    const res = await login(email, guest)
+    assert.equal(res.status, 200)
+    assert.deepEqual(await accountLines(res.body.token), { 0: 2, 1: 1 })
+    assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 404)
+  })
+
+  test('where both hold a line the higher quantity wins', async () => {
+    const { email, token } = await register()
+    await cartWith({ 0: 1, 1: 4 }, token)
+    const guest = await cartWith({ 0: 3, 1: 1, 2: 5 })
+    const res = await login(email, guest)
+    assert.deepEqual(await accountLines(res.body.token), { 0: 3, 1: 4, 2: 5 })
+  })
+
+  test('merging twice changes nothing', async () => {
+    const { email, token } = await register()
+    await cartWith({ 0: 1 }, token)
+    const guest = await cartWith({ 0: 2, 1: 1 })
+    await login(email, guest)
+    const again = await login(email, guest)
+    assert.equal(again.status, 200)
+    assert.deepEqual(await accountLines(again.body.token), { 0: 2, 1: 1 })
+  })
+
+  test('no guest cart (unknown, expired or malformed id) signs in and changes nothing', async () => {
+    const { email, token } = await register()
+    await cartWith({ 2: 2 }, token)
+    for (const cartId of [randomBytes(16).toString('base64url'), 'garbage']) {
+      const res = await login(email, cartId)
+      assert.equal(res.status, 200)
+    }
+    assert.deepEqual(await accountLines(token), { 2: 2 })
+  })
+
+  test('no account cart yet: register with a cartId makes the guest lines the account cart', async () => {
+    const guest = await cartWith({ 0: 1, 2: 3 })
+    const { token } = await register(guest)
+    assert.deepEqual(await accountLines(token), { 0: 1, 2: 3 })
+    assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 404)
+  })
+
+  test('the line snapshot (name, price) travels with a merged line', async () => {
+    const { email } = await register()
+    const guest = await cartWith({ 1: 1 })
+    const res = await login(email, guest)
+    const cart = (await t.call('GET', '/store/customers/me/cart', { token: res.body.token })).body
+    assert.equal(cart.items[0].name, 'Merge Test Mug')
+    assert.equal(cart.items[0].title, 'B')
+    assert.deepEqual(cart.subtotal, { amount: 900, currency: 'USD' })
+  })
+
+  test("someone else's account cart is refused (403) and no session is opened", async () => {
+    const victim = await register()
+    const victimCart = await cartWith({ 0: 4 }, victim.token)
+    const attacker = await register()
+    const res = await login(attacker.email, victimCart)
+    assert.equal(res.status, 403)
+    assert.equal(res.body.code, 'forbidden')
+    assert.equal(res.headers.get('set-cookie'), null)
+    const viaRegister = await t.call('POST', '/store/auth/register', {
+      body: { email: `x-${randomBytes(4).toString('hex')}@shop.test`, password: PASSWORD, name: 'X', country: 'US', cartId: victimCart },
+    })
+    assert.equal(viaRegister.status, 403)
+    const [{ count }] = await t.platform.sql<{ count: number }[]>`select count(*)::int as count from customers.customers where name = 'X'`
+    assert.equal(count, 0, 'a refused registration creates no account')
+    assert.deepEqual(await accountLines(victim.token), { 0: 4 }, "the victim's cart is untouched")
+  })
+
+  test('the own account cart id as cartId is a no-op', async () => {
+    const { email, token } = await register()
+    const own = await cartWith({ 1: 2 }, token)
+    const res = await login(email, own)
+    assert.equal(res.status, 200)
+    assert.deepEqual(await accountLines(token), { 1: 2 })
+  })
+
+  test('a failed sign-in merges nothing', async () => {
+    const { email, token } = await register()
+    const guest = await cartWith({ 0: 1 })
+    assert.equal((await login(email, guest, 'wrong password!')).status, 401)
+    assert.deepEqual(await accountLines(token), {})
+    assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 200)
+  })
+})

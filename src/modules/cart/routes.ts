@@ -1,0 +1,53 @@
+import type { FastifyRequest } from 'fastify'
+import type { App } from '../../platform/http/server.ts'
+import { requireSession } from '../../platform/http/auth.ts'
+import { accountCartId } from './account-cart.ts'
+import { addItem, removeItem, setQuantity } from './change-lines.ts'
+import { readCart } from './cart-view.ts'
+import { openCart } from './open-cart.ts'
+import type { CartDeps } from './ports.ts'
+import { AddItemBody, CartParams, CartResponse, LineParams, SetQuantityBody } from './schemas.ts'
+
+const answers = { 200: CartResponse }
+
+export function cartRoutes(deps: CartDeps) {
+  const open = (request: FastifyRequest, id: string) => openCart(deps.store, id, () => request.session())
+
+  return async (app: App) => {
+    app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } } }, async (_request, reply) => {
+      const id = await deps.store.create(null)
+      reply.code(201)
+      return readCart(deps, id)
+    })
+
+    app.get('/store/carts/:id', { schema: { tags: ['cart'], params: CartParams, response: answers } }, async (request) => {
+      await open(request, request.params.id)
+      return readCart(deps, request.params.id)
+    })
+
+    app.post('/store/carts/:id/items', { schema: { tags: ['cart'], params: CartParams, body: AddItemBody, response: answers } }, async (request) => {
+      const meta = await open(request, request.params.id)
+      await addItem(deps, request.params.id, meta, request.body)
+      return readCart(deps, request.params.id)
+    })
+
+    app.patch('/store/carts/:id/items/:variantId', { schema: { tags: ['cart'], params: LineParams, body: SetQuantityBody, response: answers } }, async (request) => {
+      const { id, variantId } = request.params
+      const meta = await open(request, id)
+      await setQuantity(deps, id, meta, variantId, request.body.quantity)
+      return readCart(deps, id)
+    })
+
+    app.delete('/store/carts/:id/items/:variantId', { schema: { tags: ['cart'], params: LineParams, response: answers } }, async (request) => {
+      const { id, variantId } = request.params
+      const meta = await open(request, id)
+      await removeItem(deps, id, meta, variantId)
+      return readCart(deps, id)
+    })
+
+    app.get('/store/customers/me/cart', { schema: { tags: ['cart'], response: answers, security: [{ bearer: [] }] } }, async (request) => {
+      const session = await requireSession(request)
+      return readCart(deps, await accountCartId(deps.store, session.customerId))
+    })
+  }
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import type { HashIncrementResult, Kv } from '../../platform/kv/types.ts'
+
+// The KV layout of carts. Every key of one cart carries the hash tag {id}, so they live in
+// one Redis Cluster slot and one DEL (or a future script) can touch them together.
+//   cart:{id}:meta    string  JSON { owner, createdAt }; its existence is the cart's
+//   cart:{id}:lines   hash    variantId -> quantity (atomic increments)
+//   cart:{id}:items   hash    variantId -> JSON snapshot for display (product, name, price)
+//   customer:{cid}:cart string  the id of that customer's account cart
+
+export const CART_TTL_MS = 30 * 24 * 3600_000
+export const MAX_LINES = 100
+export const MAX_QUANTITY = 99
+/** 128 random bits, base64url: unguessable, so a guest cart id can serve as its own key. */
+export const CART_ID = /^[A-Za-z0-9_-]{22}$/
+
+export interface Money {
+  amount: number
+  currency: string
+}
+
+export interface CartMeta {
+  /** The customer whose account cart this is; null for a guest cart. */
+  owner: string | null
+  createdAt: string
+}
+
+export interface LineSnapshot {
+  productId: string
+  name: string
+  title: string
+  unitPrice: Money
+  addedAt: string
+}
+
+const keysOf = (id: string) => ({ meta: `cart:{${id}}:meta`, lines: `cart:{${id}}:lines`, items: `cart:{${id}}:items` })
+const accountCartKey = (customerId: string) => `customer:{${customerId}}:cart`
+
+export function createCartStore(kv: Kv) {
+  return {
+    async create(owner: string | null): Promise<string> {
+      const id = randomBytes(16).toString('base64url')
+      const meta: CartMeta = { owner, createdAt: new Date().toISOString() }
+      await kv.set(keysOf(id).meta, JSON.stringify(meta), { ttlMs: CART_TTL_MS, ifAbsent: true })
+      return id
+    },
+
+    async meta(id: string): Promise<CartMeta | null> {
+      const stored = await kv.get(keysOf(id).meta)
+      return stored === null ? null : (JSON.parse(stored) as CartMeta)
+    },
+
+    async lines(id: string): Promise<Map<string, number>> {
+      const stored = await kv.hgetall(keysOf(id).lines)
+      return new Map(Object.entries(stored).map(([variantId, quantity]) => [variantId, Number(quantity)]))
+    },
+
+    async snapshots(id: string): Promise<Map<string, LineSnapshot>> {
+      const stored = await kv.hgetall(keysOf(id).items)
+      return new Map(Object.entries(stored).map(([variantId, json]) => [variantId, JSON.parse(json) as LineSnapshot]))
+    },
+
+    async quantity(id: string, variantId: string): Promise<number> {
+      return Number((await kv.hget(keysOf(id).lines, variantId)) ?? '0')
+    },
+
+    /** Adds to a line (creating it) unless it would pass `max` or the cart is full; atomic. */
+    increment(id: string, variantId: string, by: number, max: number): Promise<HashIncrementResult> {
+      return kv.hincrbyWithin(keysOf(id).lines, variantId, by, { min: 1, max, maxFields: MAX_LINES, ttlMs: CART_TTL_MS })
+    },
+
+    /** Sets a line from `expected` to `target` only if nobody changed it meanwhile (a lost race answers applied: false). */
+    compareAndSet(id: string, variantId: string, expected: number, target: number): Promise<HashIncrementResult> {
+      return kv.hincrbyWithin(keysOf(id).lines, variantId, target - expected, {
+        min: target,
+        max: target,
+        maxFields: MAX_LINES,
+        ttlMs: CART_TTL_MS,
+      })
+    },
+
+    async saveSnapshot(id: string, variantId: string, snapshot: LineSnapshot): Promise<void> {
+      await kv.hset(keysOf(id).items, { [variantId]: JSON.stringify(snapshot) })
+    },
+
+    async removeLine(id: string, variantId: string): Promise<void> {
+      const keys = keysOf(id)
+      await Promise.all([kv.hdel(keys.lines, variantId), kv.hdel(keys.items, variantId)])
+    },
+
+    /** Renews the 30 days of every key of the cart (and of its owner's pointer): called on each write. */
+    async touch(id: string, owner: string | null): Promise<void> {
+      const keys = keysOf(id)
+      await Promise.all([
+        kv.expire(keys.meta, CART_TTL_MS),
+        kv.expire(keys.lines, CART_TTL_MS),
+        kv.expire(keys.items, CART_TTL_MS),
+        owner === null ? null : kv.expire(accountCartKey(owner), CART_TTL_MS),
+      ])
+    },
+
+    async destroy(id: string): Promise<void> {
+      const keys = keysOf(id)
+      await kv.del(keys.meta, keys.lines, keys.items)
+    },
+
+    accountCartId(customerId: string): Promise<string | null> {
+      return kv.get(accountCartKey(customerId))
+    },
+
+    /** Records the account cart unless one is recorded already (two first visits racing); answers whether it won. */
+    claimAccountCart(customerId: string, cartId: string): Promise<boolean> {
+      return kv.set(accountCartKey(customerId), cartId, { ttlMs: CART_TTL_MS, ifAbsent: true })
+    },
+
+    async replaceAccountCart(customerId: string, cartId: string): Promise<void> {
+      await kv.set(accountCartKey(customerId), cartId, { ttlMs: CART_TTL_MS })
+    },
+  }
+}
+
+export type CartStore = ReturnType<typeof createCartStore>

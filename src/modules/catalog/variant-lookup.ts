@@ -1,0 +1,50 @@
+import { LRUCache } from 'lru-cache'
+import type { Sql } from '../../platform/db/index.ts'
+import { loadVariant } from './repo.ts'
+
+/** A variant as other modules see it (the cart's line snapshot, for one). */
+export interface VariantSummary {
+  variantId: string
+  productId: string
+  name: string
+  title: string
+  price: { amount: number; currency: string }
+}
+
+const VARIANT_ID = /^[0-9]{1,18}$/
+
+/**
+ * Variant -> product lookups for hot paths such as add-to-cart. A short in-process cache
+ * (the LRU freshness of product pages) is enough: carts show prices for display only, and
+ * checkout re-reads the price. Concurrent lookups of one id share one query.
+ */
+export function createVariantLookup(sql: Sql, ttlMs: number) {
+  async function load(variantId: string): Promise<VariantSummary | null> {
+    if (!VARIANT_ID.test(variantId)) return null
+    const row = await loadVariant(sql, variantId)
+    if (!row) return null
+    return {
+      variantId: row.id,
+      productId: row.product_id,
+      name: row.name,
+      title: row.title,
+      price: { amount: Number(row.price_amount), currency: row.currency.trim() },
+    }
+  }
+
+  // lru-cache needs a non-null value, so an unknown variant is cached as { variant: null }.
+  const cache = new LRUCache<string, { variant: VariantSummary | null }>({
+    max: 100_000,
+    ttl: Math.max(1, ttlMs),
+    fetchMethod: async (variantId) => ({ variant: await load(variantId) }),
+  })
+
+  return {
+    async getVariant(variantId: string): Promise<VariantSummary | null> {
+      if (ttlMs <= 0) return load(variantId)
+      return (await cache.fetch(variantId))?.variant ?? null
+    },
+    /** Forgets this process's copies (after a product write); other processes age out within ttlMs. */
+    forget: () => cache.clear(),
+  }
+}

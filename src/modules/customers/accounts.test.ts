@@ -1,0 +1,158 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+
+const PASSWORD = 'correct horse battery'
+const uniqueEmail = () => `a-${randomBytes(4).toString('hex')}@shop.test`
+
+describe('customer accounts and sessions', () => {
+  let t: TestApp
+
+  before(async () => {
+    t = await startTestApp()
+  })
+  after(() => t.close())
+
+  const register = (body: Record<string, unknown>) =>
+    t.call('POST', '/store/auth/register', { body: { email: uniqueEmail(), password: PASSWORD, name: 'Ada Shopper', country: 'DE', ...body } })
+  const me = (headers: Record<string, string>) => t.call('GET', '/store/customers/me', { headers })
+
+  test('register answers 201 as login: token, customer and an httpOnly, SameSite=Lax sid cookie', async () => {
+    const email = uniqueEmail()
+    const res = await register({ email })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.ok(res.body.token.length >= 22, 'at least 128 bits')
+    assert.match(res.body.customer.id, /^\d+$/)
+    assert.deepEqual(
+      { ...res.body.customer, id: undefined, createdAt: undefined },
+      { id: undefined, createdAt: undefined, email, name: 'Ada Shopper', role: 'customer', country: 'DE', region: 'eu' },
+    )
+    const cookie = res.headers.get('set-cookie') ?? ''
+    assert.match(cookie, new RegExp(`^sid=${res.body.token};`))
+    assert.match(cookie, /HttpOnly/)
+    assert.match(cookie, /SameSite=Lax/)
+    assert.match(cookie, /Path=\//)
+    assert.doesNotMatch(cookie, /Secure/, 'plain HTTP here; Secure is set when the request came over HTTPS')
+
+    assert.equal((await me({ authorization: `Bearer ${res.body.token}` })).body.email, email)
+    assert.equal((await me({ cookie: `sid=${res.body.token}` })).body.email, email, 'the cookie alone works too')
+  })
+
+  test('the password is stored as an argon2id hash, never as given', async () => {
+    const email = uniqueEmail()
+    await register({ email })
+    const [row] = await t.platform.sql<{ password_hash: string }[]>`select password_hash from customers.customers where email = ${email}`
+    assert.match(row.password_hash, /^\$argon2id\$/)
+    assert.ok(!row.password_hash.includes(PASSWORD))
+  })
+
+  test('the e-mail is trimmed and lower-cased, and unique whatever its case (409 naming email)', async () => {
+    const local = `Mixed.${randomBytes(3).toString('hex')}`
+    const res = await register({ email: `  ${local}@Example.COM ` })
+    assert.equal(res.status, 201)
+    assert.equal(res.body.customer.email, `${local.toLowerCase()}@example.com`)
+    const login = await t.call('POST', '/store/auth/login', { body: { email: `${local.toUpperCase()}@example.com`, password: PASSWORD } })
+    assert.equal(login.status, 200)
+
+    const duplicate = await register({ email: `${local.toLowerCase()}@EXAMPLE.com` })
+    assert.equal(duplicate.status, 409)
+    assert.equal(duplicate.body.code, 'conflict')
+    assert.deepEqual(duplicate.body.errors.map((e: { path: string }) => e.path), ['email'])
+  })
+
+  test('concurrent registrations of one e-mail create one account', async () => {
+    const email = uniqueEmail()
+    const answers = await Promise.all(Array.from({ length: 5 }, () => register({ email })))
+    assert.deepEqual(answers.map((a) => a.status).sort(), [201, 409, 409, 409, 409])
+  })
+
+  test('passwords of 8 to 128 characters are accepted; shorter or longer are refused naming password', async () => {
+    for (const password of ['1234567', 'x'.repeat(129), '']) {
+      const res = await register({ password })
+      assert.equal(res.status, 400, `length ${password.length}`)
+      assert.equal(res.body.code, 'validation_failed')
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ['password'])
+    }
+    for (const password of ['12345678', 'y'.repeat(128)]) {
+      const email = uniqueEmail()
+      assert.equal((await register({ email, password })).status, 201)
+      assert.equal((await t.call('POST', '/store/auth/login', { body: { email, password } })).status, 200)
+    }
+  })
+
+  test('the country is an ISO 3166 alpha-2 code and sets the home region (EU/EEA -> eu, else us)', async () => {
+    const cases: [string, string, string][] = [['de', 'DE', 'eu'], ['NO', 'NO', 'eu'], ['IS', 'IS', 'eu'], ['US', 'US', 'us'], ['JP', 'JP', 'us'], ['GB', 'GB', 'us'], ['CH', 'CH', 'us']]
+    for (const [given, country, region] of cases) {
+      const res = await register({ country: given })
+      assert.equal(res.status, 201, given)
+      assert.equal(res.body.customer.country, country)
+      assert.equal(res.body.customer.region, region, given)
+      const [row] = await t.platform.sql<{ country: string; region: string }[]>`select country, region from customers.customers where id = ${res.body.customer.id}`
+      assert.deepEqual({ ...row }, { country, region })
+    }
+    for (const country of ['XX', 'ZZ', 'DEU', '1', '']) {
+      const res = await register({ country })
+      assert.equal(res.status, 400, country)
+      assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path), ['country'])
+    }
+  })
+
+  test('other bad input is a 400 naming the field, and creates nothing', async () => {
+    const before = await t.platform.sql`select count(*)::int as n from customers.customers`
+    const cases: [Record<string, unknown>, string][] = [
+      [{ email: 'not-an-email' }, 'email'],
+      [{ email: undefined }, 'email'],
+      [{ name: '   ' }, 'name'],
+      [{ name: undefined }, 'name'],
+      [{ role: 'admin' }, 'role'],
+    ]
+    for (const [body, path] of cases) {
+      const res = await register(body)
+      assert.equal(res.status, 400, JSON.stringify(body))
+      assert.ok(res.body.errors.some((e: { path: string }) => e.path === path), JSON.stringify(res.body))
+    }
+    assert.deepEqual(await t.platform.sql`select count(*)::int as n from customers.customers`, before)
+  })
+
+  test('an unknown e-mail and a wrong password get the same answer', async () => {
+    const email = uniqueEmail()
+    await register({ email })
+    const wrong = await t.call('POST', '/store/auth/login', { body: { email, password: 'not the password' } })
+    const unknown = await t.call('POST', '/store/auth/login', { body: { email: uniqueEmail(), password: 'not the password' } })
+    assert.equal(wrong.status, 401)
+    assert.deepEqual(wrong.body, unknown.body)
+  })
+
+  test('logout revokes the session at once, for bearer and cookie alike', async () => {
+    const email = uniqueEmail()
+    await register({ email })
+    const first = (await t.call('POST', '/store/auth/login', { body: { email, password: PASSWORD } })).body.token
+    const second = (await t.call('POST', '/store/auth/login', { body: { email, password: PASSWORD } })).body.token
+    assert.notEqual(first, second)
+
+    const out = await t.call('POST', '/store/auth/logout', { token: first })
+    assert.equal(out.status, 204)
+    assert.match(out.headers.get('set-cookie') ?? '', /^sid=;/, 'the cookie is cleared')
+    assert.equal((await me({ authorization: `Bearer ${first}` })).status, 401)
+    assert.equal((await me({ cookie: `sid=${first}` })).status, 401)
+    assert.equal((await me({ authorization: `Bearer ${second}` })).status, 200, 'other sessions stay')
+
+    assert.equal((await t.call('POST', '/store/auth/logout', { headers: { cookie: `sid=${second}` } })).status, 204)
+    assert.equal((await me({ authorization: `Bearer ${second}` })).status, 401)
+  })
+
+  test('sessions are stored hashed with an expiry', async () => {
+    const res = await register({})
+    const { createHash } = await import('node:crypto')
+    const key = `session:${createHash('sha256').update(res.body.token).digest('hex')}`
+    const ttl = await t.platform.kv.ttl(key)
+    assert.ok(ttl > 6 * 24 * 3600_000 && ttl <= 7 * 24 * 3600_000, `ttl ${ttl}`)
+    assert.equal(await t.platform.kv.get(`session:${res.body.token}`), null)
+  })
+
+  test('/store/customers/me needs a session', async () => {
+    assert.equal((await me({})).status, 401)
+    assert.equal((await me({ authorization: 'Bearer made-up-token' })).status, 401)
+  })
+})

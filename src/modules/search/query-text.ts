@@ -1,0 +1,59 @@
+// What a shopper types is only ever text. It reaches PostgreSQL as bind parameters of
+// websearch_to_tsquery (which accepts any input) and, for the last word, to_tsquery on
+// a string we build ourselves from letters and digits only plus ':*'. No character of
+// the input is ever interpreted as tsquery syntax by our code.
+
+export interface ParsedText {
+  /** The text before the prefix word (all of it when there is none), for websearch_to_tsquery. */
+  head: string
+  /** The last word while the shopper may still be typing it: letters and digits only. */
+  prefix: string | null
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
+const LAST_BARE_WORD = /(^|\s)([\p{L}\p{N}]+)$/u
+const WORD = /[\p{L}\p{N}]+/gu
+/** Shorter prefixes expand to too many index terms to be worth it. */
+const MIN_PREFIX = 2
+const MAX_CORRECTED_WORDS = 8
+
+/** Removes control characters (PostgreSQL refuses NUL in text) and collapses whitespace. */
+export function cleanText(raw: string): string {
+  return raw.normalize('NFC').replace(CONTROL, ' ').replace(/\s+/g, ' ').trim()
+}
+
+/**
+ * Splits off the last word for prefix matching (search as you type). Not when the text
+ * ends in a space (the word is finished), inside an open "phrase", or after a '-'
+ * (an exclusion is a whole word).
+ */
+export function parseText(raw: string): ParsedText {
+  const text = cleanText(raw)
+  const finished = /\s$/.test(raw.replace(CONTROL, ' '))
+  const quotes = (text.match(/"/g) ?? []).length
+  const match = LAST_BARE_WORD.exec(text)
+  if (finished || quotes % 2 === 1 || !match || match[2].length < MIN_PREFIX) return { head: text, prefix: null }
+  return { head: text.slice(0, match.index).trim(), prefix: match[2] }
+}
+
+/** The tsquery text for the prefix: safe because the word holds letters and digits only. */
+export function prefixQuery(prefix: string): string {
+  if (!/^[\p{L}\p{N}]+$/u.test(prefix)) throw new Error('a prefix is letters and digits only')
+  return `${prefix}:*`
+}
+
+/** Lower-cased words worth checking for typos (3 letters or more). */
+export function wordsOf(text: string): string[] {
+  const words = (text.toLowerCase().match(WORD) ?? []).filter((w) => w.length >= 3)
+  return [...new Set(words)].slice(0, MAX_CORRECTED_WORDS)
+}
+
+/** The text with words replaced by their corrections, everything else kept as typed. */
+export function applyCorrections(text: string, corrections: Map<string, string>): string {
+  return text.replace(WORD, (word) => corrections.get(word.toLowerCase()) ?? word)
+}
+
+/** Normalizes a completion prefix the way search.terms keys are stored; a trailing space is kept (a finished word). */
+export function prefixKey(text: string): string {
+  return text.normalize('NFC').replace(CONTROL, ' ').replace(/\s+/g, ' ').trimStart().toLowerCase()
+}

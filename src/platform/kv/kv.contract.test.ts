@@ -1,0 +1,151 @@
+// The contract both KV adapters keep: the embedded default must behave like Redis.
+import { after, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MemoryKv } from './memory.ts'
+import { RedisKv } from './redis.ts'
+import type { Kv } from './types.ts'
+import { dropInstanceKeys } from '../../../test/support/app.ts'
+
+function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<void> = async () => {}) {
+  describe(`kv contract: ${name}`, () => {
+    let kv: Kv
+    const key = (k: string) => `contract:${k}`
+    after(async () => {
+      await kv?.close()
+      await cleanup()
+    })
+
+    test('get/set/del', async () => {
+      kv = await make()
+      assert.equal(await kv.get(key('missing')), null)
+      assert.equal(await kv.set(key('a'), 'one'), true)
+      assert.equal(await kv.get(key('a')), 'one')
+      assert.equal(await kv.del(key('a'), key('missing')), 1)
+      assert.equal(await kv.get(key('a')), null)
+    })
+
+    test('set ifAbsent only sets a missing key', async () => {
+      assert.equal(await kv.set(key('nx'), 'first', { ifAbsent: true }), true)
+      assert.equal(await kv.set(key('nx'), 'second', { ifAbsent: true }), false)
+      assert.equal(await kv.get(key('nx')), 'first')
+    })
+
+    test('ttl: set with expiry, expire, ttl of missing and persistent keys, expiry happens', async () => {
+      await kv.set(key('ttl'), 'v', { ttlMs: 60_000 })
+      const ttl = await kv.ttl(key('ttl'))
+      assert.ok(ttl > 55_000 && ttl <= 60_000, `ttl ${ttl}`)
+      await kv.set(key('forever'), 'v')
+      assert.equal(await kv.ttl(key('forever')), -1)
+      assert.equal(await kv.ttl(key('nothing')), -2)
+      assert.equal(await kv.expire(key('forever'), 120_000), true)
+      assert.ok((await kv.ttl(key('forever'))) > 115_000)
+      assert.equal(await kv.expire(key('nothing'), 1000), false)
+      await kv.set(key('short'), 'v', { ttlMs: 50 })
+      await sleep(120)
+      assert.equal(await kv.get(key('short')), null)
+      assert.equal(await kv.ttl(key('short')), -2)
+    })
+
+    test('incr counts and sets the expiry only when the counter is new', async () => {
+      assert.equal(await kv.incr(key('n')), 1)
+      assert.equal(await kv.incr(key('n'), 5), 6)
+      assert.equal(await kv.incr(key('limited'), 1, 60_000), 1)
+      await kv.expire(key('limited'), 30_000)
+      assert.equal(await kv.incr(key('limited'), 1, 60_000), 2)
+      assert.ok((await kv.ttl(key('limited'))) <= 30_000, 'a later incr keeps the existing expiry')
+    })
+
+    test('hashes: hset, hget, hgetall, hincrby, hdel, hlen; an emptied hash is gone', async () => {
+      const h = key('{h}:lines')
+      assert.deepEqual(await kv.hgetall(h), {})
+      await kv.hset(h, { a: '1', b: '2' })
+      assert.equal(await kv.hget(h, 'a'), '1')
+      assert.equal(await kv.hget(h, 'zz'), null)
+      assert.equal(await kv.hincrby(h, 'a', 4), 5)
+      assert.equal(await kv.hincrby(h, 'c', 1), 1)
+      assert.deepEqual(await kv.hgetall(h), { a: '5', b: '2', c: '1' })
+      assert.equal(await kv.hlen(h), 3)
+      assert.equal(await kv.hdel(h, 'a', 'b', 'missing'), 2)
+      await kv.expire(h, 60_000)
+      assert.ok((await kv.ttl(h)) > 0)
+      assert.equal(await kv.hdel(h, 'c'), 1)
+      assert.equal(await kv.ttl(h), -2)
+    })
+
+    test('100 concurrent hincrby never lose an update', async () => {
+      const h = key('{race}:lines')
+      await Promise.all(Array.from({ length: 100 }, () => kv.hincrby(h, 'v', 1)))
+      assert.equal(await kv.hget(h, 'v'), '100')
+    })
+
+    test('a string key is not a hash', async () => {
+      await kv.set(key('str'), 'x')
+      await assert.rejects(kv.hget(key('str'), 'f'))
+    })
+
+    test('publish reaches subscribers and stops after unsubscribe', async () => {
+      const got: string[] = []
+      const stop = await kv.subscribe('contract-channel', (m) => got.push(m))
+      await kv.publish('contract-channel', 'hello')
+      for (let i = 0; i < 50 && got.length === 0; i++) await sleep(10)
+      assert.deepEqual(got, ['hello'])
+      await stop()
+      await kv.publish('contract-channel', 'after')
+      await sleep(50)
+      assert.deepEqual(got, ['hello'])
+    })
+
+    test('hincrbyWithin: applies inside the bounds, refuses outside, caps new fields, renews the ttl, never loses an update', async () => {
+      const h = key('{bounded}:lines')
+      assert.deepEqual(await kv.hincrbyWithin(h, 'a', 3, { min: 1, max: 5, ttlMs: 60_000 }), { applied: true, value: 3 })
+      assert.ok((await kv.ttl(h)) > 55_000)
+      assert.deepEqual(await kv.hincrbyWithin(h, 'a', 3, { min: 1, max: 5 }), { applied: false, value: 3, refused: 'range' })
+      assert.deepEqual(await kv.hincrbyWithin(h, 'a', -3, { min: 1 }), { applied: false, value: 3, refused: 'range' })
+      assert.deepEqual(await kv.hincrbyWithin(h, 'b', 1, { maxFields: 1 }), { applied: false, value: 0, refused: 'fields' })
+      assert.deepEqual(await kv.hincrbyWithin(h, 'a', 2, { maxFields: 1 }), { applied: true, value: 5 }, 'an existing field is not capped')
+      // min = max = target: a compare-and-set that fails once the value moved.
+      assert.deepEqual(await kv.hincrbyWithin(h, 'a', 4 - 5, { min: 4, max: 4 }), { applied: true, value: 4 })
+      assert.equal((await kv.hincrbyWithin(h, 'a', 9 - 5, { min: 9, max: 9 })).applied, false)
+      await kv.expire(h, 1000)
+      await kv.hincrbyWithin(h, 'a', 1, { ttlMs: 120_000 })
+      assert.ok((await kv.ttl(h)) > 115_000, 'an applied increment renews the life')
+      assert.equal(await kv.hincrbyWithin(h, 'a', 1000, { max: 10 }).then(() => kv.ttl(h)).then((t) => t > 115_000), true)
+      await Promise.all(Array.from({ length: 100 }, () => kv.hincrbyWithin(h, 'race', 1, { max: 60 })))
+      assert.equal(await kv.hget(h, 'race'), '60', 'exactly max, no lost or extra update')
+      await kv.del(h)
+    })
+
+    test('ping answers', async () => {
+      await kv.ping()
+    })
+  })
+}
+
+contract('memory', async () => new MemoryKv())
+
+const redisUrl = process.env.REDIS_URL
+if (redisUrl) {
+  const instance = `kvc${randomBytes(4).toString('hex')}`
+  contract(
+    'redis',
+    async () => {
+      const kv = new RedisKv(redisUrl, instance)
+      await kv.connect()
+      return kv
+    },
+    () => dropInstanceKeys(instance),
+  )
+
+  test('redis keys carry the INSTANCE prefix, so deployments can share one server', async () => {
+    const a = new RedisKv(redisUrl, `${instance}a`)
+    const b = new RedisKv(redisUrl, `${instance}b`)
+    await Promise.all([a.connect(), b.connect()])
+    await a.set('shared-name', 'from a')
+    assert.equal(await b.get('shared-name'), null)
+    await Promise.all([a.close(), b.close(), dropInstanceKeys(`${instance}a`)])
+  })
+} else {
+  test('redis adapter contract', { skip: 'REDIS_URL is not set (CI sets it)' }, () => {})
+}

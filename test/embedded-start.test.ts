@@ -1,0 +1,68 @@
+// `npm start` with nothing configured: PGlite, the in-process KV, a seeded demo catalog.
+// Runs the real CLI as a child process with an empty environment, so it also proves a
+// machine without PostgreSQL, Redis or NATS serves the demo catalog.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnShop } from './support/processes.ts'
+
+test('start with nothing configured serves a seeded demo catalog, drains on SIGTERM and keeps its data', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'shop-embedded-'))
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }))
+  const env = { DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_EMAIL: 'admin@shop.test', ADMIN_PASSWORD: 'admin-password-1' }
+
+  const shop = await spawnShop('start', env, 240_000)
+  try {
+    const ready = await (await fetch(`${shop.url}/health/ready`)).json()
+    assert.deepEqual(Object.keys(ready.checks).sort(), ['kv', 'postgres'], 'no Redis or NATS configured')
+
+    const products: { id: string; brand: string; category: string; description: string; images: string[]; variants: unknown[] }[] = []
+    let cursor: string | null = null
+    do {
+      const res = await fetch(`${shop.url}/store/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+      assert.equal(res.status, 200)
+      const page = (await res.json()) as { items: typeof products; nextCursor: string | null }
+      products.push(...page.items)
+      cursor = page.nextCursor
+    } while (cursor)
+    assert.ok(products.length >= 500, `${products.length} products`)
+    assert.ok(new Set(products.map((p) => p.brand)).size >= 10, 'at least 10 brands')
+    assert.ok(new Set(products.map((p) => p.category.split('/')[0])).size >= 1)
+    const categories = (await (await fetch(`${shop.url}/store/categories`)).json()) as { items: { children: unknown[] }[] }
+    const countNodes = (nodes: { children: unknown[] }[]): number =>
+      nodes.reduce((n, node) => n + 1 + countNodes(node.children as { children: unknown[] }[]), 0)
+    assert.ok(countNodes(categories.items) >= 10, 'at least 10 categories')
+    assert.ok(products.every((p) => p.variants.length >= 1 && p.description.length > 0 && p.images.length > 0))
+
+    const page = await fetch(`${shop.url}/`)
+    assert.equal(page.status, 200)
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/)
+
+    // SIGTERM while a request is in flight: the request still completes, then the process exits 0.
+    const inFlight = fetch(`${shop.url}/store/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@shop.test', password: 'admin-password-1' }),
+    })
+    await new Promise((r) => setTimeout(r, 20))
+    const code = await shop.stop('SIGTERM')
+    const login = await inFlight
+    assert.equal(login.status, 200)
+    assert.equal(code, 0, shop.output())
+  } finally {
+    await shop.stop('SIGKILL')
+  }
+
+  assert.ok(existsSync(join(dataDir, 'pglite')), 'data lives under DATA_DIR')
+  // Second start on the same data: nothing is seeded twice.
+  const again = await spawnShop('start', env, 240_000)
+  try {
+    const first = (await (await fetch(`${again.url}/store/products?limit=100`)).json()) as { items: unknown[] }
+    assert.equal(first.items.length, 100)
+    assert.doesNotMatch(again.output(), /seeding the demo catalog/)
+  } finally {
+    assert.equal(await again.stop('SIGTERM'), 0)
+  }
+})
