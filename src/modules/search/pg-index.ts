@@ -1,0 +1,146 @@
+// The PostgreSQL search index (write side): search.documents and search.terms.
+import type { Db } from '../../platform/db/index.ts'
+import type { IndexDocument, SearchIndex } from './engine.ts'
+
+// Two-key advisory locks in a namespace of our own; ids that collide only wait for each other.
+const LOCK_NAMESPACE = 20_020
+
+// The weighted document: name A, brand B, category words C, description D. Name and brand
+// are added a second time unstemmed ('simple') so that a prefix typed so far ("hiki")
+// still matches the word as written ("hiking"), whose English stem is "hike".
+const DOCUMENT = (db: Db) => db`
+  setweight(to_tsvector('english', name), 'A') || setweight(to_tsvector('simple', name), 'A')
+  || setweight(to_tsvector('english', brand), 'B') || setweight(to_tsvector('simple', brand), 'B')
+  || setweight(to_tsvector('english', translate(category_path, '/-', '  ')), 'C')
+  || setweight(to_tsvector('english', description), 'D')`
+
+// 'a/b/c' -> {a, a/b, a/b/c}
+const ANCESTORS = (db: Db) => db`
+  array(select array_to_string((string_to_array(category_path, '/'))[1:n], '/')
+        from generate_series(1, cardinality(string_to_array(category_path, '/'))) n order by n)`
+
+/** Rows (name, brand, category_path, delta) -> +/- counts in search.terms, in key order (no deadlocks). */
+const COUNT_TERMS = (db: Db, changes: ReturnType<Db>) => db`
+  insert into search.terms as t (kind, term_key, term, products)
+  select kind, term_key, min(term), sum(delta) from (
+    select 'name' as kind, lower(regexp_replace(btrim(name), '\\s+', ' ', 'g')) as term_key, name as term, delta from (${changes}) c
+    union all
+    select 'brand', lower(regexp_replace(btrim(brand), '\\s+', ' ', 'g')), brand, delta from (${changes}) c
+    union all
+    select 'word', word, word, delta from (${changes}) c,
+      regexp_split_to_table(lower(name || ' ' || brand || ' ' || translate(category_path, '/-', '  ')), '[^[:alnum:]]+') as word
+    where length(word) >= 2
+  ) terms
+  group by kind, term_key
+  having sum(delta) <> 0
+  order by kind, term_key
+  on conflict (kind, term_key) do update set products = t.products + excluded.products`
+
+function columns(documents: IndexDocument[]) {
+  return {
+    ids: documents.map((d) => d.productId),
+    slugs: documents.map((d) => d.slug),
+    names: documents.map((d) => d.name),
+    brands: documents.map((d) => d.brand),
+    categories: documents.map((d) => d.category),
+    descriptions: documents.map((d) => d.description),
+    images: documents.map((d) => d.image),
+    currencies: documents.map((d) => d.currency),
+    minPrices: documents.map((d) => d.minPrice),
+    maxPrices: documents.map((d) => d.maxPrice),
+    inStock: documents.map((d) => d.inStock),
+    createdAt: documents.map((d) => d.createdAt.toISOString()),
+    updatedAt: documents.map((d) => d.sourceUpdatedAt.toISOString()),
+  }
+}
+
+/** The documents as a relation, one unnest over column arrays: one statement per batch. */
+const INCOMING = (db: Db, documents: IndexDocument[]) => {
+  const c = columns(documents)
+  return db`
+    select * from unnest(
+      ${c.ids}::bigint[], ${c.slugs}::text[], ${c.names}::text[], ${c.brands}::text[], ${c.categories}::text[],
+      ${c.descriptions}::text[], ${c.images as string[]}::text[], ${c.currencies}::text[], ${c.minPrices}::bigint[],
+      ${c.maxPrices}::bigint[], ${c.inStock}::boolean[], ${c.createdAt}::timestamptz[], ${c.updatedAt}::timestamptz[]
+    ) as t(product_id, slug, name, brand, category_path, description, image, currency, min_price, max_price,
+           in_stock, created_at, source_updated_at)
+    order by product_id`
+}
+
+const UPSERT = (db: Db, documents: IndexDocument[]) => db`
+  insert into search.documents as d (product_id, slug, name, brand, category_path, category_paths, image, currency,
+                                     min_price, max_price, in_stock, created_at, source_updated_at, document)
+  select product_id, slug, name, brand, category_path, ${ANCESTORS(db)}, image, currency,
+         min_price, max_price, in_stock, created_at, source_updated_at, ${DOCUMENT(db)}
+  from (${INCOMING(db, documents)}) incoming
+  on conflict (product_id) do update set
+    slug = excluded.slug, name = excluded.name, brand = excluded.brand, category_path = excluded.category_path,
+    category_paths = excluded.category_paths, image = excluded.image, currency = excluded.currency,
+    min_price = excluded.min_price, max_price = excluded.max_price, in_stock = excluded.in_stock,
+    created_at = excluded.created_at, source_updated_at = excluded.source_updated_at, document = excluded.document
+  where d.source_updated_at <= excluded.source_updated_at`
+
+export function pgSearchIndex(db: Db): SearchIndex {
+  return {
+    async lock(productIds) {
+      const ids = [...productIds].sort((a, b) => Number(a) - Number(b))
+      await db`select pg_advisory_xact_lock(${LOCK_NAMESPACE}, (id % 2147483647)::int) from unnest(${ids}::bigint[]) as id`
+    },
+
+    async apply({ upserts, removals }) {
+      if (upserts.length > 0) {
+        // `previous` locks the rows it reads, so the counts it takes back are those being replaced.
+        await db`
+          with previous as (
+            select product_id, name, brand, category_path from search.documents
+            where product_id = any(${upserts.map((u) => u.productId)}::bigint[])
+            order by product_id for update
+          ),
+          written as (${UPSERT(db, upserts)} returning product_id, name, brand, category_path),
+          changes as (
+            select name, brand, category_path, 1 as delta from written
+            union all
+            select p.name, p.brand, p.category_path, -1 from previous p join written w using (product_id)
+          )
+          ${COUNT_TERMS(db, db`select * from changes`)}`
+      }
+      if (removals.length > 0) {
+        await db`
+          with removed as (
+            delete from search.documents where product_id = any(${removals}::bigint[])
+            returning name, brand, category_path
+          )
+          ${COUNT_TERMS(db, db`select name, brand, category_path, -1 as delta from removed`)}`
+      }
+    },
+
+    async load(documents) {
+      if (documents.length > 0) await UPSERT(db, documents)
+    },
+
+    async removeMissing(afterId, throughId, keep) {
+      const rows = await db`
+        delete from search.documents
+        where product_id > ${afterId} ${throughId === null ? db`` : db`and product_id <= ${throughId}`}
+          and not (product_id = any(${keep}::bigint[]))
+        returning product_id`
+      return rows.length
+    },
+
+    async rebuildTerms() {
+      const all = db`select name, brand, category_path, 1 as delta from search.documents`
+      const run = async (tx: Db) => {
+        await tx`delete from search.terms`
+        await COUNT_TERMS(tx, all)
+      }
+      // Inside a transaction when given one; otherwise its own, so readers never see it empty.
+      if ('begin' in db) await db.begin(run)
+      else await run(db)
+    },
+
+    async count() {
+      const [row] = await db<{ n: number }[]>`select count(*)::int as n from search.documents`
+      return row.n
+    },
+  }
+}
