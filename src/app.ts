@@ -7,6 +7,7 @@ import { createCustomersModule } from './modules/customers/index.ts'
 import { createInventoryModule } from './modules/inventory/index.ts'
 import { createCatalogModule } from './modules/catalog/index.ts'
 import { createCartModule } from './modules/cart/index.ts'
+import { createSearchModule } from './modules/search/index.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 
 export function createModules(platform: Platform) {
@@ -23,7 +24,16 @@ export function createModules(platform: Platform) {
   })
   const cart = createCartModule({ kv, catalog, stock: inventory })
   const customers = createCustomersModule({ sql, kv, log, carts: cart })
-  return { customers, inventory, catalog, cart }
+  const search = createSearchModule({
+    sql,
+    log,
+    metrics,
+    catalog,
+    stock: inventory,
+    timeoutMs: config.searchTimeoutMs,
+    breakerResetMs: config.searchBreakerResetMs,
+  })
+  return { customers, inventory, catalog, cart, search }
 }
 
 export type Modules = ReturnType<typeof createModules>
@@ -47,6 +57,7 @@ export async function createApi(platform: Platform, modules = createModules(plat
       await app.register(placeholderPageRoutes)
       await app.register(modules.customers.routes)
       await app.register(modules.catalog.routes)
+      await app.register(modules.search.routes)
       await app.register(modules.cart.routes)
     },
   })
@@ -57,14 +68,16 @@ export async function createApi(platform: Platform, modules = createModules(plat
       // Fastify's close stops accepting and waits for requests in flight.
       await app.close()
       await modules.catalog.stop()
+      await modules.search.stop()
     },
   }
 }
 
 /** The `worker` role: delivers outbox events to the modules' handlers. */
-export function createWorker(platform: Platform, _modules: Modules) {
+export function createWorker(platform: Platform, modules: Modules) {
   const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
   // Consumers register here as modules gain them (search indexing, notifications, ...).
+  dispatcher.on('product.updated', modules.search.onProductUpdated)
   return {
     dispatcher,
     start: () => dispatcher.start(),

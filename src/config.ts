@@ -27,6 +27,10 @@ export interface Config {
   dbPoolSize: number
   /** Seed a demo catalog when the catalog is empty at `start`. */
   seedDemo: boolean
+  /** Longest a search may take (breaker timeout and PostgreSQL statement_timeout). */
+  searchTimeoutMs: number
+  /** How long the search circuit breaker stays open before a trial call. */
+  searchBreakerResetMs: number
 }
 
 export class ConfigError extends Error {
@@ -114,10 +118,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
     lruTtlMs: integer(env, 'CACHE_LRU_TTL_MS', 5000, 0, 3_600_000),
     dbQueryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 2000, 50, 60_000),
-    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
     dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 10, 1, 200) : 1,
     seedDemo: bool(env, 'SEED_DEMO', true),
+    searchTimeoutMs: integer(env, 'SEARCH_TIMEOUT_MS', 1500, 1, 60_000),
+    searchBreakerResetMs: integer(env, 'SEARCH_BREAKER_RESET_MS', 10_000, 100, 600_000),
   }
   return Object.freeze(config)
 }

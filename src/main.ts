@@ -7,7 +7,7 @@ import { migrate } from './platform/db/migrate.ts'
 import { createApi, createModules, createWorker } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
 
-const ROLES = ['start', 'api', 'worker', 'migrate', 'seed'] as const
+const ROLES = ['start', 'api', 'worker', 'migrate', 'seed', 'reindex'] as const
 type Role = (typeof ROLES)[number]
 const DEMO_PRODUCTS = 600
 
@@ -97,6 +97,16 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       await platform.close()
       return
     }
+    case 'reindex': {
+      // Rebuilds the search index from the catalog (a catalog seeded without events).
+      await migrate(platform.sql)
+      const result = await createModules(platform).search.reindexAll({
+        onProgress: (indexed) => indexed % 100_000 === 0 && platform.log.info({ indexed }, 'reindexing'),
+      })
+      platform.log.info(result, 'search index rebuilt')
+      await platform.close()
+      return
+    }
     case 'worker': {
       const worker = createWorker(platform, createModules(platform))
       worker.start()
@@ -115,6 +125,9 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
         await createModules(platform).customers.ensureAdmin(config.adminEmail, config.adminPassword)
       }
       await seedDemoIfEmpty(platform)
+      // The demo seed writes no events: build the search index once if it is empty.
+      const reindexed = await createModules(platform).search.reindexIfEmpty()
+      if (reindexed) platform.log.info(reindexed, 'search index built')
       return serve(platform, true)
     }
   }

@@ -2,8 +2,8 @@
 // function of (seed, i): the same seed gives the same products whatever the chunk size.
 import { hash32, Random } from './random.ts'
 import {
-  APPAREL_SIZES, BED_SIZES, CAPACITIES, CATALOG, CLOSERS, COLORS, LINES, ADJECTIVES, OPENERS, PACKS, SHOE_SIZES,
-  VOLUMES, type LeafCategory, type TopCategory,
+  ADJECTIVES, APPAREL_SIZES, BED_SIZES, CAPACITIES, CATALOG, CLOSERS, COLORS, LINES, OPENERS, PACKS, SHOE_SIZES,
+  VOLUMES, type DescriptionVars, type LeafCategory, type TopCategory,
 } from './words.ts'
 
 export interface ProductColumns {
@@ -71,8 +71,12 @@ export function slugify(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
 }
 
-function fill(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{(\w+)\}/g, (_, key: string) => vars[key] ?? '')
+// Names are made of a few hundred distinct words: slugify each word once.
+const slugCache = new Map<string, string>()
+function slugOfWord(word: string): string {
+  let slug = slugCache.get(word)
+  if (slug === undefined) slugCache.set(word, (slug = slugify(word)))
+  return slug
 }
 
 function emptyChunk(start: number, count: number): Chunk {
@@ -84,47 +88,59 @@ function emptyChunk(start: number, count: number): Chunk {
   }
 }
 
-/** Titles for `k` variants of one product, e.g. ["Size S / Navy", "Size M / Navy"]. */
-function variantTitles(rng: Random, leaf: LeafCategory, k: number): { titles: string[]; priceSteps: boolean } {
+const SIZE_TITLES = APPAREL_SIZES.map((size) => `Size ${size}`)
+
+/** `k` consecutive values ("Size S", "Size M") with an optional suffix (" / Navy"). */
+function consecutive(rng: Random, values: readonly string[], k: number, suffix: string): string[] {
+  const first = rng.int(0, values.length - k)
+  const titles: string[] = new Array(k)
+  for (let v = 0; v < k; v++) titles[v] = values[first + v] + suffix
+  return titles
+}
+
+/** Titles for `k` variants of one product, e.g. ["Size S / Navy", "Size M / Navy"] */
+function variantTitles(rng: Random, leaf: LeafCategory, k: number): string[] {
   const color = rng.pick(COLORS)
-  const run = (values: readonly string[], suffix: string): string[] => {
-    const first = rng.int(0, values.length - k)
-    return values.slice(first, first + k).map((value) => value + suffix)
-  }
   switch (leaf.options) {
     case 'apparel':
-      return { titles: run(APPAREL_SIZES.map((s) => `Size ${s}`), ` / ${color}`), priceSteps: false }
+      return consecutive(rng, SIZE_TITLES, k, ` / ${color}`)
     case 'shoe':
-      return { titles: run(SHOE_SIZES, ` / ${color}`), priceSteps: false }
+      return consecutive(rng, SHOE_SIZES, k, ` / ${color}`)
     case 'capacity':
-      return { titles: run(CAPACITIES, ` / ${color}`), priceSteps: true }
+      return consecutive(rng, CAPACITIES, k, ` / ${color}`)
     case 'bed':
-      return { titles: run(BED_SIZES, ` / ${color}`), priceSteps: true }
+      return consecutive(rng, BED_SIZES, k, ` / ${color}`)
     case 'volume':
-      return { titles: run(VOLUMES, ''), priceSteps: true }
+      return consecutive(rng, VOLUMES, k, '')
     case 'pack':
-      return { titles: run(PACKS, ''), priceSteps: true }
+      return consecutive(rng, PACKS, k, '')
     case 'color': {
       const offset = rng.int(0, COLORS.length - 1)
       const step = rng.pick(COLOR_STEPS)
-      return { titles: Array.from({ length: k }, (_, v) => COLORS[(offset + v * step) % COLORS.length]), priceSteps: false }
+      const titles: string[] = new Array(k)
+      for (let v = 0; v < k; v++) titles[v] = COLORS[(offset + v * step) % COLORS.length]
+      return titles
     }
   }
 }
 
+/** Options whose variants cost more the further down the list (bigger, more, larger). */
+function pricedBySize(leaf: LeafCategory): boolean {
+  return leaf.options === 'capacity' || leaf.options === 'bed' || leaf.options === 'volume' || leaf.options === 'pack'
+}
+
 function description(rng: Random, top: TopCategory, leaf: LeafCategory, name: string, brand: string, noun: string, material: string): string {
-  const vars = {
+  const vars: DescriptionVars = {
     name,
     brand,
     noun: noun.toLowerCase(),
     material: material || rng.pick(leaf.materials),
-    years: String(rng.int(1, 5)),
+    years: rng.int(1, 5),
     rating: (rng.int(40, 49) / 10).toFixed(1),
-    reviews: String(rng.int(1, 40) * 50),
+    reviews: rng.int(1, 40) * 50,
   }
-  const sentences = [fill(rng.pick(OPENERS), vars), rng.pick(top.features)]
-  if (rng.chance(0.6)) sentences.push(fill(rng.pick(CLOSERS), vars))
-  return sentences.join(' ')
+  const text = rng.pick(OPENERS)(vars) + ' ' + rng.pick(top.features)
+  return rng.chance(0.6) ? text + ' ' + rng.pick(CLOSERS)(vars) : text
 }
 
 export function generateChunk(plan: ChunkPlan): Chunk {
@@ -140,27 +156,30 @@ export function generateChunk(plan: ChunkPlan): Chunk {
     const brand = rng.pick(top.brands)
     const noun = rng.pick(leaf.nouns)
     const material = rng.chance(0.5) ? rng.pick(leaf.materials) : ''
-    const name = `${rng.pick(LINES)} ${rng.pick(ADJECTIVES)} ${material ? material + ' ' : ''}${noun}`
-    const slug = `${slugify(name)}-${id}`
+    const line = rng.pick(LINES)
+    const adjective = rng.pick(ADJECTIVES)
+    const name = material ? `${line} ${adjective} ${material} ${noun}` : `${line} ${adjective} ${noun}`
+    const slug = material
+      ? `${slugOfWord(line)}-${slugOfWord(adjective)}-${slugOfWord(material)}-${slugOfWord(noun)}-${id}`
+      : `${slugOfWord(line)}-${slugOfWord(adjective)}-${slugOfWord(noun)}-${id}`
     const imageCount = rng.int(1, 3)
-    const images: string[] = []
-    for (let n = 1; n <= imageCount; n++) {
-      images.push(`"https://picsum.photos/seed/${n === 1 ? slug : `${slug}-${n}`}/600/600"`)
-    }
+    let images = `["https://picsum.photos/seed/${slug}/600/600"`
+    for (let n = 2; n <= imageCount; n++) images += `,"https://picsum.photos/seed/${slug}-${n}/600/600"`
     p.id.push(id)
     p.slug.push(slug)
     p.name.push(name)
     p.description.push(description(rng, top, leaf, name, brand, noun, material))
     p.brand.push(brand)
     p.category.push(leaf.path)
-    p.images.push(`[${images.join(',')}]`)
+    p.images.push(images + ']')
     p.createdAt.push(new Date(plan.now - Math.floor(rng.next() * TWO_YEARS_MS)).toISOString())
 
     const k = variantCountOf(plan.seed, index)
     const dollars = rng.int(leaf.price[0], leaf.price[1])
     const cents = rng.pick(CENT_ENDINGS)
     const step = Math.max(1, Math.round(dollars * rng.int(15, 40) / 100))
-    const { titles, priceSteps } = variantTitles(rng, leaf, k)
+    const priceSteps = pricedBySize(leaf)
+    const titles = variantTitles(rng, leaf, k)
     for (let position = 0; position < k; position++) {
       const amount = (dollars + (priceSteps ? position * step : 0)) * 100 + cents
       v.id.push(variantId++)

@@ -52,21 +52,34 @@ export const ADJECTIVES = [
   'Packable', 'Slim', 'Relaxed', 'Performance', 'Heritage', 'Ultralight', 'Compact', 'Pro', 'Soft', 'Modern', 'Vintage',
 ] as const
 
-export const OPENERS = [
-  'Made for long days and short nights, the {name} keeps up with everything you throw at it.',
-  'The {name} pairs {material} with a clean, modern design.',
-  'Meet the {name}: our take on a {noun} you will reach for every day.',
-  'Built by {brand}, the {name} is tested in the field before it ever reaches a shelf.',
-  'The {name} is the {noun} our customers asked for, refined over three seasons.',
-] as const
+/** What a description sentence may mention. */
+export interface DescriptionVars {
+  name: string
+  brand: string
+  noun: string
+  material: string
+  years: number
+  rating: string
+  reviews: number
+}
 
-export const CLOSERS = [
-  'Backed by a {years}-year {brand} warranty.',
-  'Ships in plastic-free, recyclable packaging.',
-  'Free returns within 30 days.',
-  'Designed in Portland and made in small batches.',
-  'Rated {rating} out of 5 by more than {reviews} shoppers.',
-] as const
+type Sentence = (v: DescriptionVars) => string
+
+export const OPENERS: readonly Sentence[] = [
+  (v) => `Made for long days and short nights, the ${v.name} keeps up with everything you throw at it.`,
+  (v) => `The ${v.name} pairs ${v.material} with a clean, modern design.`,
+  (v) => `Meet the ${v.name}: our take on a ${v.noun} you will reach for every day.`,
+  (v) => `Built by ${v.brand}, the ${v.name} is tested in the field before it ever reaches a shelf.`,
+  (v) => `The ${v.name} is the ${v.noun} our customers asked for, refined over three seasons.`,
+]
+
+export const CLOSERS: readonly Sentence[] = [
+  (v) => `Backed by a ${v.years}-year ${v.brand} warranty.`,
+  () => 'Ships in plastic-free, recyclable packaging.',
+  () => 'Free returns within 30 days.',
+  () => 'Designed in Portland and made in small batches.',
+  (v) => `Rated ${v.rating} out of 5 by more than ${v.reviews} shoppers.`,
+]
 
 const APPAREL_FEATURES = [
   'A tailored fit layers easily without adding bulk.',

@@ -118,11 +118,11 @@ export interface SearchIndex {
   lock(productIds: string[]): Promise<void>
   /** Upserts documents (keeping the newest state) and removes ids, completions included. */
   apply(changes: { upserts: IndexDocument[]; removals: string[] }): Promise<void>
-  /** Bulk load: upserts without maintaining completions (rebuildTerms runs at the end). */
+  /** Bulk load: upserts without maintaining completions (finishLoad recounts them). */
   load(documents: IndexDocument[]): Promise<void>
   /** Bulk load: drops documents with ids in (afterId, throughId] that are not in `keep`. */
   removeMissing(afterId: string, throughId: string | null, keep: string[]): Promise<number>
-  /** Recounts completions and the spelling vocabulary from the documents. */
-  rebuildTerms(): Promise<void>
+  /** After a bulk load: recounts completions and the spelling vocabulary, refreshes statistics. */
+  finishLoad(): Promise<void>
   count(): Promise<number>
 }

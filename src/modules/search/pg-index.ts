@@ -1,4 +1,5 @@
 // The PostgreSQL search index (write side): search.documents and search.terms.
+import type postgres from 'postgres'
 import type { Db } from '../../platform/db/index.ts'
 import type { IndexDocument, SearchIndex } from './engine.ts'
 
@@ -20,7 +21,7 @@ const ANCESTORS = (db: Db) => db`
         from generate_series(1, cardinality(string_to_array(category_path, '/'))) n order by n)`
 
 /** Rows (name, brand, category_path, delta) -> +/- counts in search.terms, in key order (no deadlocks). */
-const COUNT_TERMS = (db: Db, changes: ReturnType<Db>) => db`
+const COUNT_TERMS = (db: Db, changes: postgres.PendingQuery<postgres.Row[]>) => db`
   insert into search.terms as t (kind, term_key, term, products)
   select kind, term_key, min(term), sum(delta) from (
     select 'name' as kind, lower(regexp_replace(btrim(name), '\\s+', ' ', 'g')) as term_key, name as term, delta from (${changes}) c
@@ -127,15 +128,15 @@ export function pgSearchIndex(db: Db): SearchIndex {
       return rows.length
     },
 
-    async rebuildTerms() {
-      const all = db`select name, brand, category_path, 1 as delta from search.documents`
-      const run = async (tx: Db) => {
+    async finishLoad() {
+      const recount = async (tx: Db) => {
         await tx`delete from search.terms`
-        await COUNT_TERMS(tx, all)
+        await COUNT_TERMS(tx, tx`select name, brand, category_path, 1 as delta from search.documents`)
       }
-      // Inside a transaction when given one; otherwise its own, so readers never see it empty.
-      if ('begin' in db) await db.begin(run)
-      else await run(db)
+      // In one transaction, so that completions never read an empty table.
+      if ('begin' in db) await db.begin(recount)
+      else await recount(db)
+      await db`analyze search.documents, search.terms`
     },
 
     async count() {

@@ -78,6 +78,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
 
   await app.register(underPressure, {
     maxEventLoopDelay: deps.config.maxEventLoopDelayMs,
+    // Sampled four times a second, so shedding starts within moments of the lag.
+    sampleInterval: 250,
     retryAfter: 5,
     pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
       if (NEVER_SHED.some((prefix) => request.url.startsWith(prefix))) return undefined

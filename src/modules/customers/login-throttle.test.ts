@@ -1,0 +1,103 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { buildHttpServer, type App } from '../../platform/http/server.ts'
+import { createMetrics } from '../../platform/telemetry/metrics.ts'
+import { createCustomersModule } from './index.ts'
+
+const PASSWORD = 'correct horse battery'
+const WINDOW_MS = 60_000
+
+// The customers module on its own server with small limits, over the test app's database and KV.
+describe('sign-in throttling', () => {
+  let t: TestApp
+  let app: App
+
+  before(async () => {
+    t = await startTestApp()
+    const customers = createCustomersModule({
+      sql: t.platform.sql,
+      kv: t.platform.kv,
+      log: t.platform.log,
+      carts: t.api.modules.cart,
+      loginLimits: { perAccount: 3, perIp: 5, windowMs: WINDOW_MS },
+    })
+    app = await buildHttpServer({
+      config: { maxEventLoopDelayMs: 0 },
+      log: t.platform.log,
+      metrics: createMetrics(false),
+      readiness: {},
+      resolveSession: customers.resolveSession,
+      routes: async (a) => {
+        await a.register(customers.routes)
+      },
+    })
+  })
+  after(async () => {
+    await app.close()
+    await t.close()
+  })
+
+  const newAccount = async () => {
+    const email = `th-${randomBytes(4).toString('hex')}@shop.test`
+    const res = await t.call('POST', '/store/auth/register', { body: { email, password: PASSWORD, name: 'T', country: 'US' } })
+    assert.equal(res.status, 201)
+    return email
+  }
+  const login = async (email: string, password: string, ip = '203.0.113.1') => {
+    const res = await app.inject({ method: 'POST', url: '/store/auth/login', payload: { email, password }, remoteAddress: ip })
+    return { status: res.statusCode, headers: res.headers, body: res.json() }
+  }
+
+  test('an account is locked for the window after its limit of failures: 429 with Retry-After', async () => {
+    const email = await newAccount()
+    for (let i = 0; i < 3; i++) assert.equal((await login(email, 'wrong password', `198.51.100.${i}`)).status, 401)
+    const locked = await login(email, PASSWORD, '198.51.100.99')
+    assert.equal(locked.status, 429, 'even the right password, from another IP')
+    assert.equal(locked.body.code, 'too_many_requests')
+    assert.equal(locked.headers['content-type'], 'application/problem+json; charset=utf-8')
+    const retryAfter = Number(locked.headers['retry-after'])
+    assert.ok(retryAfter > 0 && retryAfter <= WINDOW_MS / 1000, `retry-after ${retryAfter}`)
+    assert.equal(locked.body.retryAfter, retryAfter)
+    assert.equal((await login(await newAccount(), PASSWORD, '198.51.100.98')).status, 200, 'other accounts are not affected')
+  })
+
+  test('a success before the limit starts the account afresh', async () => {
+    const email = await newAccount()
+    const ip = '192.0.2.10'
+    for (let i = 0; i < 2; i++) assert.equal((await login(email, 'wrong password', ip)).status, 401)
+    assert.equal((await login(email, PASSWORD, ip)).status, 200)
+    for (let i = 0; i < 2; i++) assert.equal((await login(email, 'wrong password', ip)).status, 401)
+    assert.equal((await login(email, PASSWORD, ip)).status, 200)
+  })
+
+  test('an IP guessing across many accounts is stopped at its limit; other IPs are not', async () => {
+    const ip = '203.0.113.50'
+    for (let i = 0; i < 5; i++) assert.equal((await login(`nobody-${i}@shop.test`, 'guess', ip)).status, 401)
+    const blocked = await login(await newAccount(), PASSWORD, ip)
+    assert.equal(blocked.status, 429)
+    assert.ok(Number(blocked.headers['retry-after']) > 0)
+    assert.equal((await login(`nobody-0@shop.test`, 'guess', '203.0.113.51')).status, 401)
+  })
+
+  test('a burst of parallel guesses cannot slip past the limit', async () => {
+    const email = await newAccount()
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => login(email, 'wrong password', `100.64.0.${i}`)))
+    assert.equal(answers.filter((a) => a.status === 401).length, 3)
+    assert.equal(answers.filter((a) => a.status === 429).length, 7)
+  })
+
+  test('unknown e-mails count like known ones (no hint that an account exists)', async () => {
+    const ghost = `ghost-${randomBytes(4).toString('hex')}@shop.test`
+    for (let i = 0; i < 3; i++) assert.equal((await login(ghost, 'x', `10.9.0.${i}`)).status, 401)
+    assert.equal((await login(ghost, 'x', '10.9.0.9')).status, 429)
+  })
+
+  test('the counters live in the KV with the window as their life', async () => {
+    const email = await newAccount()
+    await login(email, 'wrong password', '172.16.5.5')
+    const ttl = await t.platform.kv.ttl('login-fail:ip:172.16.5.5')
+    assert.ok(ttl > 0 && ttl <= WINDOW_MS, `ttl ${ttl}`)
+  })
+})

@@ -1,0 +1,63 @@
+// Cursors are opaque to clients. Inside: the sort, the last item's sort key and id, a
+// fingerprint of the query it belongs to (a cursor from another query is refused rather
+// than silently answering nonsense), and for the typo fallback the corrected text, so the
+// following pages stay in the same mode.
+import { createHash } from 'node:crypto'
+import { validationFailed } from '../../platform/http/errors.ts'
+import type { Matching, SearchFilters, SearchSort, SortPosition } from './engine.ts'
+
+export interface CursorState {
+  position: SortPosition
+  matching: Matching
+}
+
+interface Payload {
+  v: 1
+  f: string
+  k: string
+  i: string
+  c?: string | null
+}
+
+const ID = /^[0-9]{1,18}$/
+const KEY_BY_SORT: Record<SearchSort, RegExp> = {
+  relevance: /^-?[0-9]{1,19}$/,
+  price_asc: /^[0-9]{1,19}$/,
+  price_desc: /^[0-9]{1,19}$/,
+  newest: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/,
+}
+
+/** Identifies the query a cursor was given out for. */
+export function fingerprint(text: string, filters: SearchFilters, sort: SearchSort): string {
+  const canonical = JSON.stringify([text, filters.category ?? null, [...(filters.brands ?? [])].sort(), filters.minPrice ?? null, filters.maxPrice ?? null, filters.inStock ?? false, sort])
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16)
+}
+
+export function encodeCursor(state: CursorState, queryFingerprint: string): string {
+  const payload: Payload = { v: 1, f: queryFingerprint, k: state.position.key, i: state.position.id }
+  if (state.matching.kind === 'similar') payload.c = state.matching.corrected
+  return Buffer.from(JSON.stringify(payload)).toString('base64url')
+}
+
+const refuse = (message: string) => validationFailed([{ path: 'cursor', message }])
+
+export function decodeCursor(cursor: string, sort: SearchSort, queryFingerprint: string): CursorState {
+  let payload: Partial<Payload>
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url')
+    payload = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Partial<Payload>
+  } catch {
+    throw refuse('is not a cursor this API gave out')
+  }
+  if (typeof payload !== 'object' || payload === null || payload.v !== 1) throw refuse('is not a cursor this API gave out')
+  if (typeof payload.k !== 'string' || !KEY_BY_SORT[sort].test(payload.k) || typeof payload.i !== 'string' || !ID.test(payload.i)) {
+    throw refuse(`is not a cursor for sort=${sort}`)
+  }
+  if (payload.f !== queryFingerprint) throw refuse('belongs to another query; start again without it')
+  if (payload.c !== undefined && payload.c !== null && (typeof payload.c !== 'string' || payload.c.length > 200)) {
+    throw refuse('is not a cursor this API gave out')
+  }
+  if (sort === 'newest' && Number.isNaN(Date.parse(payload.k))) throw refuse('is not a cursor this API gave out')
+  const matching: Matching = payload.c === undefined ? { kind: 'fulltext' } : { kind: 'similar', corrected: payload.c ?? null }
+  return { position: { key: payload.k, id: payload.i }, matching }
+}

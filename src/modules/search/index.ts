@@ -1,0 +1,102 @@
+// Search: full-text, typo-tolerant, faceted product search. The only file other modules
+// and the composition root import.
+import { Gauge } from 'prom-client'
+import type { Db, Sql, Tx } from '../../platform/db/index.ts'
+import type { OutboxEvent } from '../../platform/bus/outbox.ts'
+import type { Logger } from '../../platform/telemetry/log.ts'
+import type { Metrics } from '../../platform/telemetry/metrics.ts'
+import { Breaker, SearchUnavailable } from './breaker.ts'
+import type { SearchEngine } from './engine.ts'
+import { refreshProducts, reindexAll, type IndexerDeps, type ReindexResult } from './indexer.ts'
+import { pgSearchIndex } from './pg-index.ts'
+import { createPgSearchEngine } from './pg-search.ts'
+import { searchRoutes } from './routes.ts'
+import { searchProducts } from './search-products.ts'
+
+export interface SearchDeps {
+  sql: Sql
+  log: Logger
+  metrics: Metrics
+  catalog: IndexerDeps['catalog']
+  stock: IndexerDeps['stock']
+  /** Per search call: the breaker's timeout and PostgreSQL's statement_timeout. */
+  timeoutMs: number
+  /** How long the breaker stays open before a trial call. */
+  breakerResetMs: number
+}
+
+const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
+const PRODUCT_ID = /^[0-9]{1,18}$/
+
+/** Every engine call goes through the breaker; its failures are logged once, here. */
+function guarded(engine: SearchEngine, breaker: Breaker, log: Logger): SearchEngine {
+  const run = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await breaker.run(call)
+    } catch (error) {
+      if (error instanceof SearchUnavailable && error.cause) log.warn({ err: error.cause }, 'search failed')
+      throw error
+    }
+  }
+  return {
+    search: (request) => run(() => engine.search(request)),
+    correct: (text) => run(() => engine.correct(text)),
+    suggest: (prefix, limit) => run(() => engine.suggest(prefix, limit)),
+  }
+}
+
+export function createSearchModule(deps: SearchDeps) {
+  // Several module sets may share one registry (the `start` role builds two): one gauge.
+  const state =
+    (deps.metrics.registry.getSingleMetric('search_breaker_state') as Gauge | undefined) ??
+    new Gauge({ name: 'search_breaker_state', help: 'Search circuit breaker: 0 closed, 1 half-open, 2 open', registers: [deps.metrics.registry] })
+  const breaker = new Breaker({
+    timeoutMs: deps.timeoutMs,
+    resetMs: deps.breakerResetMs,
+    onStateChange: (next) => {
+      state.set(BREAKER_STATE[next])
+      deps.log.warn({ breaker: 'search', state: next }, 'search circuit breaker changed state')
+    },
+  })
+  // PostgreSQL today. An OpenSearch adapter would implement SearchEngine and SearchIndex
+  // (engine.ts) and be chosen here by configuration; nothing else changes.
+  const engine = guarded(createPgSearchEngine({ sql: deps.sql, statementTimeoutMs: deps.timeoutMs }), breaker, deps.log)
+  const indexer: IndexerDeps = { sql: deps.sql, catalog: deps.catalog, stock: deps.stock, indexFor: (db: Db) => pgSearchIndex(db) }
+
+  return {
+    routes: searchRoutes({
+      search: (query) => searchProducts(engine, query),
+      suggest: (prefix, limit) => engine.suggest(prefix, limit),
+    }),
+
+    /** The `product.updated` consumer (register it on the worker's dispatcher). */
+    async onProductUpdated(event: OutboxEvent, tx: Tx): Promise<void> {
+      const productId = (event.payload as { productId?: unknown })?.productId
+      if (typeof productId !== 'string' || !PRODUCT_ID.test(productId)) {
+        deps.log.error({ eventId: event.eventId }, 'product.updated without a valid productId; skipped')
+        return
+      }
+      await refreshProducts(indexer, [productId], tx)
+    },
+
+    /** Rebuilds the whole index from the catalog (the `reindex` role). */
+    reindexAll(options: { onProgress?: (indexed: number) => void } = {}): Promise<ReindexResult> {
+      return reindexAll(indexer, options)
+    },
+
+    /** At `start`: a catalog seeded without events gets its index built once. */
+    async reindexIfEmpty(): Promise<ReindexResult | null> {
+      if ((await pgSearchIndex(deps.sql).count()) > 0) return null
+      if ((await deps.catalog.scanForIndex('0', 1)).length === 0) return null
+      return reindexAll(indexer)
+    },
+
+    breakerIsOpen: () => breaker.isOpen,
+
+    async stop(): Promise<void> {
+      breaker.shutdown()
+    },
+  }
+}
+
+export type SearchModule = ReturnType<typeof createSearchModule>

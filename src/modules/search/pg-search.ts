@@ -1,0 +1,270 @@
+// The PostgreSQL search engine (read side): full-text search with weighted ranking, the
+// trigram typo fallback, facets and keyset pages, each answer in one statement.
+import type postgres from 'postgres'
+import type { Db, Sql } from '../../platform/db/index.ts'
+import type { Facets, Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition, Suggestion } from './engine.ts'
+import { applyCorrections, parseText, prefixKey, prefixQuery, wordsOf } from './query-text.ts'
+
+export interface PgSearchOptions {
+  sql: Sql
+  /** Server-side limit per search statement: a slow search is cancelled, not left running. */
+  statementTimeoutMs: number
+}
+
+/** Up to this many matches are counted exactly when browsing without text; beyond it, estimated. */
+export const EXACT_TOTAL_LIMIT = 10_000
+/** Lower bounds of the price buckets in minor units; the last bucket is open-ended. */
+export const PRICE_BOUNDS = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000]
+const CATEGORY_FACET_VALUES = 100
+const BRAND_FACET_VALUES = 50
+/** An exact (case-insensitive) name match outranks any ts_rank. */
+const EXACT_NAME_BOOST = 1_000_000_000
+/** word_similarity needed for the typo fallback on names and brands ("trialrunner" ~ "Trailrunner": 0.5). */
+const WORD_SIMILARITY = '0.5'
+
+type Fragment = postgres.PendingQuery<postgres.Row[]>
+
+/** The tsquery for `text`: websearch syntax for the words, plus a prefix query for the last one. */
+function tsquery(db: Db, text: string): Fragment {
+  const { head, prefix } = parseText(text)
+  const words = db`websearch_to_tsquery('english', ${head})`
+  if (!prefix) return words
+  const typed = prefixQuery(prefix)
+  const startsWith = db`(to_tsquery('english', ${typed}) || to_tsquery('simple', ${typed}))`
+  return head ? db`(${words} && ${startsWith})` : startsWith
+}
+
+function matchAndScore(db: Db, text: string, matching: Matching): { match: Fragment; score: Fragment } {
+  const query = tsquery(db, text)
+  if (matching.kind === 'fulltext') {
+    return {
+      match: db`d.document @@ ${query}`,
+      score: db`((case when lower(d.name) = ${text.toLowerCase()} then ${EXACT_NAME_BOOST} else 0 end)
+                 + round(ts_rank(d.document, ${query}) * 1000000))::bigint`,
+    }
+  }
+  // Full-text hits (of the corrected text when there is one) first, then near spellings.
+  const corrected = matching.corrected ? tsquery(db, matching.corrected) : query
+  return {
+    match: db`(d.document @@ ${query} or d.document @@ ${corrected} or ${text} <% d.name or ${text} <% d.brand)`,
+    score: db`(case when d.document @@ ${corrected} then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, ${corrected}) * 1000000)
+                    else round(greatest(word_similarity(${text}, d.name), word_similarity(${text}, d.brand)) * 1000000)
+               end)::bigint`,
+  }
+}
+
+function filtersOf(db: Db, f: SearchFilters): Fragment {
+  // Category paths are validated slugs ([a-z0-9-/]): no LIKE wildcards can get in.
+  return db`
+    ${f.category ? db`and (d.category_path = ${f.category} or d.category_path like ${f.category + '/%'})` : db``}
+    ${f.brands?.length ? db`and d.brand = any(${f.brands}::text[])` : db``}
+    ${f.minPrice !== undefined ? db`and d.min_price >= ${f.minPrice}` : db``}
+    ${f.maxPrice !== undefined ? db`and d.min_price <= ${f.maxPrice}` : db``}
+    ${f.inStock ? db`and d.in_stock` : db``}`
+}
+
+interface Ordering {
+  /** The item's sort key as text, for the cursor. */
+  key: Fragment
+  by: Fragment
+  after: (position: SortPosition) => Fragment
+}
+
+function orderingOf(db: Db, request: SearchRequest): Ordering {
+  switch (request.sort) {
+    case 'relevance':
+      if (request.text === '') {
+        // Nothing to rank by: newest products (highest ids) first.
+        return { key: db`product_id::text`, by: db`product_id desc`, after: (p) => db`product_id < ${p.id}::bigint` }
+      }
+      return { key: db`score::text`, by: db`score desc, product_id desc`, after: (p) => db`(score, product_id) < (${p.key}::bigint, ${p.id}::bigint)` }
+    case 'price_asc':
+      return { key: db`min_price::text`, by: db`min_price, product_id`, after: (p) => db`(min_price, product_id) > (${p.key}::bigint, ${p.id}::bigint)` }
+    case 'price_desc':
+      return { key: db`min_price::text`, by: db`min_price desc, product_id desc`, after: (p) => db`(min_price, product_id) < (${p.key}::bigint, ${p.id}::bigint)` }
+    case 'newest':
+      return {
+        key: db`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
+        by: db`created_at desc, product_id desc`,
+        after: (p) => db`(created_at, product_id) < (${p.key}::timestamptz, ${p.id}::bigint)`,
+      }
+  }
+}
+
+/** Facet counts over the relation `matched`, as three JSON columns. */
+const FACETS = (db: Db) => db`
+  coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
+    select unnest(category_paths) as value, count(*)::int as n from matched group by 1 order by 2 desc, 1 limit ${CATEGORY_FACET_VALUES}
+  ) f), '[]') as category_facet,
+  coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
+    select brand as value, count(*)::int as n from matched group by 1 order by 2 desc, 1 limit ${BRAND_FACET_VALUES}
+  ) f), '[]') as brand_facet,
+  coalesce((select json_agg(json_build_object('bucket', bucket, 'count', n) order by bucket) from (
+    select width_bucket(min_price, ${PRICE_BOUNDS}::bigint[]) as bucket, count(*)::int as n from matched group by 1
+  ) f), '[]') as price_facet`
+
+/** The page as one JSON column, in sort order. */
+const ITEMS = (db: Db, ordering: Ordering) => db`
+  coalesce((select json_agg(json_build_object(
+    'id', product_id::text, 'slug', slug, 'name', name, 'brand', brand, 'category', category_path,
+    'amount', min_price, 'currency', currency, 'image', image, 'inStock', in_stock, 'key', ${ordering.key}
+  ) order by ${ordering.by}) from page), '[]') as items`
+
+const SUMMARY_COLUMNS = (db: Db) => db`product_id, slug, name, brand, category_path, category_paths, image, currency, min_price, in_stock, created_at`
+
+interface ItemJson {
+  id: string
+  slug: string
+  name: string
+  brand: string
+  category: string
+  amount: number
+  currency: string
+  image: string | null
+  inStock: boolean
+  key: string
+}
+
+interface AnswerRow {
+  total: number
+  category_facet: { value: string; count: number }[]
+  brand_facet: { value: string; count: number }[]
+  price_facet: { bucket: number; count: number }[]
+  items: ItemJson[]
+}
+
+function toPage(row: AnswerRow, limit: number, scale = 1): SearchPage {
+  const more = row.items.length > limit
+  const items = row.items.slice(0, limit)
+  const last = items[items.length - 1]
+  const scaled = (n: number) => Math.round(n * scale)
+  const facets: Facets = {
+    category: row.category_facet.map((f) => ({ value: f.value, count: scaled(f.count) })),
+    brand: row.brand_facet.map((f) => ({ value: f.value, count: scaled(f.count) })),
+    price: row.price_facet
+      .filter((f) => f.bucket >= 1)
+      .map((f) => ({ min: PRICE_BOUNDS[f.bucket - 1], max: PRICE_BOUNDS[f.bucket] ?? null, count: scaled(f.count) })),
+  }
+  return {
+    items: items.map(
+      (i): ProductSummary => ({
+        id: i.id,
+        slug: i.slug,
+        name: i.name,
+        brand: i.brand,
+        category: i.category,
+        price: { amount: Number(i.amount), currency: i.currency.trim() },
+        image: i.image,
+        inStock: i.inStock,
+      }),
+    ),
+    next: more && last ? { key: last.key, id: last.id } : null,
+    total: row.total,
+    totalIsEstimate: false,
+    facets,
+  }
+}
+
+/** With text: every match is ranked, so the count and the facets are exact at no extra cost. */
+async function searchText(db: Db, request: SearchRequest): Promise<SearchPage> {
+  const ordering = orderingOf(db, request)
+  const { match, score } = matchAndScore(db, request.text, request.matching)
+  const [row] = await db<AnswerRow[]>`
+    with matched as materialized (
+      select ${SUMMARY_COLUMNS(db)}, ${score} as score
+      from search.documents d
+      where ${match} ${filtersOf(db, request.filters)}
+    ),
+    page as (
+      select * from matched
+      where ${request.after ? ordering.after(request.after) : db`true`}
+      order by ${ordering.by} limit ${request.limit + 1}
+    )
+    select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
+  return toPage(row, request.limit)
+}
+
+/**
+ * Without text (a category page): the page comes straight off an ordered index, and the
+ * count and facets from at most EXACT_TOTAL_LIMIT + 1 matches; past that the total is the
+ * planner's estimate and the facet counts are scaled to it.
+ */
+async function browse(db: Db, request: SearchRequest): Promise<SearchPage> {
+  const ordering = orderingOf(db, request)
+  const filters = filtersOf(db, request.filters)
+  const [row] = await db<AnswerRow[]>`
+    with matched as materialized (
+      select category_paths, brand, min_price from search.documents d where true ${filters} limit ${EXACT_TOTAL_LIMIT + 1}
+    ),
+    page as (
+      select ${SUMMARY_COLUMNS(db)} from search.documents d
+      where true ${filters} and ${request.after ? ordering.after(request.after) : db`true`}
+      order by ${ordering.by} limit ${request.limit + 1}
+    )
+    select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
+  if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)
+  const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
+    explain (format json) select 1 from search.documents d where true ${filters}`
+  const estimate = Math.max(row.total, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
+  return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
+}
+
+interface CorrectionRow {
+  word: string
+  corrected: string | null
+}
+
+export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
+  /** Every call in a short transaction whose statement_timeout makes PostgreSQL give up too. */
+  function run<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    return options.sql.begin(async (tx) => {
+      await tx`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true),
+                      set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY}, true)`
+      return work(tx)
+    }) as Promise<T>
+  }
+
+  return {
+    search: (request) => run((db) => (request.text === '' ? browse(db, request) : searchText(db, request))),
+
+    correct: (text) =>
+      run(async (db) => {
+        const words = wordsOf(text)
+        if (words.length === 0) return null
+        // A word is known when it is in the vocabulary or its stem matches some document;
+        // stop words are left alone. Otherwise the most similar vocabulary word (pg_trgm %).
+        const rows = await db<CorrectionRow[]>`
+          select w.word, case
+            when numnode(plainto_tsquery('english', w.word)) = 0 then w.word
+            when exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0) then w.word
+            when exists (select 1 from search.documents d where d.document @@ plainto_tsquery('english', w.word)) then w.word
+            else (select t.term_key from search.terms t
+                  where t.kind = 'word' and t.products > 0 and t.term_key % w.word
+                  order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1)
+          end as corrected
+          from unnest(${words}::text[]) with ordinality as w(word, n) order by w.n`
+        const corrections = new Map(rows.filter((r) => r.corrected && r.corrected !== r.word).map((r) => [r.word, r.corrected!]))
+        if (corrections.size === 0) return null
+        return applyCorrections(text, corrections)
+      }),
+
+    suggest: (prefix, limit) =>
+      run(async (db) => {
+        const key = prefixKey(prefix)
+        if (key.trim() === '') return []
+        const pattern = key.replace(/[\\%_]/g, '\\$&') + '%'
+        // Brands first; names by how many products carry them among the first alphabetical
+        // matches, so each keystroke reads a short primary-key range.
+        return db<Suggestion[]>`
+          select kind, term as text from (
+            (select kind, term, term_key, products from search.terms
+             where kind = 'brand' and term_key like ${pattern} and products > 0 order by term_key limit 3)
+            union all
+            (select kind, term, term_key, products from search.terms
+             where kind = 'name' and term_key like ${pattern} and products > 0 order by term_key limit 50)
+          ) candidates
+          order by kind = 'brand' desc, products desc, term_key
+          limit ${limit}`
+      }),
+  }
+}

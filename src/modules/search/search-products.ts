@@ -1,0 +1,50 @@
+// GET /store/search as a story: validate, search the full text, and when that finds
+// almost nothing, try near spellings and say what the shopper probably meant.
+import { validationFailed } from '../../platform/http/errors.ts'
+import { decodeCursor, encodeCursor, fingerprint } from './cursor.ts'
+import type { Matching, SearchEngine, SearchFilters, SearchPage, SearchRequest } from './engine.ts'
+import { cleanText } from './query-text.ts'
+import type { SearchAnswerT, SearchQueryInput } from './schemas.ts'
+
+/** Fewer full-text results than this on a first page triggers the typo fallback. */
+export const FEW_RESULTS = 3
+
+function answer(page: SearchPage, matching: Matching, queryFingerprint: string): SearchAnswerT {
+  return {
+    items: page.items,
+    total: page.total,
+    totalIsEstimate: page.totalIsEstimate,
+    facets: page.facets,
+    nextCursor: page.next ? encodeCursor({ position: page.next, matching }, queryFingerprint) : null,
+    ...(matching.kind === 'similar' && matching.corrected ? { didYouMean: matching.corrected } : {}),
+  }
+}
+
+export async function searchProducts(engine: SearchEngine, input: SearchQueryInput): Promise<SearchAnswerT> {
+  if (input.minPrice !== undefined && input.maxPrice !== undefined && input.minPrice > input.maxPrice) {
+    throw validationFailed([{ path: 'minPrice', message: 'must not be above maxPrice' }])
+  }
+  const text = cleanText(input.q ?? '')
+  const filters: SearchFilters = {
+    ...(input.category && { category: input.category }),
+    ...(input.brand?.length && { brands: [...new Set(input.brand.map((b) => b.trim()))] }),
+    ...(input.minPrice !== undefined && { minPrice: input.minPrice }),
+    ...(input.maxPrice !== undefined && { maxPrice: input.maxPrice }),
+    ...(input.inStock && { inStock: true }),
+  }
+  const sort = input.sort ?? 'relevance'
+  const queryFingerprint = fingerprint(text, filters, sort)
+  const cursor = input.cursor ? decodeCursor(input.cursor, sort, queryFingerprint) : null
+  const base: Omit<SearchRequest, 'matching'> = { text, filters, sort, limit: input.limit ?? 20, after: cursor?.position ?? null }
+
+  // A later page stays in the mode its first page was answered in.
+  if (cursor) return answer(await engine.search({ ...base, matching: cursor.matching }), cursor.matching, queryFingerprint)
+
+  const fulltext: Matching = { kind: 'fulltext' }
+  const page = await engine.search({ ...base, matching: fulltext })
+  if (text === '' || page.total >= FEW_RESULTS) return answer(page, fulltext, queryFingerprint)
+
+  const similar: Matching = { kind: 'similar', corrected: await engine.correct(text) }
+  const fallback = await engine.search({ ...base, matching: similar })
+  return fallback.total > page.total ? answer(fallback, similar, queryFingerprint) : answer(page, fulltext, queryFingerprint)
+}

@@ -1,0 +1,98 @@
+// The HTTP platform every module stands on: docs, health, metrics, headers, errors, shedding.
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { sampleProduct, startTestApp, type TestApp } from './support/app.ts'
+
+describe('http platform', () => {
+  let t: TestApp
+  before(async () => {
+    t = await startTestApp()
+  })
+  after(() => t.close())
+
+  test('/openapi.json is generated from the route schemas and /docs serves it', async () => {
+    const doc = await t.call('GET', '/openapi.json')
+    assert.equal(doc.status, 200)
+    assert.equal(doc.body.openapi, '3.1.0')
+    assert.ok(doc.body.paths['/store/products/{id}'], 'product detail is documented')
+    assert.ok(doc.body.paths['/admin/products'].post.requestBody, 'admin create documents its body')
+    const docs = await fetch(`${t.url}/docs/`)
+    assert.equal(docs.status, 200)
+    assert.match(await docs.text(), /swagger/i)
+  })
+
+  test('health: live, and ready checking each dependency', async () => {
+    assert.equal((await t.call('GET', '/health/live')).status, 200)
+    const ready = await t.call('GET', '/health/ready')
+    assert.equal(ready.status, 200)
+    assert.equal(ready.body.checks.postgres, 'ok')
+    assert.equal(ready.body.checks.kv, 'ok')
+  })
+
+  test('/metrics has HTTP latency histograms and cache hit/miss counters', async () => {
+    const product = (await t.call('POST', '/admin/products', { token: await t.adminToken(), body: sampleProduct() })).body
+    await t.call('GET', `/store/products/${product.id}`)
+    await t.call('GET', `/store/products/${product.id}`)
+    const res = await fetch(`${t.url}/metrics`)
+    const text = await res.text()
+    assert.match(text, /http_request_duration_seconds_bucket\{.*route="\/store\/products\/:id".*\}/)
+    assert.match(text, /cache_lookups_total\{cache="product",tier="lru",result="hit"\} [1-9]/)
+    assert.match(text, /cache_lookups_total\{cache="product",tier="lru",result="miss"\} [1-9]/)
+  })
+
+  test('request ids: generated, or taken from a well-formed x-request-id', async () => {
+    const own = await t.call('GET', '/health/live', { headers: { 'x-request-id': 'trace-abc.123' } })
+    assert.equal(own.headers.get('x-request-id'), 'trace-abc.123')
+    const generated = await t.call('GET', '/health/live', { headers: { 'x-request-id': 'bad id with spaces' } })
+    assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
+  })
+
+  test('security headers are set', async () => {
+    const res = await t.call('GET', '/health/live')
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
+    assert.ok(res.headers.get('content-security-policy'))
+    assert.ok(res.headers.get('strict-transport-security'))
+  })
+
+  test('an unknown route is a 404 problem+json', async () => {
+    const res = await t.call('GET', '/nowhere')
+    assert.equal(res.status, 404)
+    assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+    assert.deepEqual(Object.keys(res.body).sort(), ['code', 'detail', 'instance', 'status', 'title', 'type'])
+  })
+
+  test('a wrong content type is a 4xx problem, never a 500', async () => {
+    const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
+    assert.equal(res.status, 415)
+    assert.equal((await res.json()).status, 415)
+  })
+})
+
+test('load shedding: 503 with Retry-After while the event loop lags; liveness still answers', async (t) => {
+  const app = await startTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '40' } })
+  t.after(() => app.close())
+  const busy = async (ms: number) => {
+    // Block the loop in slices, yielding briefly so the delay monitor records each slice.
+    const until = Date.now() + ms
+    while (Date.now() < until) {
+      const slice = Date.now() + 100
+      while (Date.now() < slice) {}
+      await new Promise((r) => setImmediate(r))
+    }
+  }
+  let shed: Response | null = null
+  let live = 0
+  for (let attempt = 0; attempt < 10 && !shed; attempt++) {
+    await busy(600)
+    const [res, liveness] = await Promise.all([fetch(`${app.url}/store/categories`), fetch(`${app.url}/health/live`)])
+    live = liveness.status
+    if (res.status === 503) shed = res
+  }
+  assert.ok(shed, 'a request was shed')
+  assert.equal(shed.headers.get('retry-after'), '5')
+  assert.equal((await shed.json()).code, 'unavailable')
+  assert.equal(live, 200)
+  // Once the lag is gone, requests are served again.
+  await new Promise((r) => setTimeout(r, 800))
+  assert.equal((await fetch(`${app.url}/store/categories`)).status, 200)
+})
