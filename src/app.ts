@@ -8,6 +8,7 @@ import { createInventoryModule } from './modules/inventory/index.ts'
 import { createCatalogModule } from './modules/catalog/index.ts'
 import { createCartModule } from './modules/cart/index.ts'
 import { createSearchModule } from './modules/search/index.ts'
+import { createPaymentsModule } from './modules/payments/index.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 
 export function createModules(platform: Platform) {
@@ -33,7 +34,9 @@ export function createModules(platform: Platform) {
     timeoutMs: config.searchTimeoutMs,
     breakerResetMs: config.searchBreakerResetMs,
   })
-  return { customers, inventory, catalog, cart, search }
+  // Orders will subscribe to verified payment webhooks here: payments.onPaymentEvent(...).
+  const payments = createPaymentsModule({ sql, log, metrics, config })
+  return { customers, inventory, catalog, cart, search, payments }
 }
 
 export type Modules = ReturnType<typeof createModules>
@@ -59,8 +62,13 @@ export async function createApi(platform: Platform, modules = createModules(plat
       await app.register(modules.catalog.routes)
       await app.register(modules.search.routes)
       await app.register(modules.cart.routes)
+      await app.register(modules.payments.routes)
+      await app.register(modules.inventory.routes)
     },
   })
+  // Without GATEWAY_URL the card simulator runs in this process and posts its webhooks to this server.
+  modules.payments.deliverWebhooksTo(app.server)
+  await modules.payments.start()
   return {
     app,
     modules,
@@ -69,6 +77,7 @@ export async function createApi(platform: Platform, modules = createModules(plat
       await app.close()
       await modules.catalog.stop()
       await modules.search.stop()
+      await modules.payments.stop()
     },
   }
 }
@@ -78,9 +87,16 @@ export function createWorker(platform: Platform, modules: Modules) {
   const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
   // Consumers register here as modules gain them (search indexing, notifications, ...).
   dispatcher.on('product.updated', modules.search.onProductUpdated)
+  dispatcher.on('inventory.availability_changed', async (event, tx) => {
+    const { variantId } = event.payload as { variantId: string }
+    await modules.catalog.invalidateVariants([variantId], tx)
+  })
   return {
     dispatcher,
     start: () => dispatcher.start(),
-    stop: () => dispatcher.stop(),
+    async stop() {
+      await dispatcher.stop()
+      await modules.payments.stop()
+    },
   }
 }

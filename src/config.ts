@@ -31,6 +31,22 @@ export interface Config {
   searchTimeoutMs: number
   /** How long the search circuit breaker stays open before a trial call. */
   searchBreakerResetMs: number
+  /** The card gateway's base URL; null runs the bundled simulator in this process. */
+  gatewayUrl: string | null
+  /** HMAC secret for payment webhooks; null (in-process simulator only) means a random one per process. */
+  gatewaySecret: string | null
+  /** Port of the `gateway` role (the card simulator). */
+  gatewayPort: number
+  /** Where the simulator POSTs webhooks; null: this process's own API (in-process) or none (`gateway` role). */
+  gatewayWebhookUrl: string | null
+  /** Per attempt to reach the gateway. */
+  gatewayTimeoutMs: number
+  /** How long the gateway circuit breaker stays open before a trial call. */
+  gatewayBreakerResetMs: number
+  /** Card simulator: added latency, share of calls answered 500, the slow test card's delay. */
+  simulatorLatencyMs: number
+  simulatorFailureRate: number
+  simulatorSlowMs: number
 }
 
 export class ConfigError extends Error {
@@ -71,6 +87,14 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   return raw
 }
 
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = text(env, name)
+  if (raw === null) return fallback
+  const value = Number(raw)
+  if (!/^\d*\.?\d+$/.test(raw) || value > 1) throw new ConfigError(name, `must be a number from 0 to 1, got "${raw}"`)
+  return value
+}
+
 function bool(env: Env, name: string, fallback: boolean): boolean {
   const raw = text(env, name)
   if (raw === null) return fallback
@@ -102,6 +126,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])
+  const gatewayUrl = url(env, 'GATEWAY_URL', ['http:', 'https:'])
+  // The secret is shared with a separate gateway process, so it cannot be made up here.
+  const gatewaySecret = text(env, 'GATEWAY_SECRET')
+  if (gatewaySecret !== null && gatewaySecret.length < 16) throw new ConfigError('GATEWAY_SECRET', 'must be at least 16 characters')
+  if (gatewayUrl !== null && gatewaySecret === null) throw new ConfigError('GATEWAY_SECRET', 'is required with GATEWAY_URL')
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: text(env, 'HOST') ?? '0.0.0.0',
@@ -124,6 +153,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     seedDemo: bool(env, 'SEED_DEMO', true),
     searchTimeoutMs: integer(env, 'SEARCH_TIMEOUT_MS', 1500, 1, 60_000),
     searchBreakerResetMs: integer(env, 'SEARCH_BREAKER_RESET_MS', 10_000, 100, 600_000),
+    gatewayUrl: gatewayUrl?.replace(/\/+$/, '') ?? null,
+    gatewaySecret,
+    gatewayPort: integer(env, 'GATEWAY_PORT', 4010, 0, 65535),
+    gatewayWebhookUrl: url(env, 'GATEWAY_WEBHOOK_URL', ['http:', 'https:']),
+    gatewayTimeoutMs: integer(env, 'GATEWAY_TIMEOUT_MS', 2000, 1, 60_000),
+    gatewayBreakerResetMs: integer(env, 'GATEWAY_BREAKER_RESET_MS', 10_000, 100, 600_000),
+    simulatorLatencyMs: integer(env, 'SIMULATOR_LATENCY_MS', 0, 0, 60_000),
+    simulatorFailureRate: fraction(env, 'SIMULATOR_FAILURE_RATE', 0),
+    simulatorSlowMs: integer(env, 'SIMULATOR_SLOW_MS', 5000, 0, 600_000),
   }
   return Object.freeze(config)
 }

@@ -1,13 +1,16 @@
 // The CLI: one codebase, several roles. `start` runs everything in one process.
 import cluster from 'node:cluster'
+import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
 import { createApi, createModules, createWorker } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
+import { startGatewayProcess } from './modules/payments/index.ts'
+import { createLogger } from './platform/telemetry/log.ts'
 
-const ROLES = ['start', 'api', 'worker', 'migrate', 'seed', 'reindex'] as const
+const ROLES = ['start', 'api', 'worker', 'gateway', 'migrate', 'seed', 'reindex'] as const
 type Role = (typeof ROLES)[number]
 const DEMO_PRODUCTS = 600
 
@@ -64,8 +67,10 @@ async function serve(platform: Platform, withWorker: boolean): Promise<void> {
 
 async function run(role: Role, config: Readonly<Config>, args: string[]): Promise<void> {
   if (role === 'api' && config.webConcurrency > 1 && cluster.isPrimary) {
-    // Several API processes share the port; the primary only supervises.
-    for (let i = 0; i < config.webConcurrency; i++) cluster.fork()
+    // Several API processes share the port; the primary only supervises. Each runs its own
+    // in-process card simulator: one shared secret lets any of them verify any one's webhooks.
+    const shared = config.gatewaySecret === null ? { GATEWAY_SECRET: randomBytes(32).toString('hex') } : {}
+    for (let i = 0; i < config.webConcurrency; i++) cluster.fork(shared)
     cluster.on('exit', (worker, code) => {
       if (code !== 0) console.error(`api worker ${worker.process.pid} exited with ${code}`)
     })
@@ -74,6 +79,15 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
         for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
       })
     }
+    return
+  }
+
+  if (role === 'gateway') {
+    // The card simulator needs no database or KV: it keeps its state in memory.
+    const log = createLogger(config.logLevel, 'gateway')
+    const simulator = await startGatewayProcess(config, log)
+    log.info({ url: simulator.url, webhooks: config.gatewayWebhookUrl !== null }, 'card simulator listening')
+    onShutdown(log, () => simulator.close())
     return
   }
 
@@ -140,6 +154,9 @@ if (!ROLES.includes(role)) usage()
 let config: Readonly<Config>
 try {
   config = loadConfig()
+  if (role === 'gateway' && config.gatewaySecret === null) {
+    throw new ConfigError('GATEWAY_SECRET', 'is required by the gateway role (the API verifies its webhooks with it)')
+  }
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`Bad setting ${error.message}`)

@@ -36,7 +36,7 @@ test('an update is visible at once through a second API process', { skip: embedd
   for (let round = 1; round <= 5; round++) {
     const name = `Renamed round ${round}`
     const amount = 1000 + round
-    const res = await a.call('PATCH', `/admin/products/${id}`, {
+    const res: { status: number } = await a.call('PATCH', `/admin/products/${id}`, {
       token,
       body: { name, variants: [{ id: created.body.variants[0].id, price: { amount, currency: 'USD' } }] },
     })

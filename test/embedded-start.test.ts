@@ -21,7 +21,7 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
     const products: { id: string; brand: string; category: string; description: string; images: string[]; variants: unknown[] }[] = []
     let cursor: string | null = null
     do {
-      const res = await fetch(`${shop.url}/store/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+      const res: Response = await fetch(`${shop.url}/store/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
       assert.equal(res.status, 200)
       const page = (await res.json()) as { items: typeof products; nextCursor: string | null }
       products.push(...page.items)

@@ -5,13 +5,13 @@ import { once } from 'node:events'
 import type { Writable } from 'node:stream'
 import type postgres from 'postgres'
 import type { Sql } from '../platform/db/index.ts'
-import type { Chunk } from './generator.ts'
+import { generateChunk, type CatalogSink, type SeedProduct, type SeedVariant } from './generator.ts'
 import type { ChunkWriter } from './writer.ts'
 
 type Conn = postgres.ReservedSql
 
-/** Rows per write() on the COPY stream (a few hundred KB). */
-const ROWS_PER_PIECE = 1000
+/** Size of one write() on a COPY stream. */
+const PIECE_BYTES = 256 * 1024
 
 const SPECIAL = /[\\\t\n\r]/
 const SPECIAL_ALL = /[\\\t\n\r]/g
@@ -41,17 +41,42 @@ export class CopyFailed extends Error {
   }
 }
 
-/**
- * Streams `rowsAt(from, to)` for rows [0, count) into `table` with one COPY statement and
- * resolves once PostgreSQL has committed it.
- */
-export async function copyRows(
-  conn: Conn,
-  table: string,
-  columns: string,
-  count: number,
-  rowsAt: (from: number, to: number) => string,
-): Promise<void> {
+/** COPY text accumulated in fixed-size buffers: the rows live outside the JS heap until written. */
+export class CopyText {
+  private readonly pieces: Buffer[] = []
+  private buffer: Buffer | null = null
+  private used = 0
+
+  /** Appends one line (it must end with a newline). */
+  line(text: string): void {
+    const most = text.length * 3 // UTF-8 bytes per UTF-16 unit, at most
+    if (most > PIECE_BYTES) {
+      this.cut()
+      this.pieces.push(Buffer.from(text))
+      return
+    }
+    if (this.buffer === null || this.used + most > this.buffer.length) {
+      this.cut()
+      this.buffer = Buffer.allocUnsafe(PIECE_BYTES)
+    }
+    this.used += this.buffer.write(text, this.used)
+  }
+
+  /** The finished pieces, in order. */
+  finish(): Buffer[] {
+    this.cut()
+    return this.pieces
+  }
+
+  private cut(): void {
+    if (this.buffer !== null && this.used > 0) this.pieces.push(this.buffer.subarray(0, this.used))
+    this.buffer = null
+    this.used = 0
+  }
+}
+
+/** Streams `pieces` into `table` with one COPY statement; resolves once PostgreSQL has committed it. */
+export async function copyRows(conn: Conn, table: string, columns: string, pieces: Buffer[]): Promise<void> {
   const query = conn.unsafe(`copy ${table} (${columns}) from stdin`)
   let failure: unknown = null
   let settle: { resolve(): void; reject(e: unknown): void } | null = null
@@ -71,9 +96,9 @@ export async function copyRows(
     if (failure) reject(failure)
   })
   done.catch(() => {})
-  for (let from = 0; from < count && !failure; from += ROWS_PER_PIECE) {
-    const ok = stream.write(rowsAt(from, Math.min(count, from + ROWS_PER_PIECE)))
-    if (!ok && !failure) await Promise.race([once(stream, 'drain'), done])
+  for (const piece of pieces) {
+    if (failure) break
+    if (!stream.write(piece) && !failure) await Promise.race([once(stream, 'drain'), done])
   }
   if (!failure) stream.end()
   try {
@@ -83,36 +108,24 @@ export async function copyRows(
   }
 }
 
-function productRows(chunk: Chunk) {
-  const p = chunk.products
-  return (from: number, to: number): string => {
-    let out = ''
-    for (let i = from; i < to; i++) {
-      out += `${p.id[i]}\t${copyText(p.slug[i])}\t${copyText(p.name[i])}\t${copyText(p.description[i])}\t${copyText(p.brand[i])}\t${copyText(p.category[i])}\t${copyText(p.images[i])}\t${p.createdAt[i]}\t${p.createdAt[i]}\n`
-    }
-    return out
+/** Formats generated rows as COPY text for the three tables. */
+class CopySink implements CatalogSink {
+  readonly products = new CopyText()
+  readonly variants = new CopyText()
+  readonly stock = new CopyText()
+
+  product(p: SeedProduct): void {
+    this.products.line(`${p.id}\t${copyText(p.slug)}\t${copyText(p.name)}\t${copyText(p.description)}\t${copyText(p.brand)}\t${copyText(p.category)}\t${copyText(p.images)}\t${p.createdAt}\t${p.createdAt}\n`)
+  }
+
+  variant(v: SeedVariant): void {
+    this.variants.line(`${v.id}\t${v.productId}\t${copyText(v.sku)}\t${copyText(v.title)}\t${v.price}\tUSD\t${v.position}\n`)
+    this.stock.line(`${v.id}\t${v.available}\n`)
   }
 }
 
-function variantRows(chunk: Chunk) {
-  const v = chunk.variants
-  return (from: number, to: number): string => {
-    let out = ''
-    for (let i = from; i < to; i++) {
-      out += `${v.id[i]}\t${v.productId[i]}\t${copyText(v.sku[i])}\t${copyText(v.title[i])}\t${v.price[i]}\tUSD\t${v.position[i]}\n`
-    }
-    return out
-  }
-}
-
-function stockRows(chunk: Chunk) {
-  const v = chunk.variants
-  return (from: number, to: number): string => {
-    let out = ''
-    for (let i = from; i < to; i++) out += `${v.id[i]}\t${v.available[i]}\n`
-    return out
-  }
-}
+const PRODUCT_COLUMNS = 'id, slug, name, description, brand, category_path, images, created_at, updated_at'
+const VARIANT_COLUMNS = 'id, product_id, sku, title, price_amount, currency, position'
 
 export async function openCopyWriter(sql: Sql): Promise<ChunkWriter> {
   // Three connections when the pool allows it; otherwise everything on one, in order.
@@ -129,16 +142,16 @@ export async function openCopyWriter(sql: Sql): Promise<ChunkWriter> {
   return {
     method: 'copy',
     depth: parallel ? 3 : 1,
-    write(chunk) {
-      const productsDone = products.run((conn) =>
-        copyRows(conn, 'catalog.products', 'id, slug, name, description, brand, category_path, images, created_at, updated_at', chunk.count, productRows(chunk)))
+    async write(plan) {
+      const rows = new CopySink()
+      generateChunk(plan, rows)
+      const productsDone = products.run((conn) => copyRows(conn, 'catalog.products', PRODUCT_COLUMNS, rows.products.finish()))
       const variantsDone = variants.run(async (conn) => {
         await productsDone
-        await copyRows(conn, 'catalog.variants', 'id, product_id, sku, title, price_amount, currency, position', chunk.variants.id.length, variantRows(chunk))
+        await copyRows(conn, 'catalog.variants', VARIANT_COLUMNS, rows.variants.finish())
       })
-      const stockDone = stock.run((conn) =>
-        copyRows(conn, 'inventory.stock', 'variant_id, available', chunk.variants.id.length, stockRows(chunk)))
-      return Promise.all([productsDone, variantsDone, stockDone]).then(() => {})
+      const stockDone = stock.run((conn) => copyRows(conn, 'inventory.stock', 'variant_id, available', rows.stock.finish()))
+      await Promise.all([productsDone, variantsDone, stockDone])
     },
     async close() {
       for (const conn of conns) conn.release()

@@ -1,4 +1,4 @@
-// Generates the synthetic catalog in column-shaped chunks. Product number i is a pure
+// Generates the synthetic catalog chunk by chunk. Product number i is a pure
 // function of (seed, i): the same seed gives the same products whatever the chunk size.
 import { hash32, Random } from './random.ts'
 import {
@@ -6,37 +6,36 @@ import {
   VOLUMES, type DescriptionVars, type LeafCategory, type TopCategory,
 } from './words.ts'
 
-export interface ProductColumns {
-  id: number[]
-  slug: string[]
-  name: string[]
-  description: string[]
-  brand: string[]
-  category: string[]
+/** One generated product, as the tables store it. */
+export interface SeedProduct {
+  id: number
+  slug: string
+  name: string
+  description: string
+  brand: string
+  category: string
   /** JSON array text, e.g. '["https://picsum.photos/seed/x/600/600"]'. */
-  images: string[]
-  /** RFC 3339 timestamps. */
-  createdAt: string[]
+  images: string
+  /** RFC 3339 timestamp; also the product's updated_at. */
+  createdAt: string
 }
 
-export interface VariantColumns {
-  id: number[]
-  productId: number[]
-  sku: string[]
-  title: string[]
+export interface SeedVariant {
+  id: number
+  productId: number
+  sku: string
+  title: string
   /** Integer minor units (USD cents). */
-  price: number[]
-  position: number[]
+  price: number
+  position: number
   /** Units in stock (inventory.stock.available). */
-  available: number[]
+  available: number
 }
 
-export interface Chunk {
-  /** Product number of the first product in this chunk (0-based within the run). */
-  start: number
-  count: number
-  products: ProductColumns
-  variants: VariantColumns
+/** Receives rows as they are generated (a writer formats them straight away: little garbage). */
+export interface CatalogSink {
+  product(product: SeedProduct): void
+  variant(variant: SeedVariant): void
 }
 
 export interface ChunkPlan {
@@ -77,15 +76,6 @@ function slugOfWord(word: string): string {
   let slug = slugCache.get(word)
   if (slug === undefined) slugCache.set(word, (slug = slugify(word)))
   return slug
-}
-
-function emptyChunk(start: number, count: number): Chunk {
-  return {
-    start,
-    count,
-    products: { id: [], slug: [], name: [], description: [], brand: [], category: [], images: [], createdAt: [] },
-    variants: { id: [], productId: [], sku: [], title: [], price: [], position: [], available: [] },
-  }
 }
 
 const SIZE_TITLES = APPAREL_SIZES.map((size) => `Size ${size}`)
@@ -143,9 +133,8 @@ function description(rng: Random, top: TopCategory, leaf: LeafCategory, name: st
   return rng.chance(0.6) ? text + ' ' + rng.pick(CLOSERS)(vars) : text
 }
 
-export function generateChunk(plan: ChunkPlan): Chunk {
-  const chunk = emptyChunk(plan.start, plan.count)
-  const { products: p, variants: v } = chunk
+/** Generates products [plan.start, plan.start + plan.count) into `sink`; answers the number of variants. */
+export function generateChunk(plan: ChunkPlan, sink: CatalogSink): number {
   const rng = new Random()
   let variantId = plan.variantIdStart
   for (let index = plan.start; index < plan.start + plan.count; index++) {
@@ -165,14 +154,16 @@ export function generateChunk(plan: ChunkPlan): Chunk {
     const imageCount = rng.int(1, 3)
     let images = `["https://picsum.photos/seed/${slug}/600/600"`
     for (let n = 2; n <= imageCount; n++) images += `,"https://picsum.photos/seed/${slug}-${n}/600/600"`
-    p.id.push(id)
-    p.slug.push(slug)
-    p.name.push(name)
-    p.description.push(description(rng, top, leaf, name, brand, noun, material))
-    p.brand.push(brand)
-    p.category.push(leaf.path)
-    p.images.push(images + ']')
-    p.createdAt.push(new Date(plan.now - Math.floor(rng.next() * TWO_YEARS_MS)).toISOString())
+    sink.product({
+      id,
+      slug,
+      name,
+      description: description(rng, top, leaf, name, brand, noun, material),
+      brand,
+      category: leaf.path,
+      images: images + ']',
+      createdAt: new Date(plan.now - Math.floor(rng.next() * TWO_YEARS_MS)).toISOString(),
+    })
 
     const k = variantCountOf(plan.seed, index)
     const dollars = rng.int(leaf.price[0], leaf.price[1])
@@ -182,14 +173,16 @@ export function generateChunk(plan: ChunkPlan): Chunk {
     const titles = variantTitles(rng, leaf, k)
     for (let position = 0; position < k; position++) {
       const amount = (dollars + (priceSteps ? position * step : 0)) * 100 + cents
-      v.id.push(variantId++)
-      v.productId.push(id)
-      v.sku.push(skuOf(plan.seed, index, position))
-      v.title.push(titles[position])
-      v.price.push(Math.min(MAX_PRICE, Math.max(MIN_PRICE, amount)))
-      v.position.push(position)
-      v.available.push(rng.chance(0.05) ? 0 : rng.int(1, 500))
+      sink.variant({
+        id: variantId++,
+        productId: id,
+        sku: skuOf(plan.seed, index, position),
+        title: titles[position],
+        price: Math.min(MAX_PRICE, Math.max(MIN_PRICE, amount)),
+        position,
+        available: rng.chance(0.05) ? 0 : rng.int(1, 500),
+      })
     }
   }
-  return chunk
+  return variantId - plan.variantIdStart
 }

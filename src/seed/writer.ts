@@ -1,6 +1,6 @@
 // Where generated chunks go: COPY FROM STDIN on PostgreSQL, multi-row INSERTs elsewhere.
 import type { Sql } from '../platform/db/index.ts'
-import type { Chunk } from './generator.ts'
+import { generateChunk, type CatalogSink, type ChunkPlan, type SeedProduct, type SeedVariant } from './generator.ts'
 import { openCopyWriter } from './copy.ts'
 
 export type SeedMethod = 'copy' | 'insert'
@@ -9,8 +9,11 @@ export interface ChunkWriter {
   method: SeedMethod
   /** How many chunks may be in flight at once (generation overlaps the writes). */
   depth: number
-  /** Resolves when every row of the chunk is committed. */
-  write(chunk: Chunk): Promise<void>
+  /**
+   * Generates the chunk's rows (synchronously, before returning) and stores them;
+   * resolves when every row is committed.
+   */
+  write(plan: ChunkPlan): Promise<void>
   close(): Promise<void>
 }
 
@@ -27,42 +30,57 @@ export async function openWriter(sql: Sql, method: SeedMethod): Promise<ChunkWri
   return method === 'copy' ? openCopyWriter(sql) : insertWriter(sql)
 }
 
+/** Products per INSERT statement (variants and stock follow with their own statements). */
 const INSERT_BATCH = 1000
+
+class Rows implements CatalogSink {
+  products: SeedProduct[] = []
+  variants: SeedVariant[] = []
+  product(product: SeedProduct): void {
+    this.products.push(product)
+  }
+  variant(variant: SeedVariant): void {
+    this.variants.push(variant)
+  }
+}
+
+async function insertRows(sql: Sql, products: SeedProduct[], variants: SeedVariant[]): Promise<void> {
+  await sql`
+    insert into catalog.products (id, slug, name, description, brand, category_path, images, created_at, updated_at)
+    select id, slug, name, description, brand, category_path, images::jsonb, created_at, created_at
+    from unnest(${products.map((p) => String(p.id))}::bigint[], ${products.map((p) => p.slug)}::text[],
+                ${products.map((p) => p.name)}::text[], ${products.map((p) => p.description)}::text[],
+                ${products.map((p) => p.brand)}::text[], ${products.map((p) => p.category)}::text[],
+                ${products.map((p) => p.images)}::text[], ${products.map((p) => p.createdAt)}::timestamptz[])
+      as t(id, slug, name, description, brand, category_path, images, created_at)`
+  const variantIds = variants.map((v) => String(v.id))
+  await sql`
+    insert into catalog.variants (id, product_id, sku, title, price_amount, currency, position)
+    select id, product_id, sku, title, price_amount, 'USD', position
+    from unnest(${variantIds}::bigint[], ${variants.map((v) => String(v.productId))}::bigint[],
+                ${variants.map((v) => v.sku)}::text[], ${variants.map((v) => v.title)}::text[],
+                ${variants.map((v) => v.price)}::bigint[], ${variants.map((v) => v.position)}::int[])
+      as t(id, product_id, sku, title, price_amount, position)`
+  await sql`
+    insert into inventory.stock (variant_id, available)
+    select * from unnest(${variantIds}::bigint[], ${variants.map((v) => v.available)}::int[])`
+}
 
 function insertWriter(sql: Sql): ChunkWriter {
   return {
     method: 'insert',
     depth: 1,
-    async write(chunk) {
-      const p = chunk.products
-      const v = chunk.variants
+    async write(plan) {
+      const rows = new Rows()
+      generateChunk(plan, rows)
       let firstVariant = 0
-      for (let from = 0; from < chunk.count; from += INSERT_BATCH) {
-        const to = Math.min(chunk.count, from + INSERT_BATCH)
-        const ids = p.id.slice(from, to).map(String)
-        await sql`
-          insert into catalog.products (id, slug, name, description, brand, category_path, images, created_at, updated_at)
-          select id, slug, name, description, brand, category_path, images::jsonb, created_at, created_at
-          from unnest(${ids}::bigint[], ${p.slug.slice(from, to)}::text[], ${p.name.slice(from, to)}::text[],
-                      ${p.description.slice(from, to)}::text[], ${p.brand.slice(from, to)}::text[],
-                      ${p.category.slice(from, to)}::text[], ${p.images.slice(from, to)}::text[],
-                      ${p.createdAt.slice(from, to)}::timestamptz[])
-            as t(id, slug, name, description, brand, category_path, images, created_at)`
-        // Variants are laid out product by product: take those of this batch's products.
-        const lastProductId = p.id[to - 1]
+      for (let from = 0; from < rows.products.length; from += INSERT_BATCH) {
+        const products = rows.products.slice(from, from + INSERT_BATCH)
+        // Variants come product by product: take those of this batch's products.
+        const lastId = products[products.length - 1].id
         let end = firstVariant
-        while (end < v.id.length && v.productId[end] <= lastProductId) end++
-        const variantIds = v.id.slice(firstVariant, end).map(String)
-        await sql`
-          insert into catalog.variants (id, product_id, sku, title, price_amount, currency, position)
-          select id, product_id, sku, title, price_amount, 'USD', position
-          from unnest(${variantIds}::bigint[], ${v.productId.slice(firstVariant, end).map(String)}::bigint[],
-                      ${v.sku.slice(firstVariant, end)}::text[], ${v.title.slice(firstVariant, end)}::text[],
-                      ${v.price.slice(firstVariant, end)}::bigint[], ${v.position.slice(firstVariant, end)}::int[])
-            as t(id, product_id, sku, title, price_amount, position)`
-        await sql`
-          insert into inventory.stock (variant_id, available)
-          select * from unnest(${variantIds}::bigint[], ${v.available.slice(firstVariant, end)}::int[])`
+        while (end < rows.variants.length && rows.variants[end].productId <= lastId) end++
+        await insertRows(sql, products, rows.variants.slice(firstVariant, end))
         firstVariant = end
       }
     },

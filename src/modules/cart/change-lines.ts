@@ -8,10 +8,6 @@ import { MAX_LINES, MAX_QUANTITY, type CartMeta } from './store.ts'
 
 const SET_ATTEMPTS = 5
 
-async function availableOf(deps: CartDeps, variantId: string): Promise<number> {
-  return (await deps.stock.available([variantId])).get(variantId) ?? 0
-}
-
 function outOfStock(variantId: string, available: number, wanted: number): AppError {
   return new AppError('out_of_stock', `Only ${available} of this item can be bought now`, {
     errors: [{ path: 'quantity', message: `${available} available, the line would hold ${wanted}` }],
@@ -40,7 +36,7 @@ export async function addItem(
   const { variantId, quantity } = input
   const [variant, available, snapshots] = await Promise.all([
     deps.catalog.getVariant(variantId),
-    availableOf(deps, variantId),
+    deps.availableUnits(variantId),
     deps.store.snapshots(cartId),
   ])
   if (!variant) throw validationFailed([{ path: 'variantId', message: 'is not a product variant for sale' }])
@@ -76,7 +72,7 @@ function refusal(result: Extract<HashIncrementResult, { applied: false }>, varia
 /** Sets a line's quantity; 0 removes it. Only a line the cart holds can be set. */
 export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta, variantId: string, quantity: number): Promise<void> {
   if (quantity === 0) return removeItem(deps, cartId, meta, variantId)
-  const [stored, available] = await Promise.all([deps.store.quantity(cartId, variantId), availableOf(deps, variantId)])
+  const [stored, available] = await Promise.all([deps.store.quantity(cartId, variantId), deps.availableUnits(variantId)])
   let current = stored
   if (current === 0) throw notFound('Cart line')
   if (quantity > available) throw outOfStock(variantId, available, quantity)

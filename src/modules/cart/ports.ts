@@ -14,5 +14,6 @@ export interface StockPort {
 export interface CartDeps {
   store: CartStore
   catalog: VariantPort
-  stock: StockPort
+  /** Units of a variant that can be bought now, as far as the (soft) cart check needs to know. */
+  availableUnits(variantId: string): Promise<number>
 }

@@ -8,6 +8,7 @@ import { notFound } from '../../platform/http/errors.ts'
 import type { StockPort } from './product-view.ts'
 import { listProductPage, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
 import { catalogRoutes } from './routes.ts'
+import * as repo from './repo.ts'
 import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
 import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
 import { createProduct, deleteProduct, updateProduct, type StockWriter, type WriteDeps } from './write-product.ts'
@@ -71,6 +72,12 @@ export function createCatalogModule(deps: CatalogDeps) {
     scanForIndex: (afterId: string, limit: number) => scanProductsForIndex(deps.sql, afterId, limit),
     /** Drops a product's cached copies everywhere (stock changes call this too). */
     invalidateProduct: (id: string) => productCache.invalidate(id),
+    /** Drops the cached products these variants belong to; answers their product ids. */
+    async invalidateVariants(variantIds: string[], db: Db = deps.sql): Promise<string[]> {
+      const productIds = await repo.productIdsOfVariants(db, variantIds)
+      for (const id of productIds) await productCache.invalidate(id)
+      return productIds
+    },
     async start() {
       await productCache.start()
       await categoryCache.start()

@@ -170,3 +170,10 @@ export async function loadVariant(db: Db, variantId: string): Promise<VariantRow
     where v.id = ${variantId} and p.deleted_at is null`
   return row ?? null
 }
+
+export async function productIdsOfVariants(db: Db, variantIds: string[]): Promise<string[]> {
+  if (variantIds.length === 0) return []
+  const rows = await db<{ product_id: string }[]>`
+    select distinct product_id from catalog.variants where id = any(${variantIds}::bigint[])`
+  return rows.map((r) => r.product_id)
+}

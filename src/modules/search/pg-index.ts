@@ -49,7 +49,8 @@ function columns(documents: IndexDocument[]) {
     currencies: documents.map((d) => d.currency),
     minPrices: documents.map((d) => d.minPrice),
     maxPrices: documents.map((d) => d.maxPrice),
-    inStock: documents.map((d) => d.inStock),
+    // As text: postgres.js would send a boolean array as a single boolean.
+    inStock: documents.map((d) => (d.inStock ? 'true' : 'false')),
     createdAt: documents.map((d) => d.createdAt.toISOString()),
     updatedAt: documents.map((d) => d.sourceUpdatedAt.toISOString()),
   }
@@ -62,7 +63,7 @@ const INCOMING = (db: Db, documents: IndexDocument[]) => {
     select * from unnest(
       ${c.ids}::bigint[], ${c.slugs}::text[], ${c.names}::text[], ${c.brands}::text[], ${c.categories}::text[],
       ${c.descriptions}::text[], ${c.images as string[]}::text[], ${c.currencies}::text[], ${c.minPrices}::bigint[],
-      ${c.maxPrices}::bigint[], ${c.inStock}::boolean[], ${c.createdAt}::timestamptz[], ${c.updatedAt}::timestamptz[]
+      ${c.maxPrices}::bigint[], ${c.inStock}::text[]::boolean[], ${c.createdAt}::timestamptz[], ${c.updatedAt}::timestamptz[]
     ) as t(product_id, slug, name, brand, category_path, description, image, currency, min_price, max_price,
            in_stock, created_at, source_updated_at)
     order by product_id`
@@ -90,12 +91,13 @@ export function pgSearchIndex(db: Db): SearchIndex {
 
     async apply({ upserts, removals }) {
       if (upserts.length > 0) {
-        // `previous` locks the rows it reads, so the counts it takes back are those being replaced.
+        // `previous` sees the rows as they were before this statement: their completions are
+        // taken back for every row actually rewritten. Writers of the same product hold
+        // lock() (the event path), so nobody changes them in between.
         await db`
           with previous as (
             select product_id, name, brand, category_path from search.documents
             where product_id = any(${upserts.map((u) => u.productId)}::bigint[])
-            order by product_id for update
           ),
           written as (${UPSERT(db, upserts)} returning product_id, name, brand, category_path),
           changes as (

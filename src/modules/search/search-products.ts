@@ -44,7 +44,11 @@ export async function searchProducts(engine: SearchEngine, input: SearchQueryInp
   const page = await engine.search({ ...base, matching: fulltext })
   if (text === '' || page.total >= FEW_RESULTS) return answer(page, fulltext, queryFingerprint)
 
-  const similar: Matching = { kind: 'similar', corrected: await engine.correct(text) }
+  // Few results. Near spellings are worth a look when a word is unknown (a typo) or
+  // nothing matched at all; a precise query with few answers keeps its precise answers.
+  const corrected = await engine.correct(text)
+  if (corrected === null && page.total > 0) return answer(page, fulltext, queryFingerprint)
+  const similar: Matching = { kind: 'similar', corrected }
   const fallback = await engine.search({ ...base, matching: similar })
   return fallback.total > page.total ? answer(fallback, similar, queryFingerprint) : answer(page, fulltext, queryFingerprint)
 }

@@ -9,10 +9,13 @@ export interface OutboxEvent<T = unknown> {
   createdAt: string
 }
 
+const CLAIM_SECONDS = 30
+
 /**
- * `tx` is the dispatcher's transaction: an effect written through it commits together with
- * the event's dispatched mark (exactly once). It is also the only way to reach the
- * database from a handler on the embedded PGlite, whose pool holds a single connection.
+ * `tx` is the dispatcher's transaction for this one event: an effect written through it
+ * commits together with the event's dispatched mark (exactly once). It is also the only
+ * way to reach the database from a handler on the embedded PGlite, whose pool holds a
+ * single connection.
  */
 export type EventHandler = (event: OutboxEvent, tx: Tx) => Promise<void>
 
@@ -28,9 +31,9 @@ export async function writeEvent(tx: Db, type: string, payload: Record<string, u
 
 /**
  * Delivers committed outbox rows to in-process handlers (the embedded default and the
- * worker role). Delivery is at least once: a batch whose handler fails stays pending and
- * is tried again, so handlers must be idempotent. Several workers can run: rows are
- * claimed with FOR UPDATE SKIP LOCKED.
+ * worker role). Delivery is at least once: an event whose handler fails is tried again
+ * later, so handlers must be idempotent. Several workers can run: each claims its batch
+ * (FOR UPDATE SKIP LOCKED) for CLAIM_SECONDS.
  */
 export class OutboxDispatcher {
   private readonly handlers = new Map<string, EventHandler[]>()
@@ -69,22 +72,32 @@ export class OutboxDispatcher {
   async dispatchPending(): Promise<number> {
     let delivered = 0
     for (;;) {
-      const count = await this.sql.begin(async (tx) => {
-        const rows = await tx<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
-          select id, event_id, type, payload, created_at from platform.outbox
-          where dispatched_at is null order by id limit ${this.options.batchSize}
-          for update skip locked`
-        for (const row of rows) {
-          const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
-          for (const handler of this.handlers.get(row.type) ?? []) await handler(event, tx)
+      // Claim a batch for a while (one statement, no transaction held while handlers run).
+      // A worker that dies mid-batch leaves the claim to expire; another takes the rows over.
+      const rows = await this.sql<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
+        update platform.outbox set claimed_until = now() + ${CLAIM_SECONDS} * interval '1 second'
+        where id in (
+          select id from platform.outbox
+          where dispatched_at is null and (claimed_until is null or claimed_until < now())
+          order by id limit ${this.options.batchSize}
+          for update skip locked)
+        returning id, event_id, type, payload, created_at`
+      rows.sort((a, b) => Number(a.id) - Number(b.id))
+      for (const row of rows) {
+        const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
+        try {
+          await this.sql.begin(async (tx) => {
+            for (const handler of this.handlers.get(row.type) ?? []) await handler(event, tx)
+            await tx`update platform.outbox set dispatched_at = now() where id = ${row.id}`
+          })
+          delivered++
+        } catch (error) {
+          // Stays claimed until the claim runs out, then is tried again: a failing event
+          // does not spin, and does not hold up the events behind it.
+          this.log.warn({ err: error, eventId: row.event_id, type: row.type }, 'event handler failed; will retry')
         }
-        if (rows.length > 0) {
-          await tx`update platform.outbox set dispatched_at = now() where id in ${tx(rows.map((r) => r.id))}`
-        }
-        return rows.length
-      })
-      delivered += count
-      if (count < this.options.batchSize) return delivered
+      }
+      if (rows.length < this.options.batchSize) return delivered
     }
   }
 

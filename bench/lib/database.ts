@@ -1,0 +1,30 @@
+// Scratch databases on the DATABASE_URL server, for the benchmark's own use.
+import postgres from 'postgres'
+
+function withDatabase(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+async function onServer(serverUrl: string, statement: string): Promise<void> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
+  try {
+    await admin.unsafe(statement)
+  } finally {
+    await admin.end({ timeout: 5 })
+  }
+}
+
+/** Drops (if it exists) and creates database `name`; answers its URL. */
+export async function recreateDatabase(serverUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
+  await onServer(serverUrl, `drop database if exists ${name} with (force)`)
+  await onServer(serverUrl, `create database ${name}`)
+  return withDatabase(serverUrl, name)
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
+  await onServer(serverUrl, `drop database if exists ${name} with (force)`)
+}

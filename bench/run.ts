@@ -1,0 +1,239 @@
+// The benchmark harness: `npm run bench [scenario]`.
+//
+// Load scenarios: a fresh `shop_bench_<random>` database on the DATABASE_URL server (migrated,
+// seeded with BENCH_PRODUCTS products; dropped at the end unless BENCH_KEEP_DB=1), the API as child processes (`src/main.ts api`, one worker per
+// core), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
+// own process against the API and then the same run against the baseline.
+// Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
+//
+// Settings: DATABASE_URL, REDIS_URL (required), NATS_URL (optional), BENCH_PRODUCTS (20,000),
+// BENCH_CONNECTIONS (64), BENCH_DURATION (10 s), BENCH_WARMUP (3 s), BENCH_SEED_PRODUCTS (1,000,000).
+// Everything shares this machine's cores: the load generator competes with the servers.
+import { randomBytes } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import { Redis } from 'ioredis'
+import { connectDb, type Sql } from '../src/platform/db/index.ts'
+import { migrate } from '../src/platform/db/migrate.ts'
+import { seedCatalog } from '../src/seed/index.ts'
+import { dropDatabase, recreateDatabase } from './lib/database.ts'
+import { intFromEnv } from './lib/env.ts'
+import { waitFor200 } from './lib/http.ts'
+import { freePort, killAllNow, ROOT, startNode, stopAll, type Child } from './lib/processes.ts'
+import { table, writeResults, type Row } from './lib/report.ts'
+import type { LoadInput, LoadSummary } from './load.ts'
+import { scenarios, type LoadOptions, type LoadScenario, type TaskScenario } from './scenarios/index.ts'
+
+// One database per run, dropped at the end: runs side by side never touch each other's data.
+const BENCH_DATABASE = `shop_bench_${randomBytes(3).toString('hex')}`
+const log = (message: string) => console.error(`bench: ${message}`)
+
+function fail(message: string): never {
+  console.error(`bench: ${message}`)
+  process.exit(2)
+}
+
+const settings = {
+  products: intFromEnv('BENCH_PRODUCTS', 20_000),
+  connections: intFromEnv('BENCH_CONNECTIONS', 64),
+  duration: intFromEnv('BENCH_DURATION', 10),
+  warmup: intFromEnv('BENCH_WARMUP', 3, 0),
+  cores: os.availableParallelism(),
+}
+
+function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskScenario[] } {
+  const chosen = name ? scenarios.filter((s) => s.name === name) : scenarios.filter((s) => !s.explicitOnly)
+  if (chosen.length === 0) {
+    const list = scenarios.map((s) => `  ${s.name.padEnd(10)} ${s.description}${s.explicitOnly ? ' (only when named)' : ''}`)
+    fail(`no scenario "${name}". Scenarios:\n${list.join('\n')}`)
+  }
+  return {
+    loads: chosen.filter((s): s is LoadScenario => s.kind === 'load'),
+    tasks: chosen.filter((s): s is TaskScenario => s.kind === 'task'),
+  }
+}
+
+// --- cleanup -------------------------------------------------------------------------------
+
+const cleanups: (() => Promise<void>)[] = []
+let cleaning: Promise<void> | null = null
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await stopAll()
+    for (const step of cleanups.reverse()) await step().catch((error) => log(`cleanup: ${(error as Error).message}`))
+  })()
+  return cleaning
+}
+process.on('exit', killAllNow)
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true
+    log(`${signal}: stopping`)
+    void cleanup().finally(() => process.exit(130))
+  })
+}
+
+// --- the system under test -----------------------------------------------------------------
+
+interface Targets {
+  api: string
+  baseline: string
+  sql: Sql
+}
+
+async function startTargets(serverUrl: string, redisUrl: string): Promise<Targets> {
+  const url = await recreateDatabase(serverUrl, BENCH_DATABASE)
+  // Cleanups run last-in first-out: the pool closes (and the api stops) before the drop.
+  if (!process.env.BENCH_KEEP_DB) cleanups.push(() => dropDatabase(serverUrl, BENCH_DATABASE))
+  const sql = connectDb({ url, poolSize: 4 })
+  cleanups.push(() => sql.end({ timeout: 5 }))
+  await migrate(sql)
+  log(`seeding ${settings.products.toLocaleString('en-US')} products into ${BENCH_DATABASE}`)
+  const seeded = await seedCatalog(sql, { products: settings.products, seed: 1, progress: process.stderr.isTTY })
+  log(`seeded ${seeded.products} products, ${seeded.variants} variants in ${(seeded.ms / 1000).toFixed(1)} s`)
+
+  const instance = `bench-${randomBytes(4).toString('hex')}`
+  cleanups.push(() => deleteRedisKeys(redisUrl, instance))
+  const [apiPort, baselinePort] = [await freePort(), await freePort()]
+  const apiEnv: Record<string, string> = {
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    REDIS_URL: redisUrl,
+    INSTANCE: instance,
+    WEB_CONCURRENCY: String(settings.cores),
+    LOG_LEVEL: 'warn',
+  }
+  if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
+  const api = startNode('api', ['--import', 'tsx', 'src/main.ts', 'api'], apiEnv)
+  const baseline = startNode('baseline', ['--import', 'tsx', 'bench/baseline.ts', String(baselinePort)], {})
+  const targets = { api: `http://127.0.0.1:${apiPort}`, baseline: `http://127.0.0.1:${baselinePort}`, sql }
+  await ready(api, `${targets.api}/health/ready`)
+  await ready(baseline, `${targets.baseline}/`)
+  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, baseline on ${targets.baseline}`)
+  return targets
+}
+
+async function ready(child: Child, url: string): Promise<void> {
+  try {
+    await waitFor200(url, 90_000, child.alive)
+  } catch (error) {
+    throw new Error(`${child.name} did not come up: ${(error as Error).message}\n--- ${child.name} output ---\n${child.tail()}`)
+  }
+}
+
+/** Removes the keys the bench API wrote (cache entries) from the shared Redis. */
+async function deleteRedisKeys(redisUrl: string, instance: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000 })
+  try {
+    await redis.connect()
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${instance}:*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.unlink(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
+}
+
+// --- load ----------------------------------------------------------------------------------
+
+async function load(url: string, options: LoadOptions): Promise<LoadSummary> {
+  const input: LoadInput = { url, warmup: settings.warmup, load: options }
+  const child = startNode('load', ['--import', 'tsx', 'bench/load.ts', '-'], {}, JSON.stringify(input))
+  const code = await child.exited
+  await child.stop()
+  const last = child.tail().split('\n').filter((line) => line.startsWith('{')).pop()
+  if (code !== 0 || !last) throw new Error(`the load generator failed (exit ${code}):\n${child.tail()}`)
+  return JSON.parse(last) as LoadSummary
+}
+
+function row(scenario: string, target: string, summary: LoadSummary, baseline: LoadSummary | null): Row {
+  return {
+    scenario,
+    target,
+    rps: summary.rps,
+    p50: summary.latency.p50,
+    p99: summary.latency.p99,
+    errors: summary.errors,
+    ratio: baseline ? (baseline.rps > 0 ? summary.rps / baseline.rps : null) : 1,
+  }
+}
+
+// --- main ----------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const name = process.argv[2]
+  const { loads, tasks } = select(name)
+  const serverUrl = process.env.DATABASE_URL
+  const redisUrl = process.env.REDIS_URL
+  if (!serverUrl) fail('DATABASE_URL must point at a PostgreSQL server (the bench creates its own databases there), e.g. postgres://postgres@127.0.0.1:5432/postgres')
+  if (loads.length > 0 && !redisUrl) fail('REDIS_URL must point at a Redis server, e.g. redis://127.0.0.1:6379')
+
+  const startedAt = new Date().toISOString()
+  if (os.loadavg()[0] > settings.cores) {
+    log(`the machine is busy (load average ${os.loadavg()[0].toFixed(1)} on ${settings.cores} cores): expect noisy figures`)
+  }
+  const results: Record<string, unknown> = {
+    startedAt,
+    machine: {
+      cores: settings.cores,
+      cpu: os.cpus()[0]?.model,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtStart: os.loadavg()[0],
+    },
+    commit: gitCommit(),
+    settings,
+    tasks: {} as Record<string, unknown>,
+    loads: [] as unknown[],
+  }
+
+  for (const task of tasks) {
+    log(`${task.name}: ${task.description}`)
+    const report = await task.run({ serverUrl, log, atCleanup: (step) => void cleanups.push(step) })
+    console.log(`\n${task.name}\n${report.lines.map((line) => `  ${line}`).join('\n')}`)
+    ;(results.tasks as Record<string, unknown>)[task.name] = report.data
+  }
+
+  if (loads.length > 0) {
+    const targets = await startTargets(serverUrl, redisUrl as string)
+    const rows: Row[] = []
+    for (const scenario of loads) {
+      log(`${scenario.name}: ${scenario.description}`)
+      const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
+      log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api`)
+      const api = await load(targets.api, options)
+      log(`${scenario.name}: the same against the baseline`)
+      const baseline = await load(targets.baseline, options)
+      rows.push(row(scenario.name, 'api', api, baseline), row(scenario.name, 'baseline', baseline, null))
+      ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
+    }
+    console.log(`\n${table(rows)}\n`)
+    console.log(`${settings.cores} cores shared by the api (${settings.cores} workers), the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
+  }
+
+  console.log(`results: ${writeResults(ROOT, results)}`)
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+  } catch {
+    return null
+  }
+}
+
+main()
+  .then(cleanup)
+  .then(() => process.exit(0))
+  .catch(async (error) => {
+    // After Ctrl-C the children are gone and whatever was running fails: not worth a report.
+    if (interrupted) return
+    console.error(`bench: failed: ${(error as Error)?.stack ?? error}`)
+    await cleanup()
+    process.exit(1)
+  })

@@ -1,0 +1,99 @@
+// Search load: `search` (two-word queries, facets included in every answer) and `suggest`
+// (search-as-you-type prefixes). The bench seed writes no events, so the first of them to
+// run builds the search index (the same bulk reindex as `npm run reindex`).
+import { createModules } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import type { Platform } from '../../src/platform/index.ts'
+import { connectKv } from '../../src/platform/kv/index.ts'
+import { createLogger } from '../../src/platform/telemetry/log.ts'
+import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
+import { ADJECTIVES, allBrands, CATALOG, LINES } from '../../src/seed/words.ts'
+import { getAll } from '../lib/http.ts'
+import type { LoadContext, LoadScenario } from './types.ts'
+
+const QUERIES = 400
+const PREFIXES = 400
+/** A shop's search box sees a few concurrent shoppers per core, not 64. */
+const SEARCH_CONNECTIONS = Number(process.env.BENCH_SEARCH_CONNECTIONS ?? 16)
+
+async function ensureIndex(ctx: LoadContext): Promise<void> {
+  const [{ indexed }] = await ctx.sql<{ indexed: boolean }[]>`select exists (select 1 from search.documents) as indexed`
+  if (indexed) return
+  ctx.log('building the search index (bulk reindex)')
+  const config = loadConfig({ LOG_LEVEL: 'warn' })
+  const platform = {
+    config,
+    log: createLogger('warn'),
+    metrics: createMetrics(false),
+    sql: ctx.sql,
+    kv: await connectKv(null, 'bench-reindex'),
+    nats: null,
+    embedded: null,
+    readiness: {},
+    close: async () => {},
+  } satisfies Platform
+  const result = await createModules(platform).search.reindexAll()
+  await platform.kv.close()
+  ctx.log(`indexed ${result.products.toLocaleString('en-US')} products in ${(result.ms / 1000).toFixed(1)} s`)
+}
+
+/** A fixed spread of realistic two-word queries: "<adjective|line|material> <noun word>". */
+export function searchQueries(): string[] {
+  const nouns = CATALOG.flatMap((top) => top.leaves.flatMap((leaf) => leaf.nouns))
+  const materials = CATALOG.flatMap((top) => top.leaves.flatMap((leaf) => leaf.materials))
+  const firsts = [...ADJECTIVES, ...LINES, ...materials]
+  const queries: string[] = []
+  for (let i = 0; queries.length < QUERIES; i++) {
+    const first = firsts[(i * 7) % firsts.length].split(' ')[0]
+    const noun = nouns[(i * 13) % nouns.length].split(' ').pop()!
+    queries.push(`${first} ${noun}`.toLowerCase())
+  }
+  return queries
+}
+
+function searchPaths(): string[] {
+  const categories = CATALOG.map((top) => top.slug)
+  return searchQueries().map((q, i) => {
+    const params = new URLSearchParams({ q })
+    // Some shoppers narrow down: a department, in-stock only, a price cap.
+    if (i % 4 === 1) params.set('category', categories[i % categories.length])
+    if (i % 4 === 2) params.set('inStock', 'true')
+    if (i % 4 === 3) params.set('maxPrice', '10000')
+    return `/store/search?${params}`
+  })
+}
+
+function suggestPaths(): string[] {
+  const words = [...LINES, ...allBrands(), ...ADJECTIVES]
+  const paths: string[] = []
+  for (let i = 0; paths.length < PREFIXES; i++) {
+    const word = words[i % words.length]
+    const length = 2 + (i % 5)
+    paths.push(`/store/search/suggest?${new URLSearchParams({ q: word.slice(0, length).toLowerCase() })}`)
+  }
+  return paths
+}
+
+export const search: LoadScenario = {
+  kind: 'load',
+  name: 'search',
+  description: `full-text search, two-word queries with facets (GET /store/search), ${QUERIES} queries, ${SEARCH_CONNECTIONS} connections`,
+  async prepare(ctx) {
+    await ensureIndex(ctx)
+    const paths = searchPaths()
+    await getAll(ctx.api, paths.slice(0, 20))
+    return { connections: SEARCH_CONNECTIONS, duration: ctx.duration, paths }
+  },
+}
+
+export const suggest: LoadScenario = {
+  kind: 'load',
+  name: 'suggest',
+  description: `search-as-you-type completions (GET /store/search/suggest), ${PREFIXES} prefixes, ${SEARCH_CONNECTIONS} connections`,
+  async prepare(ctx) {
+    await ensureIndex(ctx)
+    const paths = suggestPaths()
+    await getAll(ctx.api, paths.slice(0, 20))
+    return { connections: SEARCH_CONNECTIONS, duration: ctx.duration, paths }
+  },
+}

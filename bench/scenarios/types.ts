@@ -1,0 +1,68 @@
+// What a benchmark scenario is. Load scenarios describe an autocannon run against the API
+// (and, for comparison, the same run against the bare baseline); task scenarios time
+// something else (the seed) and run only when named.
+import type { Sql } from '../../src/platform/db/index.ts'
+
+/**
+ * autocannon options, JSON-safe (the load generator runs in its own process): no functions.
+ * `url` is filled in per target.
+ */
+export interface LoadOptions {
+  connections?: number
+  duration?: number
+  timeout?: number
+  pipelining?: number
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'
+  headers?: Record<string, string>
+  body?: string
+  /** One path for every request. */
+  path?: string
+  /** Every request picks one of these paths at random (the load generator's setupRequest). */
+  paths?: string[]
+}
+
+export interface LoadContext {
+  /** Base URL of the API under test, e.g. http://127.0.0.1:41234. */
+  api: string
+  /** The bench database (already migrated and seeded). */
+  sql: Sql
+  connections: number
+  /** Measured seconds (after the warm-up). */
+  duration: number
+  log(message: string): void
+}
+
+export interface LoadScenario {
+  kind: 'load'
+  name: string
+  description: string
+  /** Runs only when named on the command line. */
+  explicitOnly?: boolean
+  /** Gets the API ready (warm caches, create data) and answers the load to apply. */
+  prepare(ctx: LoadContext): Promise<LoadOptions>
+}
+
+export interface TaskContext {
+  /** DATABASE_URL: the server on which a scenario may create its own databases. */
+  serverUrl: string
+  log(message: string): void
+  /** Registers a step for the harness's cleanup (also on Ctrl-C), e.g. dropping a database. */
+  atCleanup(step: () => Promise<void>): void
+}
+
+export interface TaskReport {
+  /** Lines to print under the scenario's name. */
+  lines: string[]
+  /** What goes into the results file. */
+  data: Record<string, unknown>
+}
+
+export interface TaskScenario {
+  kind: 'task'
+  name: string
+  description: string
+  explicitOnly: true
+  run(ctx: TaskContext): Promise<TaskReport>
+}
+
+export type Scenario = LoadScenario | TaskScenario

@@ -1,0 +1,46 @@
+import type { Sql } from '../../platform/db/index.ts'
+import { AppError, notFound } from '../../platform/http/errors.ts'
+import { changeStock } from './change-stock.ts'
+import { applyIfUnchanged, readStock, type StockRow } from './stock-rows.ts'
+
+export function stockView(row: StockRow) {
+  return {
+    variantId: row.variant_id,
+    available: row.available,
+    reserved: row.reserved,
+    sold: row.sold,
+    version: row.version,
+    lowStockThreshold: row.low_stock_threshold,
+  }
+}
+
+/** PUT: the merchant counted the shelf; available becomes exactly this. */
+export async function setAvailable(sql: Sql, variantId: string, available: number, actor: string) {
+  return sql.begin(async (tx) => {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const current = await readStock(tx, variantId)
+      if (!current) throw notFound('Variant')
+      const row = await applyIfUnchanged(tx, { variantId, actor, reason: 'set', available: available - current.available }, current.version)
+      if (row) return stockView(row)
+    }
+    throw new AppError('conflict', 'Stock is changing too fast; try again')
+  })
+}
+
+/** POST adjust: received a delivery (+), found damage (-); never below zero. */
+export async function adjustAvailable(sql: Sql, variantId: string, delta: number, reason: string, actor: string) {
+  return sql.begin(async (tx) => {
+    const result = await changeStock(tx, { variantId, actor, reason, available: delta })
+    if (result.ok) return stockView(result.row)
+    if (result.reason === 'unknown_variant') throw notFound('Variant')
+    throw new AppError('conflict', `Only ${result.row.available} available; cannot take away ${-delta}`, {
+      errors: [{ path: 'delta', message: `would take available below zero (available ${result.row.available})` }],
+    })
+  })
+}
+
+export async function readStockView(sql: Sql, variantId: string) {
+  const row = await readStock(sql, variantId)
+  if (!row) throw notFound('Variant')
+  return stockView(row)
+}

@@ -1,0 +1,64 @@
+import type { Db } from '../../platform/db/index.ts'
+import { changeStock } from './change-stock.ts'
+
+export interface Line {
+  variantId: string
+  quantity: number
+}
+
+export interface ShortLine {
+  variantId: string
+  requested: number
+  available: number
+}
+
+export type ReserveResult = { ok: true } | { ok: false; short: ShortLine[] }
+
+/** Same variant twice adds up; sorted by variant id so two checkouts lock rows in one order and never deadlock. */
+export function normalizeLines(lines: Line[]): Line[] {
+  const totals = new Map<string, number>()
+  for (const line of lines) totals.set(line.variantId, (totals.get(line.variantId) ?? 0) + line.quantity)
+  return [...totals]
+    .map(([variantId, quantity]) => ({ variantId, quantity }))
+    .sort((a, b) => (BigInt(a.variantId) < BigInt(b.variantId) ? -1 : BigInt(a.variantId) > BigInt(b.variantId) ? 1 : 0))
+}
+
+/**
+ * Moves units from available to reserved for every line, inside the caller's transaction.
+ * All or none: on any shortage it answers the short lines and the caller rolls back.
+ */
+export async function reserve(tx: Db, orderId: string, lines: Line[], actor = 'checkout'): Promise<ReserveResult> {
+  const short: ShortLine[] = []
+  for (const line of normalizeLines(lines)) {
+    if (short.length > 0) continue
+    const result = await changeStock(tx, {
+      variantId: line.variantId,
+      actor,
+      reason: 'reserve',
+      orderId,
+      available: -line.quantity,
+      reserved: line.quantity,
+    })
+    if (!result.ok) short.push({ variantId: line.variantId, requested: line.quantity, available: result.reason === 'insufficient' ? result.row.available : 0 })
+  }
+  return short.length === 0 ? { ok: true } : { ok: false, short }
+}
+
+type Movement = 'release' | 'sell' | 'return_sold'
+
+const DELTAS: Record<Movement, (q: number) => { available?: number; reserved?: number; sold?: number }> = {
+  // A reservation ends unpaid (declined, expired, cancelled): the units are for sale again.
+  release: (q) => ({ reserved: -q, available: q }),
+  // Paid: held units become sold.
+  sell: (q) => ({ reserved: -q, sold: q }),
+  // Refunded before fulfilment: sold units are for sale again.
+  return_sold: (q) => ({ sold: -q, available: q }),
+}
+
+/** Moves reserved or sold units for an order; these never fail for want of stock unless the books are wrong. */
+export async function move(tx: Db, movement: Movement, orderId: string, lines: Line[], actor = 'checkout'): Promise<void> {
+  for (const line of normalizeLines(lines)) {
+    const result = await changeStock(tx, { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) })
+    if (!result.ok) throw new Error(`inventory ${movement} for order ${orderId} failed on variant ${line.variantId}: ${result.reason}`)
+  }
+}

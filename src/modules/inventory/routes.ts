@@ -1,0 +1,44 @@
+import { Type } from 'typebox'
+import type { App } from '../../platform/http/server.ts'
+import { requireAdmin } from '../../platform/http/auth.ts'
+import { notFound } from '../../platform/http/errors.ts'
+import type { Sql } from '../../platform/db/index.ts'
+import { adjustAvailable, readStockView, setAvailable } from './admin-stock.ts'
+
+const Params = Type.Object({ variantId: Type.String({ maxLength: 40 }) })
+const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
+const SetBody = Type.Object({ available: Count }, { additionalProperties: false })
+const AdjustBody = Type.Object(
+  {
+    delta: Type.Integer({ minimum: -1_000_000_000, maximum: 1_000_000_000, not: { const: 0 } }),
+    reason: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+)
+const isId = (id: string) => /^[0-9]{1,18}$/.test(id)
+
+export function inventoryRoutes(deps: { sql: Sql }) {
+  return async (app: App) => {
+    app.addHook('onRequest', async (request) => {
+      await requireAdmin(request)
+    })
+    const security = [{ bearer: [] }]
+
+    app.get('/admin/inventory/:variantId', { schema: { tags: ['admin'], params: Params, security } }, async (request) => {
+      if (!isId(request.params.variantId)) throw notFound('Variant')
+      return readStockView(deps.sql, request.params.variantId)
+    })
+
+    app.put('/admin/inventory/:variantId', { schema: { tags: ['admin'], params: Params, body: SetBody, security } }, async (request) => {
+      if (!isId(request.params.variantId)) throw notFound('Variant')
+      const session = await requireAdmin(request)
+      return setAvailable(deps.sql, request.params.variantId, request.body.available, `admin:${session.customerId}`)
+    })
+
+    app.post('/admin/inventory/:variantId/adjust', { schema: { tags: ['admin'], params: Params, body: AdjustBody, security } }, async (request) => {
+      if (!isId(request.params.variantId)) throw notFound('Variant')
+      const session = await requireAdmin(request)
+      return adjustAvailable(deps.sql, request.params.variantId, request.body.delta, request.body.reason, `admin:${session.customerId}`)
+    })
+  }
+}

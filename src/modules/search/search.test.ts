@@ -1,0 +1,309 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+
+interface CorpusProduct {
+  name: string
+  brand: string
+  category: string
+  price: number
+  stock: number
+  description?: string
+}
+
+// A small fixed corpus; every expectation below can be checked by reading it.
+const CORPUS: CorpusProduct[] = [
+  { name: 'Trailrunner Waterproof Hiking Boot', brand: 'Northpeak', category: 'footwear/boots', price: 12999, stock: 5, description: 'A light boot for long days on wet trails.' },
+  { name: 'Trail Boot', brand: 'Northpeak', category: 'footwear/boots', price: 8999, stock: 3, description: 'Simple and sturdy.' },
+  { name: 'Trail Boot Cleaner Kit', brand: 'Cedar & Pine', category: 'footwear/care', price: 1499, stock: 10, description: 'Brushes and wax for leather.' },
+  { name: 'Summit Insulated Winter Boot', brand: 'Alpenglow', category: 'footwear/boots', price: 18999, stock: 0, description: 'Warm to minus forty.' },
+  { name: 'City Leather Chelsea Boot', brand: 'Harbor Lane', category: 'footwear/boots', price: 15999, stock: 2, description: 'Smart enough for the office.' },
+  { name: 'Everyday Running Shoe', brand: 'Stridewell', category: 'footwear/running', price: 9999, stock: 8, description: 'Cushioned shoe for daily runs.' },
+  { name: 'Ridgeline Waterproof Jacket', brand: 'Northpeak', category: 'apparel/jackets', price: 19999, stock: 4, description: 'A shell with taped seams for hiking in the rain.' },
+  { name: 'Packable Down Jacket', brand: 'Alpenglow', category: 'apparel/jackets', price: 14999, stock: 1, description: 'Warm and light, packs into its pocket.' },
+  { name: 'Merino Crew Shirt', brand: 'Kestrel', category: 'apparel/shirts', price: 5999, stock: 20, description: 'Soft wool that does not itch.' },
+  { name: 'Linen Summer Shirt', brand: 'Kestrel', category: 'apparel/shirts', price: 4999, stock: 0, description: 'Cool on hot days.' },
+  { name: 'Classic Oxford Shirt', brand: 'Harbor Lane', category: 'apparel/shirts', price: 6999, stock: 7, description: 'Button-down collar.' },
+  { name: 'Wool Hiking Socks', brand: 'Northpeak', category: 'apparel/socks', price: 1999, stock: 30, description: 'Cushioned socks to wear with boots.' },
+  { name: 'Wireless Noise Cancelling Headphones', brand: 'Voltwave', category: 'electronics/audio', price: 24999, stock: 6, description: 'Thirty hours of battery.' },
+  { name: 'Portable Speaker', brand: 'Soniq', category: 'electronics/audio', price: 7999, stock: 9, description: 'Loud and waterproof.' },
+  { name: 'Desk Lamp', brand: 'Lumio', category: 'home/lighting', price: 3999, stock: 12, description: 'Warm light for late work.' },
+  { name: 'Cast Iron Skillet', brand: 'Hearthstone', category: 'home/kitchen', price: 4499, stock: 3, description: 'Seasoned and ready to cook.' },
+]
+
+const productBody = (p: CorpusProduct) => ({
+  name: p.name,
+  description: p.description ?? '',
+  brand: p.brand,
+  category: p.category,
+  images: [`https://images.example/${randomBytes(3).toString('hex')}.jpg`],
+  variants: [{ sku: `S-${randomBytes(5).toString('hex')}`, title: 'One size', price: { amount: p.price, currency: 'USD' }, stock: p.stock }],
+})
+
+type Params = Record<string, string | number | boolean | string[]>
+
+function queryString(params: Params): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    for (const v of Array.isArray(value) ? value : [value]) search.append(key, String(v))
+  }
+  return search.toString()
+}
+
+describe('search over HTTP', () => {
+  let t: TestApp
+  let token: string
+  const ids = new Map<string, string>()
+
+  const search = async (params: Params) => {
+    const res = await t.call('GET', `/store/search?${queryString(params)}`)
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    return res.body
+  }
+  const names = (body: { items: { name: string }[] }) => body.items.map((i) => i.name)
+
+  before(async () => {
+    t = await startTestApp()
+    token = await t.adminToken()
+    for (const p of CORPUS) {
+      const res = await t.call('POST', '/admin/products', { token, body: productBody(p) })
+      assert.equal(res.status, 201, JSON.stringify(res.body))
+      ids.set(p.name, res.body.id)
+    }
+    await t.drainEvents()
+  })
+  after(() => t.close())
+
+  test('answers the API shape with product summaries', async () => {
+    const body = await search({ q: 'skillet' })
+    assert.deepEqual(Object.keys(body).sort(), ['facets', 'items', 'nextCursor', 'total', 'totalIsEstimate'])
+    assert.equal(body.total, 1)
+    const [item] = body.items
+    assert.equal(item.id, ids.get('Cast Iron Skillet'))
+    assert.match(item.slug, /^cast-iron-skillet/)
+    assert.deepEqual(
+      { name: item.name, brand: item.brand, category: item.category, price: item.price, inStock: item.inStock },
+      { name: 'Cast Iron Skillet', brand: 'Hearthstone', category: 'home/kitchen', price: { amount: 4499, currency: 'USD' }, inStock: true },
+    )
+    assert.match(item.image, /^https:\/\/images\.example\//)
+    assert.equal(body.nextCursor, null)
+  })
+
+  test('an exact name comes first', async () => {
+    const body = await search({ q: 'trail boot' })
+    assert.equal(body.items[0].name, 'Trail Boot')
+    assert.ok(names(body).includes('Trail Boot Cleaner Kit'))
+  })
+
+  test('all words must match', async () => {
+    assert.deepEqual(names(await search({ q: 'waterproof jacket' })), ['Ridgeline Waterproof Jacket'])
+  })
+
+  test('"quoted phrases" match words side by side', async () => {
+    assert.deepEqual(names(await search({ q: '"hiking boot"' })), ['Trailrunner Waterproof Hiking Boot'])
+    const loose = names(await search({ q: 'hiking boot ' }))
+    assert.deepEqual(loose.sort(), ['Trailrunner Waterproof Hiking Boot', 'Wool Hiking Socks'])
+  })
+
+  test('-word excludes', async () => {
+    const found = names(await search({ q: 'boot -waterproof -trail' }))
+    assert.deepEqual(found.sort(), ['City Leather Chelsea Boot', 'Summit Insulated Winter Boot', 'Wool Hiking Socks'])
+  })
+
+  test('English stemming: "boots" finds "boot", "runs" finds "running"', async () => {
+    const boots = names(await search({ q: 'boots ', limit: 100 })) // trailing space: a finished word, no prefix
+    assert.ok(boots.includes('Trail Boot') && boots.includes('Summit Insulated Winter Boot'), boots.join())
+    assert.ok(names(await search({ q: 'runs ' })).includes('Everyday Running Shoe'))
+  })
+
+  test('the last word matches as a prefix while typing', async () => {
+    assert.deepEqual(names(await search({ q: 'waterp' })).sort(), ['Portable Speaker', 'Ridgeline Waterproof Jacket', 'Trailrunner Waterproof Hiking Boot'])
+    assert.deepEqual(names(await search({ q: 'wool hiki' })), ['Wool Hiking Socks'])
+    assert.deepEqual(names(await search({ q: 'headph' })), ['Wireless Noise Cancelling Headphones'])
+  })
+
+  test('a typo falls back to similar names and brands, with didYouMean', async () => {
+    const body = await search({ q: 'trialrunner' })
+    assert.equal(body.didYouMean, 'trailrunner')
+    assert.equal(body.items[0].name, 'Trailrunner Waterproof Hiking Boot')
+
+    const brand = await search({ q: 'northpaek' })
+    assert.equal(brand.didYouMean, 'northpeak')
+    assert.ok(brand.items.length >= 4 && brand.items.every((i: { brand: string }) => i.brand === 'Northpeak'))
+
+    const fine = await search({ q: 'jacket' })
+    assert.equal(fine.didYouMean, undefined)
+  })
+
+  test('filters: category with subcategories, several brands, price range, in stock', async () => {
+    assert.equal((await search({ category: 'apparel' })).total, 6)
+    assert.equal((await search({ category: 'apparel/shirts' })).total, 3)
+    assert.equal((await search({ category: 'app' })).total, 0, 'a category is a whole path segment')
+    assert.deepEqual(names(await search({ q: 'shirt', brand: ['Kestrel'] })).sort(), ['Linen Summer Shirt', 'Merino Crew Shirt'])
+    assert.equal((await search({ brand: ['Kestrel', 'Harbor Lane'] })).total, 4)
+    const priced = await search({ category: 'footwear', minPrice: 9999, maxPrice: 15999, limit: 100 })
+    assert.deepEqual(names(priced).sort(), ['City Leather Chelsea Boot', 'Everyday Running Shoe', 'Trailrunner Waterproof Hiking Boot'])
+    const inStock = names(await search({ q: 'shirt', inStock: true }))
+    assert.deepEqual(inStock.sort(), ['Classic Oxford Shirt', 'Merino Crew Shirt'])
+  })
+
+  test('facet counts equal SQL counts of the same filter', async () => {
+    // Counted independently from the catalog and inventory tables.
+    const expected = async (where: string) => {
+      const rows = await t.platform.sql.unsafe<{ kind: string; value: string; n: number }[]>(`
+        with hits as (
+          select p.brand, p.category_path, min(v.price_amount) as price
+          from catalog.products p join catalog.variants v on v.product_id = p.id
+          where p.deleted_at is null and ${where}
+          group by p.id
+        )
+        select 'brand' as kind, brand as value, count(*)::int as n from hits group by brand
+        union all
+        select 'category', c.path, count(*)::int from hits h
+          join catalog.categories c on h.category_path = c.path or h.category_path like c.path || '/%' group by c.path
+        union all
+        select 'price', b.lo::text, count(*)::int from hits h
+          join (values (0, 1000), (1000, 2500), (2500, 5000), (5000, 10000), (10000, 25000), (25000, 50000), (50000, null)) b(lo, hi)
+            on h.price >= b.lo and (b.hi is null or h.price < b.hi) group by b.lo`)
+      const of = (kind: string) => Object.fromEntries(rows.filter((r) => r.kind === kind).map((r) => [r.value, r.n]))
+      return { brand: of('brand'), category: of('category'), price: of('price') }
+    }
+    const actual = (body: { facets: { brand: { value: string; count: number }[]; category: { value: string; count: number }[]; price: { min: number; count: number }[] } }) => ({
+      brand: Object.fromEntries(body.facets.brand.map((f) => [f.value, f.count])),
+      category: Object.fromEntries(body.facets.category.map((f) => [f.value, f.count])),
+      price: Object.fromEntries(body.facets.price.map((f) => [String(f.min), f.count])),
+    })
+    const inStock = `exists (select 1 from catalog.variants sv join inventory.stock s on s.variant_id = sv.id where sv.product_id = p.id and s.available > 0)`
+
+    const browse = await search({ category: 'footwear', inStock: true })
+    assert.deepEqual(actual(browse), await expected(`(p.category_path like 'footwear/%') and ${inStock}`))
+    assert.equal(browse.total, Object.values(actual(browse).brand).reduce((a, b) => a + b, 0))
+
+    const text = await search({ q: 'boot', minPrice: 1000 })
+    const fts = `to_tsvector('english', p.name || ' ' || p.brand || ' ' || translate(p.category_path, '/-', '  ') || ' ' || p.description) @@ plainto_tsquery('english', 'boot')`
+    assert.deepEqual(actual(text), await expected(`${fts} and p.id in (select product_id from catalog.variants group by product_id having min(price_amount) >= 1000)`))
+    assert.ok(text.facets.price.every((b: { min: number; max: number | null }) => b.max === null || b.max > b.min))
+  })
+
+  test('pages by keyset in every sort with no duplicates or gaps', async () => {
+    for (const params of [{ sort: 'relevance', q: 'boot' }, { sort: 'price_asc' }, { sort: 'price_desc', category: 'footwear' }, { sort: 'newest' }, { sort: 'relevance' }] as Params[]) {
+      const all = await search({ ...params, limit: 100 })
+      const seen: string[] = []
+      let cursor: string | null = null
+      do {
+        const page: { items: { id: string }[]; nextCursor: string | null; total: number } = await search({ ...params, limit: 3, ...(cursor ? { cursor } : {}) })
+        assert.equal(page.total, all.total)
+        assert.ok(page.items.length <= 3)
+        seen.push(...page.items.map((i) => i.id))
+        cursor = page.nextCursor
+      } while (cursor)
+      assert.deepEqual(seen, all.items.map((i: { id: string }) => i.id), JSON.stringify(params))
+      assert.equal(new Set(seen).size, seen.length)
+    }
+    const prices = (await search({ sort: 'price_asc', limit: 100 })).items.map((i: { price: { amount: number } }) => i.price.amount)
+    assert.deepEqual(prices, [...prices].sort((a, b) => a - b))
+  })
+
+  test('the index follows a create, an update and a delete; redelivery changes nothing', async () => {
+    const created = await t.call('POST', '/admin/products', {
+      token,
+      body: productBody({ name: 'Zeppelin Umbrella', brand: 'Skyward', category: 'accessories/umbrellas', price: 2999, stock: 4 }),
+    })
+    const id = created.body.id
+    assert.equal((await search({ q: 'zeppelin' })).total, 0, 'not before the event is delivered')
+    await t.drainEvents()
+    assert.deepEqual(names(await search({ q: 'zeppelin' })), ['Zeppelin Umbrella'])
+
+    await t.call('PATCH', `/admin/products/${id}`, { token, body: { name: 'Zephyr Umbrella', brand: 'Skyline' } })
+    await t.drainEvents()
+    assert.equal((await search({ q: 'zeppelin ' })).total, 0)
+    const renamed = await search({ q: 'zephyr' })
+    assert.deepEqual(names(renamed), ['Zephyr Umbrella'])
+    assert.equal(renamed.items[0].brand, 'Skyline')
+    const suggestions = (await t.call('GET', '/store/search/suggest?q=ze')).body.items.map((s: { text: string }) => s.text)
+    assert.deepEqual(suggestions, ['Zephyr Umbrella'])
+
+    // An old event delivered again (at least once) re-reads the current state: nothing changes.
+    const [event] = await t.platform.sql<{ event_id: string; payload: { productId: string } }[]>`
+      select event_id, payload from platform.outbox where payload->>'productId' = ${id} order by id limit 1`
+    for (let i = 0; i < 2; i++) {
+      await t.platform.sql.begin((tx) =>
+        t.api.modules.search.onProductUpdated({ eventId: event.event_id, type: 'product.updated', payload: event.payload, createdAt: new Date().toISOString() }, tx),
+      )
+    }
+    assert.deepEqual(names(await search({ q: 'zephyr' })), ['Zephyr Umbrella'])
+    const [terms] = await t.platform.sql<{ n: number }[]>`select products as n from search.terms where kind = 'name' and term_key = 'zephyr umbrella'`
+    assert.equal(terms.n, 1, 'completions are counted once')
+
+    await t.call('DELETE', `/admin/products/${id}`, { token })
+    await t.drainEvents()
+    assert.equal((await search({ q: 'zephyr' })).total, 0)
+    assert.deepEqual((await t.call('GET', '/store/search/suggest?q=ze')).body.items, [])
+  })
+
+  test('bad input answers 400 validation_failed naming the parameter', async () => {
+    const cases: [string, string][] = [
+      ['sort=best', 'sort'],
+      ['limit=101', 'limit'],
+      ['limit=0', 'limit'],
+      ['cursor=garbage', 'cursor'],
+      ['cursor=eyJ2IjoxfQ', 'cursor'],
+      ['minPrice=5000&maxPrice=100', 'minPrice'],
+      ['minPrice=-1', 'minPrice'],
+      ['maxPrice=abc', 'maxPrice'],
+      ['category=Not%20A%20Path', 'category'],
+      ['inStock=maybe', 'inStock'],
+      [`q=${'x'.repeat(201)}`, 'q'],
+    ]
+    for (const [query, path] of cases) {
+      const res = await t.call('GET', `/store/search?${query}`)
+      assert.equal(res.status, 400, query)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+      assert.equal(res.body.code, 'validation_failed', query)
+      assert.equal(res.body.errors[0].path, path, query)
+    }
+    // A cursor given out for one query is refused for another.
+    const first = await search({ q: 'boot', limit: 1 })
+    const other = await t.call('GET', `/store/search?q=shirt&limit=1&cursor=${first.nextCursor}`)
+    assert.equal(other.status, 400)
+    assert.equal(other.body.errors[0].path, 'cursor')
+    const otherSort = await t.call('GET', `/store/search?q=boot&limit=1&sort=newest&cursor=${first.nextCursor}`)
+    assert.equal(otherSort.status, 400)
+  })
+
+  test('any text in q is just text', async () => {
+    const nasty = [
+      `"`, `'`, `''`, `boot:*`, `boot:A`, `a & b | !c`, `(boot`, `boot)`, `!!!`, `\\`, `boot\\`, `<->`, `boot <-> trail`,
+      `-`, `--boot`, `"unclosed phrase`, `%`, `_`, `*`, `:`, `&`, `|`, `or`, `-or`, `"" "" ""`, `\u0000boot`, `boot\u0007`,
+      `ブーツ`, `🥾 boot`, `½ a²b ⅻ`, `boot½`, `DROP TABLE search.documents; --`, `' or 1=1 --`, `$1`, `${'a'.repeat(200)}`, `${'boot '.repeat(40)}`,
+    ]
+    for (const q of nasty) {
+      const res = await t.call('GET', `/store/search?q=${encodeURIComponent(q)}`)
+      assert.equal(res.status, 200, `${JSON.stringify(q)}: ${JSON.stringify(res.body)}`)
+      const suggest = await t.call('GET', `/store/search/suggest?q=${encodeURIComponent(q.slice(0, 100))}`)
+      assert.equal(suggest.status, 200, `suggest ${JSON.stringify(q)}`)
+    }
+    assert.deepEqual(names(await search({ q: 'boot:*' })).includes('Trail Boot'), true, 'punctuation is ignored, the word still counts')
+    assert.equal((await t.call('GET', `/store/search?q=${encodeURIComponent('%00')}&brand=${encodeURIComponent("' or 1=1")}`)).status, 200)
+  })
+
+  test('suggest completes names and brands from a prefix, brands first, at most 8', async () => {
+    const res = await t.call('GET', '/store/search/suggest?q=Tra')
+    assert.equal(res.status, 200)
+    assert.deepEqual(res.body.items, [
+      { text: 'Trail Boot', kind: 'name' },
+      { text: 'Trail Boot Cleaner Kit', kind: 'name' },
+      { text: 'Trailrunner Waterproof Hiking Boot', kind: 'name' },
+    ])
+    const brand = (await t.call('GET', '/store/search/suggest?q=north')).body.items
+    assert.deepEqual(brand, [{ text: 'Northpeak', kind: 'brand' }])
+    const kestrel = (await t.call('GET', '/store/search/suggest?q=k')).body.items
+    assert.deepEqual(kestrel[0], { text: 'Kestrel', kind: 'brand' })
+    const trailing = (await t.call('GET', '/store/search/suggest?q=trail%20boot%20')).body.items
+    assert.deepEqual(trailing, [{ text: 'Trail Boot Cleaner Kit', kind: 'name' }])
+    assert.deepEqual((await t.call('GET', '/store/search/suggest?q=%20')).body.items, [])
+    assert.equal((await t.call('GET', '/store/search/suggest?q=a&limit=9')).status, 400)
+    assert.ok((await t.call('GET', '/store/search/suggest?q=c')).body.items.length <= 8)
+  })
+})
