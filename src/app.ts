@@ -9,6 +9,8 @@ import { createCatalogModule } from './modules/catalog/index.ts'
 import { createCartModule } from './modules/cart/index.ts'
 import { createSearchModule } from './modules/search/index.ts'
 import { createPaymentsModule } from './modules/payments/index.ts'
+import { createOrdersModule } from './modules/orders/index.ts'
+import { paymentPortFrom } from './modules/orders/payment-adapter.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 
 export function createModules(platform: Platform) {
@@ -36,7 +38,16 @@ export function createModules(platform: Platform) {
   })
   // Orders will subscribe to verified payment webhooks here: payments.onPaymentEvent(...).
   const payments = createPaymentsModule({ sql, log, metrics, config })
-  return { customers, inventory, catalog, cart, search, payments }
+  const orders = createOrdersModule({
+    sql,
+    log,
+    cart: cart.checkout,
+    catalog,
+    inventory,
+    payments: paymentPortFrom(payments.gateway),
+    regionOf: customers.regionOf,
+  })
+  return { customers, inventory, catalog, cart, search, payments, orders }
 }
 
 export type Modules = ReturnType<typeof createModules>
@@ -63,6 +74,7 @@ export async function createApi(platform: Platform, modules = createModules(plat
       await app.register(modules.search.routes)
       await app.register(modules.cart.routes)
       await app.register(modules.payments.routes)
+      await app.register(modules.orders.routes)
       await app.register(modules.inventory.routes)
     },
   })
@@ -93,8 +105,12 @@ export function createWorker(platform: Platform, modules: Modules) {
   })
   return {
     dispatcher,
-    start: () => dispatcher.start(),
+    start() {
+      dispatcher.start()
+      modules.orders.startReconciliation()
+    },
     async stop() {
+      modules.orders.stopReconciliation()
       await dispatcher.stop()
       await modules.payments.stop()
     },

@@ -3,6 +3,7 @@ import type { Kv } from '../../platform/kv/types.ts'
 import { assertMergeable, mergeGuestCart } from './merge-carts.ts'
 import type { StockPort, VariantPort } from './ports.ts'
 import { cartRoutes } from './routes.ts'
+import { cartCheckoutPort } from './checkout-port.ts'
 import { cachedAvailability } from './stock-check.ts'
 import { createCartStore } from './store.ts'
 
@@ -26,6 +27,8 @@ export function createCartModule(deps: CartModuleDeps) {
     /** At sign-in: moves a guest cart into the account cart; idempotent. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
     routes: cartRoutes(cartDeps),
+    /** Checkout's view of a cart: lines with their price snapshots, re-pricing, emptying. */
+    checkout: cartCheckoutPort(store),
   }
 }
 

@@ -56,6 +56,16 @@ export function createCatalogModule(deps: CatalogDeps) {
     getProduct,
     /** A variant with its product's id and name, for display (prices are re-read at checkout); null when not for sale. */
     getVariant: variants.getVariant,
+    /** Checkout's prices: read from PostgreSQL now, never from a cache (the price charged is the catalog's). */
+    async variantsForCheckout(variantIds: string[]) {
+      const rows = await repo.loadVariants(deps.sql, variantIds)
+      return new Map(
+        rows.map((r) => [
+          r.id,
+          { productId: r.product_id, name: r.title ? `${r.name} (${r.title})` : r.name, price: { amount: Number(r.price_amount), currency: r.currency.trim() } },
+        ]),
+      )
+    },
     /** Reads straight from PostgreSQL: an admin sees its own write at once. */
     async productForAdmin(id: string): Promise<ProductViewT> {
       const json = await loadProductJson(deps.sql, deps.stock, id)

@@ -171,6 +171,15 @@ export async function loadVariant(db: Db, variantId: string): Promise<VariantRow
   return row ?? null
 }
 
+export async function loadVariants(db: Db, variantIds: string[]): Promise<VariantRow[]> {
+  const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
+  if (ids.length === 0) return []
+  return db<VariantRow[]>`
+    select v.id, v.product_id, p.name, v.title, v.price_amount, v.currency
+    from catalog.variants v join catalog.products p on p.id = v.product_id
+    where v.id = any(${ids}::bigint[]) and p.deleted_at is null`
+}
+
 export async function productIdsOfVariants(db: Db, variantIds: string[]): Promise<string[]> {
   if (variantIds.length === 0) return []
   const rows = await db<{ product_id: string }[]>`

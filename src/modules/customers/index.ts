@@ -6,6 +6,7 @@ import { ensureAdmin } from './ensure-admin.ts'
 import type { CartMergePort } from './login.ts'
 import { createLoginThrottle, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './login-throttle.ts'
 import { customerRoutes } from './routes.ts'
+import { findById } from './repo.ts'
 import { createSessionStore } from './sessions.ts'
 
 export type { CartMergePort } from './login.ts'
@@ -28,6 +29,10 @@ export function createCustomersModule(deps: CustomersDeps) {
     resolveSession: sessions.resolve,
     ensureAdmin: (email: string, password: string) => ensureAdmin(deps, email, password),
     routes: customerRoutes({ sql: deps.sql, sessions, throttle, carts: deps.carts }),
+    /** A customer's home region (data residency); 'us' for an unknown id. */
+    async regionOf(customerId: string): Promise<string> {
+      return (await findById(deps.sql, customerId))?.region ?? 'us'
+    },
   }
 }
 

@@ -80,7 +80,7 @@ export function createSearchModule(deps: SearchDeps) {
     },
 
     /** Rebuilds the whole index from the catalog (the `reindex` role). */
-    reindexAll(options: { batchSize?: number; onProgress?: (indexed: number) => void } = {}): Promise<ReindexResult> {
+    reindexAll(options: { batchSize?: number; writers?: number; onProgress?: (indexed: number) => void } = {}): Promise<ReindexResult> {
       return reindexAll(indexer, options)
     },
 

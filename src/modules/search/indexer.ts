@@ -69,36 +69,48 @@ export interface ReindexResult {
 
 /**
  * Rebuilds the whole index from the catalog in id order, REINDEX_BATCH products per
- * statement, reading the next batch while the current one is written. Documents of
+ * statement. The catalog is read one batch ahead, and two batches are written at a time
+ * (tokenizing and GIN inserts are PostgreSQL CPU work: one backend per core). Documents of
  * products that no longer exist are dropped range by range; completions are recounted
  * once at the end.
  */
 export async function reindexAll(
   deps: IndexerDeps,
-  options: { batchSize?: number; onProgress?: (indexed: number) => void } = {},
+  options: { batchSize?: number; writers?: number; onProgress?: (indexed: number) => void } = {},
 ): Promise<ReindexResult> {
   const started = performance.now()
   const index = deps.indexFor(deps.sql)
   const batchSize = options.batchSize ?? REINDEX_BATCH
-  let after = '0'
+  const writers = options.writers ?? 2
   let products = 0
   let removed = 0
-  let next = deps.catalog.scanForIndex(after, batchSize)
-  for (;;) {
-    const batch = await next
-    const last = batch.length === batchSize ? batch[batch.length - 1].id : null
-    if (last) {
-      next = deps.catalog.scanForIndex(last, batchSize)
-      next.catch(() => {}) // awaited on the next turn; a failure there is reported there
-    }
+  let failure: unknown = null
+  const inFlight: Promise<void>[] = []
+
+  const write = async (batch: ProductForIndex[], after: string, last: string | null) => {
     const inStock = await deps.stock.inStock(batch.flatMap((p) => p.variantIds))
     await index.load(batch.map((p) => toDocument(p, inStock)))
     removed += await index.removeMissing(after, last, batch.map((p) => p.id))
     products += batch.length
-    options.onProgress?.(products)
+    if (batch.length > 0) options.onProgress?.(products)
+  }
+
+  let after = '0'
+  let next = deps.catalog.scanForIndex(after, batchSize)
+  while (!failure) {
+    const batch = await next
+    const last = batch.length === batchSize ? batch[batch.length - 1].id : null
+    if (last) {
+      next = deps.catalog.scanForIndex(last, batchSize)
+      next.catch(() => {}) // awaited on the next turn; a failure is reported there
+    }
+    inFlight.push(write(batch, after, last).catch((error: unknown) => void (failure ??= error)))
+    if (inFlight.length >= writers) await inFlight.shift()
     if (!last) break
     after = last
   }
+  await Promise.all(inFlight)
+  if (failure) throw failure
   await index.finishLoad()
   return { products, removed, ms: Math.round(performance.now() - started) }
 }

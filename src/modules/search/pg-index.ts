@@ -6,12 +6,11 @@ import type { IndexDocument, SearchIndex } from './engine.ts'
 // Two-key advisory locks in a namespace of our own; ids that collide only wait for each other.
 const LOCK_NAMESPACE = 20_020
 
-// The weighted document: name A, brand B, category words C, description D. Name and brand
-// are added a second time unstemmed ('simple') so that a prefix typed so far ("hiki")
-// still matches the word as written ("hiking"), whose English stem is "hike".
+// The weighted document: name A, brand B, category words C, description D. A typed prefix
+// ("hiki") is matched through the vocabulary in search.terms ("hiking" -> 'hike').
 const DOCUMENT = (db: Db) => db`
-  setweight(to_tsvector('english', name), 'A') || setweight(to_tsvector('simple', name), 'A')
-  || setweight(to_tsvector('english', brand), 'B') || setweight(to_tsvector('simple', brand), 'B')
+  setweight(to_tsvector('english', name), 'A')
+  || setweight(to_tsvector('english', brand), 'B')
   || setweight(to_tsvector('english', translate(category_path, '/-', '  ')), 'C')
   || setweight(to_tsvector('english', description), 'D')`
 
@@ -132,8 +131,12 @@ export function pgSearchIndex(db: Db): SearchIndex {
 
     async finishLoad() {
       const recount = async (tx: Db) => {
+        await tx`select set_config('work_mem', '256MB', true)`
         await tx`delete from search.terms`
-        await COUNT_TERMS(tx, tx`select name, brand, category_path, 1 as delta from search.documents`)
+        // One scan of the documents, read three times by COUNT_TERMS.
+        await tx`
+          with changes as materialized (select name, brand, category_path, 1 as delta from search.documents)
+          ${COUNT_TERMS(tx, tx`select * from changes`)}`
       }
       // In one transaction, so that completions never read an empty table.
       if ('begin' in db) await db.begin(recount)

@@ -15,22 +15,37 @@ export interface PgSearchOptions {
 export const EXACT_TOTAL_LIMIT = 10_000
 /** Lower bounds of the price buckets in minor units; the last bucket is open-ended. */
 export const PRICE_BOUNDS = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000]
+/** At most this many known words stand in for a typed prefix. */
+const PREFIX_EXPANSIONS = 20
 const CATEGORY_FACET_VALUES = 100
 const BRAND_FACET_VALUES = 50
 /** An exact (case-insensitive) name match outranks any ts_rank. */
 const EXACT_NAME_BOOST = 1_000_000_000
 /** word_similarity needed for the typo fallback on names and brands ("trialrunner" ~ "Trailrunner": 0.5). */
 const WORD_SIMILARITY = '0.5'
+/** Enough for ranking, facets and sorts over EXACT_TOTAL_LIMIT matches without spilling to disk. */
+const WORK_MEM = '32MB'
 
 type Fragment = postgres.PendingQuery<postgres.Row[]>
 
-/** The tsquery for `text`: websearch syntax for the words, plus a prefix query for the last one. */
-function tsquery(db: Db, text: string): Fragment {
-  const { head, prefix } = parseText(text)
+/**
+ * The tsquery for `text`: websearch syntax for the words, and the last word as a prefix.
+ * The prefix becomes the known words (names, brands, categories) that start with it, most
+ * common first: GIN looks those up as exact keys, where a 'word':* partial match would
+ * scan and merge whole posting lists (50 ms instead of 8 ms at 1 M products). A prefix no
+ * known word starts with still gets the partial match. Vocabulary words are made of
+ * letters and digits only (split on [^[:alnum:]]), so joining them with ' | ' is safe.
+ */
+function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: true }): Fragment {
+  const { head, prefix } = options.prefix ? parseText(text) : { head: text, prefix: null }
   const words = db`websearch_to_tsquery('english', ${head})`
   if (!prefix) return words
-  const typed = prefixQuery(prefix)
-  const startsWith = db`(to_tsquery('english', ${typed}) || to_tsquery('simple', ${typed}))`
+  const startsWith = db`coalesce(
+    (select to_tsquery('english', string_agg(term_key, ' | ')) from (
+      select term_key from search.terms
+      where kind = 'word' and term_key like ${prefix.toLowerCase() + '%'} and products > 0
+      order by products desc limit ${PREFIX_EXPANSIONS}) known),
+    to_tsquery('english', ${prefixQuery(prefix)}))`
   return head ? db`(${words} && ${startsWith})` : startsWith
 }
 
@@ -43,11 +58,18 @@ function matchAndScore(db: Db, text: string, matching: Matching): { match: Fragm
                  + round(ts_rank(d.document, ${query}) * 1000000))::bigint`,
     }
   }
-  // Full-text hits (of the corrected text when there is one) first, then near spellings.
-  const corrected = matching.corrected ? tsquery(db, matching.corrected) : query
+  if (matching.corrected) {
+    // The corrected words are whole words: full-text search on them (and on what was typed).
+    const corrected = tsquery(db, matching.corrected, { prefix: false })
+    return {
+      match: db`d.document @@ (${corrected} || ${query})`,
+      score: db`round(ts_rank(d.document, ${corrected}) * 1000000)::bigint`,
+    }
+  }
+  // No known word is near: names and brands that look like what was typed (trigram GIN indexes).
   return {
-    match: db`(d.document @@ ${query} or d.document @@ ${corrected} or ${text} <% d.name or ${text} <% d.brand)`,
-    score: db`(case when d.document @@ ${corrected} then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, ${corrected}) * 1000000)
+    match: db`(d.document @@ ${query} or ${text} <% d.name or ${text} <% d.brand)`,
+    score: db`(case when d.document @@ ${query} then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, ${query}) * 1000000)
                     else round(greatest(word_similarity(${text}, d.name), word_similarity(${text}, d.brand)) * 1000000)
                end)::bigint`,
   }
@@ -165,46 +187,34 @@ function toPage(row: AnswerRow, limit: number, scale = 1): SearchPage {
   }
 }
 
-/** With text: every match is ranked, so the count and the facets are exact at no extra cost. */
-async function searchText(db: Db, request: SearchRequest): Promise<SearchPage> {
-  const ordering = orderingOf(db, request)
-  const { match, score } = matchAndScore(db, request.text, request.matching)
-  const [row] = await db<AnswerRow[]>`
-    with matched as materialized (
-      select ${SUMMARY_COLUMNS(db)}, ${score} as score
-      from search.documents d
-      where ${match} ${filtersOf(db, request.filters)}
-    ),
-    page as (
-      select * from matched
-      where ${request.after ? ordering.after(request.after) : db`true`}
-      order by ${ordering.by} limit ${request.limit + 1}
-    )
-    select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
-  return toPage(row, request.limit)
-}
-
 /**
- * Without text (a category page): the page comes straight off an ordered index, and the
- * count and facets from at most EXACT_TOTAL_LIMIT + 1 matches; past that the total is the
- * planner's estimate and the facet counts are scaled to it.
+ * One statement answers the page, the count and the facets. Count and facets come from at
+ * most EXACT_TOTAL_LIMIT + 1 matches; past that the total is the planner's estimate, the
+ * facet counts are scaled to it and `totalIsEstimate` says so. Relevance ranks those
+ * matches; the other orders read the page straight off their index over all matches.
  */
-async function browse(db: Db, request: SearchRequest): Promise<SearchPage> {
+async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   const ordering = orderingOf(db, request)
+  const ranked = request.sort === 'relevance' && request.text !== ''
+  const { match, score } = request.text === '' ? { match: db`true`, score: db`0::bigint` } : matchAndScore(db, request.text, request.matching)
   const filters = filtersOf(db, request.filters)
+  const after = request.after ? ordering.after(request.after) : db`true`
+  const limit = request.limit + 1
   const [row] = await db<AnswerRow[]>`
     with matched as materialized (
-      select category_paths, brand, min_price from search.documents d where true ${filters} limit ${EXACT_TOTAL_LIMIT + 1}
+      select ${SUMMARY_COLUMNS(db)}, ${ranked ? score : db`0::bigint`} as score
+      from search.documents d where ${match} ${filters}
+      limit ${EXACT_TOTAL_LIMIT + 1}
     ),
-    page as (
-      select ${SUMMARY_COLUMNS(db)} from search.documents d
-      where true ${filters} and ${request.after ? ordering.after(request.after) : db`true`}
-      order by ${ordering.by} limit ${request.limit + 1}
-    )
+    page as (${
+      ranked
+        ? db`select * from matched where ${after} order by ${ordering.by} limit ${limit}`
+        : db`select ${SUMMARY_COLUMNS(db)} from search.documents d where ${match} ${filters} and ${after} order by ${ordering.by} limit ${limit}`
+    })
     select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
   if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)
   const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
-    explain (format json) select 1 from search.documents d where true ${filters}`
+    explain (format json) select 1 from search.documents d where ${match} ${filters}`
   const estimate = Math.max(row.total, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
   return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
 }
@@ -219,13 +229,14 @@ export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
   function run<T>(work: (db: Db) => Promise<T>): Promise<T> {
     return options.sql.begin(async (tx) => {
       await tx`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true),
-                      set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY}, true)`
+                      set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY}, true),
+                      set_config('work_mem', ${WORK_MEM}, true)`
       return work(tx)
     }) as Promise<T>
   }
 
   return {
-    search: (request) => run((db) => (request.text === '' ? browse(db, request) : searchText(db, request))),
+    search: (request) => run((db) => runSearch(db, request)),
 
     correct: (text) =>
       run(async (db) => {

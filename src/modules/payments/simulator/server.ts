@@ -7,6 +7,7 @@ import type { Logger } from '../../../platform/telemetry/log.ts'
 import { Ledger, wireOf, type Operation, type StoredResponse } from './ledger.ts'
 import { authorize, capture, failure, refund, type AuthorizeRequest, type ProcessorDeps } from './processor.ts'
 import { WebhookSender, type WebhookStats } from './webhooks.ts'
+import { CREATE_PAYMENT, PAYMENT_PARAMS, REFUND, SETTINGS } from './schemas.ts'
 
 export interface SimulatorSettings {
   /** Added before every API answer. */
@@ -54,46 +55,6 @@ export const DEFAULT_SIMULATOR_SETTINGS: SimulatorSettings = { latencyMs: 0, fai
 
 const KEY = /^[\x21-\x7e]{1,255}$/
 const problem = (reply: FastifyReply, response: StoredResponse) => reply.code(response.status).send(response.body)
-
-const CARD = {
-  type: 'object',
-  required: ['number', 'expMonth', 'expYear', 'cvc'],
-  additionalProperties: false,
-  properties: {
-    number: { type: 'string', minLength: 1, maxLength: 30 },
-    expMonth: { type: 'integer', minimum: 1, maximum: 12 },
-    expYear: { type: 'integer', minimum: 0, maximum: 9999 },
-    cvc: { type: 'string', maxLength: 8 },
-  },
-}
-const CREATE_PAYMENT = {
-  type: 'object',
-  required: ['amount', 'currency', 'orderId', 'card'],
-  additionalProperties: false,
-  properties: {
-    amount: { type: 'integer', minimum: 1, maximum: 99_999_999 },
-    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-    orderId: { type: 'string', minLength: 1, maxLength: 128 },
-    capture: { type: 'boolean' },
-    card: CARD,
-  },
-}
-const REFUND = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { amount: { type: 'integer', minimum: 1, maximum: 99_999_999 } },
-}
-const SETTINGS = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    latencyMs: { type: 'integer', minimum: 0, maximum: 60_000 },
-    failureRate: { type: 'number', minimum: 0, maximum: 1 },
-    failAfterProcessing: { type: 'boolean' },
-    slowMs: { type: 'integer', minimum: 0, maximum: 600_000 },
-  },
-}
-const PAYMENT_PARAMS = { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   let settings: SimulatorSettings = { ...DEFAULT_SIMULATOR_SETTINGS, ...definedOnly(options) }

@@ -1,0 +1,42 @@
+// Orders: checkout, the order state machine, order reads and merchant actions, and the
+// reconciliation of charges whose outcome checkout never learned. The only file other modules import.
+import type { Sql } from '../../platform/db/index.ts'
+import type { Logger } from '../../platform/telemetry/log.ts'
+import { reconcilePendingPayments } from './order-actions.ts'
+import type { CartPort, CatalogPort, InventoryPort, PaymentPort } from './ports.ts'
+import { orderRoutes } from './routes.ts'
+
+export type { CartPort, CatalogPort, CheckoutLine, ChargeOutcome, PaymentPort, Card, Money } from './ports.ts'
+
+export interface OrdersDeps {
+  sql: Sql
+  log: Logger
+  cart: CartPort
+  catalog: CatalogPort
+  inventory: InventoryPort
+  payments: PaymentPort
+  regionOf(customerId: string): Promise<string>
+}
+
+export function createOrdersModule(deps: OrdersDeps) {
+  let timer: NodeJS.Timeout | null = null
+  return {
+    routes: orderRoutes(deps),
+    /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
+    reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
+    /** Worker: reconcile every 30 s. */
+    startReconciliation(intervalMs = 30_000) {
+      timer = setInterval(() => {
+        reconcilePendingPayments(deps, { olderThanSeconds: 30, holdSeconds: 900 }).catch((error) =>
+          deps.log.warn({ err: error }, 'payment reconciliation failed; will retry'),
+        )
+      }, intervalMs)
+      timer.unref()
+    },
+    stopReconciliation() {
+      if (timer) clearInterval(timer)
+    },
+  }
+}
+
+export type OrdersModule = ReturnType<typeof createOrdersModule>

@@ -1,0 +1,30 @@
+import type { Sql } from '../../platform/db/index.ts'
+import { validationFailed } from '../../platform/http/errors.ts'
+import { orderView } from './order-view.ts'
+import { findLines, listOrders } from './repo.ts'
+import type { OrderStatus } from './state-machine.ts'
+
+const encode = (createdAt: Date, id: string) => Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url')
+
+function decode(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
+    if (typeof id === 'string' && !Number.isNaN(Date.parse(createdAt))) return { createdAt, id }
+  } catch {}
+  throw validationFailed([{ path: 'cursor', message: 'is not a cursor this API gave out' }])
+}
+
+/** Newest first, keyset-paged on (created_at, id). */
+export async function listOrderPage(sql: Sql, query: { customerId?: string; status?: OrderStatus; limit?: number; cursor?: string }) {
+  const limit = query.limit ?? 20
+  const rows = await listOrders(sql, {
+    customerId: query.customerId,
+    status: query.status,
+    before: query.cursor ? decode(query.cursor) : undefined,
+    limit: limit + 1,
+  })
+  const page = rows.slice(0, limit)
+  const items = await Promise.all(page.map(async (row) => orderView(row, await findLines(sql, row.id))))
+  const last = page[page.length - 1]
+  return { items, nextCursor: rows.length > limit ? encode(last.created_at, last.id) : null }
+}

@@ -1,0 +1,39 @@
+import type { PaymentGateway } from '../payments/index.ts'
+import type { PaymentPort } from './ports.ts'
+
+/**
+ * Orders' view of the payment gateway. Checkout charges in one step (authorize with
+ * capture). Anything short of a clear answer is `unknown`: the order waits for
+ * reconciliation rather than risk a second charge or a lost one.
+ */
+export function paymentPortFrom(gateway: PaymentGateway): PaymentPort {
+  return {
+    async charge(input, idempotencyKey) {
+      const result = await gateway.authorize({ orderId: input.orderId, amount: input.amount, card: input.card, capture: true }, idempotencyKey)
+      if (result.ok) {
+        return result.payment.status === 'captured'
+          ? { status: 'captured', paymentId: result.payment.id }
+          : { status: 'unknown', reason: `payment is ${result.payment.status}` }
+      }
+      if (result.code === 'payment_declined') {
+        return { status: 'declined', declineCode: result.declineCode, message: `The card was declined (${result.declineCode})` }
+      }
+      return { status: 'unknown', reason: `${result.code}: ${result.detail}` }
+    },
+
+    async lookup(idempotencyKey) {
+      const result = await gateway.status({ idempotencyKey })
+      if (result.ok) {
+        if (result.payment.status === 'captured' || result.payment.status === 'refunded') return { status: 'captured', paymentId: result.payment.id }
+        if (result.payment.status === 'declined') return { status: 'declined' }
+        return { status: 'unknown' }
+      }
+      return result.code === 'not_found' ? { status: 'not_found' } : { status: 'unknown' }
+    },
+
+    async refund(paymentId, amount, idempotencyKey) {
+      const result = await gateway.refund(paymentId, amount, idempotencyKey)
+      return result.ok ? { ok: true } : { ok: false, reason: `${result.code}: ${result.detail}` }
+    },
+  }
+}

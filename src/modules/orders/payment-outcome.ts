@@ -1,0 +1,36 @@
+import type { Sql } from '../../platform/db/index.ts'
+import type { Logger } from '../../platform/telemetry/log.ts'
+import type { ChargeOutcome, InventoryPort } from './ports.ts'
+import { findLines, setPaymentId } from './repo.ts'
+import { transition } from './state-machine.ts'
+
+type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'unknown' } | ChargeOutcome
+
+/**
+ * Records what the gateway said about an order's charge: captured -> paid (held units
+ * sold); declined -> cancelled (held units released). Unknown changes nothing. Safe to
+ * call twice (checkout and reconciliation may both learn the answer): only a
+ * pending_payment order moves.
+ */
+export async function applyChargeOutcome(
+  deps: { sql: Sql; log: Logger; inventory: InventoryPort },
+  orderId: string,
+  outcome: Known,
+  actor: string,
+): Promise<void> {
+  if (outcome.status === 'unknown') return
+  await deps.sql.begin(async (tx) => {
+    // Row lock: checkout and reconciliation learning the answer together apply it once.
+    const [order] = await tx<{ status: string }[]>`select status from orders.orders where id = ${orderId} for update`
+    if (!order || order.status !== 'pending_payment') return
+    const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
+    if (outcome.status === 'captured') {
+      await setPaymentId(tx, orderId, outcome.paymentId)
+      await deps.inventory.sell(tx, orderId, lines, actor)
+      await transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured')
+    } else {
+      await deps.inventory.release(tx, orderId, lines, actor)
+      await transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined')
+    }
+  })
+}

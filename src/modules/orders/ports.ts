@@ -1,0 +1,57 @@
+// What orders need from other modules, as narrow ports the composition root fills.
+import type { Db } from '../../platform/db/index.ts'
+
+export interface Money {
+  amount: number
+  currency: string
+}
+
+export interface CheckoutLine {
+  variantId: string
+  quantity: number
+  /** The price the shopper saw when adding (the cart's snapshot). */
+  unitPrice: Money
+}
+
+export interface CartPort {
+  /** The cart's lines, access checked (guest cart: by id; account cart: its owner only). Throws not_found / forbidden. */
+  linesForCheckout(cartId: string, customerId: string | null): Promise<CheckoutLine[]>
+  /** The cart takes these prices (after a price change), so the next try goes through. */
+  updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
+  /** Empties the cart after a successful checkout. */
+  clear(cartId: string): Promise<void>
+}
+
+export interface CatalogPort {
+  /** Current prices and names straight from the catalog (not a cache); missing ids are absent. */
+  variantsForCheckout(variantIds: string[]): Promise<Map<string, { productId: string; name: string; price: Money }>>
+}
+
+export interface InventoryPort {
+  reserve(tx: Db, orderId: string, lines: { variantId: string; quantity: number }[], actor?: string): Promise<
+    { ok: true } | { ok: false; short: { variantId: string; requested: number; available: number }[] }
+  >
+  release(tx: Db, orderId: string, lines: { variantId: string; quantity: number }[], actor?: string): Promise<void>
+  sell(tx: Db, orderId: string, lines: { variantId: string; quantity: number }[], actor?: string): Promise<void>
+  returnSold(tx: Db, orderId: string, lines: { variantId: string; quantity: number }[], actor?: string): Promise<void>
+}
+
+export interface Card {
+  number: string
+  expMonth: number
+  expYear: number
+  cvc: string
+}
+
+/** The outcome of a charge: `unknown` means the gateway may or may not have charged; ask it later with the same key. */
+export type ChargeOutcome =
+  | { status: 'captured'; paymentId: string }
+  | { status: 'declined'; declineCode: string; message: string }
+  | { status: 'unknown'; reason: string }
+
+export interface PaymentPort {
+  charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
+  /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
+  lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
+  refund(paymentId: string, amount: Money, idempotencyKey: string): Promise<{ ok: true } | { ok: false; reason: string }>
+}

@@ -1,0 +1,100 @@
+import type { Db } from '../../platform/db/index.ts'
+import type { OrderStatus } from './state-machine.ts'
+
+export interface OrderRow {
+  id: string
+  number: string
+  status: OrderStatus
+  customer_id: string | null
+  email: string
+  currency: string
+  subtotal: string
+  total: string
+  shipping_address: Record<string, string>
+  access_token_hash: string | null
+  payment_key: string
+  payment_id: string | null
+  created_at: Date
+  updated_at: Date
+}
+
+export interface OrderLineRow {
+  variant_id: string
+  product_id: string
+  name: string
+  unit_price: string
+  quantity: number
+  line_total: string
+}
+
+export interface NewOrder {
+  id: string
+  customerId: string | null
+  email: string
+  currency: string
+  subtotal: number
+  total: number
+  shippingAddress: Record<string, string>
+  accessTokenHash: string | null
+  paymentKey: string
+  region: string
+  lines: { variantId: string; productId: string; name: string; unitPrice: number; quantity: number }[]
+}
+
+export async function insertOrder(tx: Db, order: NewOrder): Promise<void> {
+  await tx`
+    insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region)
+    values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},
+            ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region})`
+  await tx`
+    insert into orders.order_lines ${tx(
+      order.lines.map((l) => ({
+        order_id: order.id,
+        variant_id: l.variantId,
+        product_id: l.productId,
+        name: l.name,
+        unit_price: l.unitPrice,
+        quantity: l.quantity,
+        line_total: l.unitPrice * l.quantity,
+      })),
+    )}`
+  await tx`
+    insert into orders.transitions (order_id, from_status, to_status, actor, reason)
+    values (${order.id}, null, 'pending_payment', 'checkout', 'placed')`
+}
+
+export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {
+  const [row] = await db<OrderRow[]>`select * from orders.orders where id = ${id}`
+  return row ?? null
+}
+
+export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]> {
+  return db<OrderLineRow[]>`
+    select variant_id, product_id, name, unit_price, quantity, line_total
+    from orders.order_lines where order_id = ${orderId} order by variant_id`
+}
+
+export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {
+  await db`update orders.orders set payment_id = ${paymentId}, updated_at = now() where id = ${orderId}`
+}
+
+export async function listOrders(
+  db: Db,
+  filter: { customerId?: string; status?: OrderStatus; before?: { createdAt: string; id: string }; limit: number },
+): Promise<OrderRow[]> {
+  return db<OrderRow[]>`
+    select * from orders.orders
+    where true
+      ${filter.customerId ? db`and customer_id = ${filter.customerId}` : db``}
+      ${filter.status ? db`and status = ${filter.status}` : db``}
+      ${filter.before ? db`and (created_at, id) < (${filter.before.createdAt}::timestamptz, ${filter.before.id})` : db``}
+    order by created_at desc, id desc
+    limit ${filter.limit}`
+}
+
+export async function pendingPaymentsOlderThan(db: Db, seconds: number, limit: number): Promise<OrderRow[]> {
+  return db<OrderRow[]>`
+    select * from orders.orders
+    where status = 'pending_payment' and created_at < now() - ${seconds} * interval '1 second'
+    order by created_at limit ${limit}`
+}

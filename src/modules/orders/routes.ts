@@ -1,0 +1,69 @@
+import type { App } from '../../platform/http/server.ts'
+import { requireAdmin, requireSession } from '../../platform/http/auth.ts'
+import { notFound } from '../../platform/http/errors.ts'
+import { checkout, type CheckoutDeps } from './checkout.ts'
+import { listOrderPage } from './list-orders.ts'
+import { cancelOrder, fulfilOrder, refundOrder } from './order-actions.ts'
+import { orderView, tokenMatches } from './order-view.ts'
+import { findLines, findOrder } from './repo.ts'
+import { CartParams, CheckoutBody, IdempotencyHeaders, OrderListQuery, OrderParams, OrderReadQuery } from './schemas.ts'
+
+export interface OrderRouteDeps extends CheckoutDeps {
+  regionOf(customerId: string): Promise<string>
+}
+
+export function orderRoutes(deps: OrderRouteDeps) {
+  return async (app: App) => {
+    app.post('/store/carts/:id/checkout', {
+      schema: { tags: ['checkout'], params: CartParams, headers: IdempotencyHeaders, body: CheckoutBody },
+      handler: async (request, reply) => {
+        const session = await request.session()
+        const answer = await checkout(deps, {
+          cartId: request.params.id,
+          customer: session ? { id: session.customerId, region: await deps.regionOf(session.customerId) } : null,
+          idempotencyKey: request.headers['idempotency-key'],
+          email: request.body.email,
+          shippingAddress: request.body.shippingAddress,
+          card: request.body.payment.card,
+        })
+        if (answer.status >= 400) reply.type('application/problem+json')
+        return reply.code(answer.status).send(answer.body)
+      },
+    })
+
+    app.get('/store/orders/:id', { schema: { tags: ['orders'], params: OrderParams, querystring: OrderReadQuery } }, async (request) => {
+      const order = await findOrder(deps.sql, request.params.id)
+      const session = await request.session()
+      const token = request.query.accessToken ?? (request.headers['x-order-token'] as string | undefined)
+      const mine = order && ((order.customer_id !== null && session?.customerId === order.customer_id) || tokenMatches(order, token))
+      // Someone else's order answers exactly like a missing one: ids reveal nothing.
+      if (!order || !mine) throw notFound('Order')
+      return orderView(order, await findLines(deps.sql, order.id))
+    })
+
+    app.get('/store/customers/me/orders', { schema: { tags: ['orders'], querystring: OrderListQuery } }, async (request) => {
+      const session = await requireSession(request)
+      return listOrderPage(deps.sql, { ...request.query, customerId: session.customerId })
+    })
+
+    await app.register(async (admin: App) => {
+      admin.addHook('onRequest', async (request) => {
+        await requireAdmin(request)
+      })
+      const security = [{ bearer: [] }]
+      admin.get('/admin/orders', { schema: { tags: ['admin'], querystring: OrderListQuery, security } }, async (request) =>
+        listOrderPage(deps.sql, request.query),
+      )
+      const actor = async (request: Parameters<typeof requireAdmin>[0]) => `admin:${(await requireAdmin(request)).customerId}`
+      admin.post('/admin/orders/:id/fulfil', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+        fulfilOrder(deps, request.params.id, await actor(request)),
+      )
+      admin.post('/admin/orders/:id/cancel', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+        cancelOrder(deps, request.params.id, await actor(request)),
+      )
+      admin.post('/admin/orders/:id/refund', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+        refundOrder(deps, request.params.id, await actor(request)),
+      )
+    })
+  }
+}

@@ -1,0 +1,52 @@
+import { Type } from 'typebox'
+
+export const CartParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+export const OrderParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.String({ minLength: 8, maxLength: 100, pattern: '^[A-Za-z0-9_:.-]+$' }),
+})
+
+export const CheckoutBody = Type.Object(
+  {
+    email: Type.String({ format: 'email', maxLength: 254 }),
+    shippingAddress: Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 200 }),
+        line1: Type.String({ minLength: 1, maxLength: 200 }),
+        city: Type.String({ minLength: 1, maxLength: 100 }),
+        postalCode: Type.String({ minLength: 1, maxLength: 20 }),
+        country: Type.String({ pattern: '^[A-Z]{2}$' }),
+      },
+      { additionalProperties: false },
+    ),
+    payment: Type.Object(
+      {
+        card: Type.Object(
+          {
+            number: Type.String({ pattern: '^[0-9]{12,19}$' }),
+            expMonth: Type.Integer({ minimum: 1, maximum: 12 }),
+            expYear: Type.Integer({ minimum: 2000, maximum: 2100 }),
+            cvc: Type.String({ pattern: '^[0-9]{3,4}$' }),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const OrderStatusEnum = Type.Union(['pending_payment', 'paid', 'fulfilled', 'cancelled', 'refunded'].map((s) => Type.Literal(s)))
+
+export const OrderListQuery = Type.Object(
+  {
+    status: Type.Optional(OrderStatusEnum),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+
+export const OrderReadQuery = Type.Object({ accessToken: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false })

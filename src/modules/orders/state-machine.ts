@@ -1,0 +1,43 @@
+import type { Db } from '../../platform/db/index.ts'
+import { AppError } from '../../platform/http/errors.ts'
+import { writeEvent } from '../../platform/bus/outbox.ts'
+
+export type OrderStatus = 'pending_payment' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded'
+
+/** The order process as a table: which states each state may move to, and the event it raises. */
+export const TRANSITIONS: Record<OrderStatus, Partial<Record<OrderStatus, string>>> = {
+  pending_payment: { paid: 'order.paid', cancelled: 'order.cancelled' },
+  paid: { fulfilled: 'order.fulfilled', refunded: 'order.refunded' },
+  fulfilled: { refunded: 'order.refunded' },
+  cancelled: {},
+  refunded: {},
+}
+
+export function canMove(from: OrderStatus, to: OrderStatus): boolean {
+  return TRANSITIONS[from][to] !== undefined
+}
+
+/**
+ * Moves an order from `from` to `to` inside the caller's transaction: a conditional UPDATE
+ * on the current status (so two concurrent moves cannot both win), the transition record
+ * and its event, together.
+ */
+export async function transition(
+  tx: Db,
+  orderId: string,
+  from: OrderStatus,
+  to: OrderStatus,
+  actor: string,
+  reason: string | null = null,
+): Promise<void> {
+  const eventType = TRANSITIONS[from][to]
+  if (!eventType) throw new AppError('invalid_transition', `An order that is ${from} cannot become ${to}`, {}, 409)
+  const rows = await tx`
+    update orders.orders set status = ${to}, updated_at = now()
+    where id = ${orderId} and status = ${from} returning id`
+  if (rows.length === 0) throw new AppError('invalid_transition', `The order is no longer ${from}`, {}, 409)
+  await tx`
+    insert into orders.transitions (order_id, from_status, to_status, actor, reason)
+    values (${orderId}, ${from}, ${to}, ${actor}, ${reason})`
+  await writeEvent(tx, eventType, { orderId, from, to })
+}
