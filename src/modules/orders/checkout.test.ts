@@ -1,0 +1,263 @@
+import { after, before, describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
+
+const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
+
+describe('checkout, orders and payments', () => {
+  let t: TestApp
+  let token: string
+  before(async () => {
+    // A short client timeout and a slow card just past it keep the timeout path quick.
+    t = await startTestApp({ env: { GATEWAY_TIMEOUT_MS: '300', SIMULATOR_SLOW_MS: '900' } })
+    token = await t.adminToken()
+  })
+  after(() => t.close())
+
+  const product = async (stocks: number[], amount = 2500) => {
+    const body = sampleProduct({
+      variants: stocks.map((stock, i) => ({ sku: `CO-${randomUUID().slice(0, 8)}-${i}`, title: `V${i}`, price: { amount, currency: 'USD' }, stock })),
+    })
+    const res = await t.call('POST', '/admin/products', { token, body })
+    assert.equal(res.status, 201)
+    return { id: res.body.id as string, variants: res.body.variants.map((v: { id: string }) => v.id) as string[] }
+  }
+  const cartWith = async (lines: [string, number][], auth?: string) => {
+    const cart = await t.call('POST', '/store/carts', { token: auth })
+    assert.equal(cart.status, 201)
+    for (const [variantId, quantity] of lines) {
+      const add = await t.call('POST', `/store/carts/${cart.body.id}/items`, { body: { variantId, quantity }, token: auth })
+      assert.equal(add.status < 300, true, JSON.stringify(add.body))
+    }
+    return cart.body.id as string
+  }
+  const body = (card = CARDS.ok, email = 'shopper@shop.test') => ({
+    email,
+    shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+    payment: { card: { number: card, expMonth: 12, expYear: 2031, cvc: '123' } },
+  })
+  const checkout = (cartId: string, key: string = randomUUID(), card = CARDS.ok, auth?: string) =>
+    t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(card), headers: { 'idempotency-key': key }, token: auth })
+  const stock = async (variantId: string) => (await t.call('GET', `/admin/inventory/${variantId}`, { token })).body
+  const simulator = () => t.api.modules.payments.simulator()!
+  const chargesFor = (orderId: string) => simulator().stats().keys[`charge:${orderId}`]?.executions ?? 0
+
+  test('a guest checks out: 201 paid, stock sold, cart emptied, order readable with its access token only', async () => {
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 2]])
+    const res = await checkout(cartId)
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    const order = res.body
+    assert.equal(order.status, 'paid')
+    assert.match(order.id, /^ord_[A-Za-z0-9_-]{22}$/)
+    assert.deepEqual(order.total, { amount: 5000, currency: 'USD' })
+    assert.equal(order.items[0].quantity, 2)
+    assert.ok(order.accessToken)
+    assert.deepEqual(await stock(v), { ...(await stock(v)), available: 8, reserved: 0, sold: 2 })
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 0)
+    assert.equal(chargesFor(order.id), 1)
+
+    const mine = await t.call('GET', `/store/orders/${order.id}?accessToken=${order.accessToken}`)
+    assert.equal(mine.status, 200)
+    assert.equal(mine.body.status, 'paid')
+    assert.equal(mine.body.accessToken, undefined, 'the token is given once, in the checkout answer')
+    assert.equal((await t.call('GET', `/store/orders/${order.id}`)).status, 404)
+    assert.equal((await t.call('GET', `/store/orders/${order.id}?accessToken=wrong`)).status, 404)
+
+    const events = await t.platform.sql`select type from platform.outbox where payload->>'orderId' = ${order.id} order by id`
+    assert.deepEqual(events.map((e) => e.type), ['order.placed', 'order.paid'])
+    const transitions = await t.platform.sql`select to_status, actor from orders.transitions where order_id = ${order.id} order by id`
+    assert.deepEqual(transitions.map((r) => r.to_status), ['pending_payment', 'paid'])
+  })
+
+  test('300 shoppers racing for 50 units: exactly 50 paid, 250 out_of_stock, units conserved', async () => {
+    const { variants: [v] } = await product([50])
+    const carts = []
+    for (let i = 0; i < 300; i++) carts.push(await cartWith([[v, 1]]))
+    const answers = await Promise.all(carts.map((cartId) => checkout(cartId)))
+    const statuses = answers.map((a) => a.status)
+    assert.equal(statuses.filter((s) => s === 201).length, 50)
+    assert.equal(statuses.filter((s) => s === 409).length, 250)
+    assert.ok(answers.filter((a) => a.status === 409).every((a) => a.body.code === 'out_of_stock'))
+    const after = await stock(v)
+    assert.deepEqual([after.available, after.reserved, after.sold], [0, 0, 50])
+    const paid = await t.platform.sql`
+      select count(*)::int as n from orders.order_lines l join orders.orders o on o.id = l.order_id
+      where l.variant_id = ${v} and o.status = 'paid'`
+    assert.equal(paid[0].n, 50)
+  })
+
+  test('a multi-line order is never partly reserved', async () => {
+    const { variants: [a, b] } = await product([5, 5])
+    const cartId = await cartWith([[a, 1], [b, 2]])
+    await t.call('PUT', `/admin/inventory/${b}`, { token, body: { available: 1 } })
+    const res = await checkout(cartId)
+    assert.equal(res.status, 409)
+    assert.equal(res.body.code, 'out_of_stock')
+    assert.deepEqual(res.body.lines, [{ variantId: b, requested: 2, available: 1 }])
+    assert.deepEqual([(await stock(a)).available, (await stock(a)).reserved], [5, 0])
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 2, 'the cart stays for another try')
+  })
+
+  test('overlapping carts checked out in opposite orders finish without deadlock', async () => {
+    const { variants: [a, b] } = await product([100, 100])
+    const carts = []
+    for (let i = 0; i < 20; i++) carts.push(await cartWith(i % 2 ? [[a, 1], [b, 1]] : [[b, 1], [a, 1]]))
+    const answers = await Promise.all(carts.map((c) => checkout(c)))
+    assert.ok(answers.every((r) => r.status === 201))
+    assert.deepEqual([(await stock(a)).sold, (await stock(b)).sold], [20, 20])
+  })
+
+  test('idempotent replay: the same key returns the first answer; another body with it is refused', async () => {
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const first = await checkout(cartId, key)
+    assert.equal(first.status, 201)
+    const again = await checkout(cartId, key)
+    assert.equal(again.status, 201)
+    assert.deepEqual(again.body, first.body)
+    const other = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+      body: body(CARDS.ok, 'someone-else@shop.test'),
+      headers: { 'idempotency-key': key },
+    })
+    assert.equal(other.status, 422)
+    assert.equal(other.body.code, 'idempotency_conflict')
+    assert.equal((await stock(v)).sold, 1)
+    assert.equal(chargesFor(first.body.id), 1)
+  })
+
+  test('10 concurrent requests with one key: one order, one charge', async () => {
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const answers = await Promise.all(Array.from({ length: 10 }, () => checkout(cartId, key)))
+    const created = answers.filter((a) => a.status === 201)
+    const inProgress = answers.filter((a) => a.status === 409)
+    assert.equal(created.length + inProgress.length, 10)
+    assert.ok(inProgress.every((a) => a.body.code === 'request_in_progress'))
+    assert.ok(created.length >= 1)
+    assert.equal(new Set(created.map((a) => a.body.id)).size, 1, 'one order')
+    // The ones told "in progress" get the same order when they retry.
+    const retried = await checkout(cartId, key)
+    assert.equal(retried.body.id, created[0].body.id)
+    const orders = await t.platform.sql`select id from orders.orders o join orders.order_lines l on l.order_id = o.id where l.variant_id = ${v}`
+    assert.equal(orders.length, 1)
+    assert.equal(chargesFor(created[0].body.id), 1)
+    assert.equal((await stock(v)).sold, 1)
+  })
+
+  test('a declined card: 402, order cancelled, stock released, cart kept', async () => {
+    for (const card of [CARDS.declined, CARDS.funds]) {
+      const { variants: [v] } = await product([3])
+      const cartId = await cartWith([[v, 2]])
+      const res = await checkout(cartId, randomUUID(), card)
+      assert.equal(res.status, 402)
+      assert.equal(res.body.code, 'payment_declined')
+      assert.equal(res.body.declineCode, card === CARDS.funds ? 'insufficient_funds' : 'card_declined')
+      assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [3, 0, 0])
+      const [order] = await t.platform.sql`select status from orders.orders where id = ${res.body.orderId}`
+      assert.equal(order.status, 'cancelled')
+      assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 1)
+    }
+  })
+
+  test('the slow card: the client times out, retries with the same key, the order settles paid and is charged once', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const res = await checkout(cartId, randomUUID(), CARDS.slow)
+    assert.ok([201, 202].includes(res.status), `${res.status} ${JSON.stringify(res.body)}`)
+    const orderId = res.body.id
+    if (res.status === 202) {
+      assert.equal(res.body.status, 'pending_payment')
+      assert.equal((await stock(v)).reserved, 1, 'held while the outcome is unknown')
+      // Reconciliation asks the gateway with the order's key once the slow charge is done.
+      let settled = 0
+      for (let i = 0; i < 30 && settled === 0; i++) {
+        await new Promise((r) => setTimeout(r, 200))
+        settled = await t.api.modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 900 })
+      }
+    }
+    const [order] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
+    assert.equal(order.status, 'paid')
+    assert.equal(chargesFor(orderId), 1)
+    assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1])
+  })
+
+  test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {
+    const { id, variants: [v] } = await product([5], 2500)
+    const cartId = await cartWith([[v, 1]])
+    await t.call('PATCH', `/admin/products/${id}`, { token, body: { variants: [{ id: v, price: { amount: 2700, currency: 'USD' } }] } })
+    const key = randomUUID()
+    const res = await checkout(cartId, key)
+    assert.equal(res.status, 409)
+    assert.equal(res.body.code, 'price_changed')
+    assert.deepEqual(res.body.changes, [{ variantId: v, oldPrice: { amount: 2500, currency: 'USD' }, newPrice: { amount: 2700, currency: 'USD' } }])
+    assert.equal((await stock(v)).reserved + (await stock(v)).sold, 0, 'nothing held')
+    const cart = await t.call('GET', `/store/carts/${cartId}`)
+    assert.equal(cart.body.items[0].unitPrice.amount, 2700)
+    const second = await checkout(cartId, key)
+    assert.equal(second.status, 201)
+    assert.equal(second.body.total.amount, 2700)
+  })
+
+  test('bad input: no Idempotency-Key, a bad card number, an unknown cart', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const noKey = await t.call('POST', `/store/carts/${cartId}/checkout`, { body: body() })
+    assert.equal(noKey.status, 400)
+    assert.equal(noKey.body.errors[0].path, 'idempotency-key')
+    const badCard = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+      body: { ...body(), payment: { card: { number: '42', expMonth: 13, expYear: 2031, cvc: '1' } } },
+      headers: { 'idempotency-key': randomUUID() },
+    })
+    assert.equal(badCard.status, 400)
+    const paths = badCard.body.errors.map((e: { path: string }) => e.path)
+    assert.ok(paths.includes('payment.card.number') && paths.includes('payment.card.expMonth'), paths.join())
+    assert.equal((await checkout('AAAAAAAAAAAAAAAAAAAAAA')).status, 404)
+    const empty = await cartWith([])
+    const emptyRes = await checkout(empty)
+    assert.equal(emptyRes.status, 400)
+    assert.equal(emptyRes.body.errors[0].path, 'cart')
+    assert.equal((await stock(v)).reserved, 0)
+  })
+
+  test('account orders: only the owner sees them; admin lists, fulfils, cancels and refunds', async () => {
+    const register = async (email: string) =>
+      (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const alice = await register(`alice-${randomUUID().slice(0, 6)}@shop.test`)
+    const bob = await register(`bob-${randomUUID().slice(0, 6)}@shop.test`)
+    const { variants: [v] } = await product([10])
+    const aliceCart = (await t.call('GET', '/store/customers/me/cart', { token: alice })).body.id
+    await t.call('POST', `/store/carts/${aliceCart}/items`, { body: { variantId: v, quantity: 3 }, token: alice })
+    assert.equal((await checkout(aliceCart, randomUUID(), CARDS.ok, bob)).status, 403, "bob cannot check out alice's cart")
+    const placed = await checkout(aliceCart, randomUUID(), CARDS.ok, alice)
+    assert.equal(placed.status, 201)
+    assert.equal(placed.body.accessToken, undefined, 'account orders need no token')
+    const orderId = placed.body.id
+
+    assert.equal((await t.call('GET', `/store/orders/${orderId}`, { token: alice })).status, 200)
+    assert.equal((await t.call('GET', `/store/orders/${orderId}`, { token: bob })).status, 404)
+    const list = await t.call('GET', '/store/customers/me/orders', { token: alice })
+    assert.deepEqual(list.body.items.map((o: { id: string }) => o.id), [orderId])
+    assert.deepEqual((await t.call('GET', '/store/customers/me/orders', { token: bob })).body.items, [])
+    assert.equal((await t.call('GET', '/admin/orders?status=paid', { token: alice })).status, 403)
+
+    const adminList = await t.call('GET', '/admin/orders?status=paid&limit=100', { token })
+    assert.ok(adminList.body.items.some((o: { id: string }) => o.id === orderId))
+    assert.ok(adminList.body.items.every((o: { status: string }) => o.status === 'paid'))
+
+    const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token })
+    assert.equal(refunded.status, 200, JSON.stringify(refunded.body))
+    assert.equal(refunded.body.status, 'refunded')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [10, 0], 'refunded before fulfilment: stock returns')
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })).status, 409)
+
+    const second = await checkout(await cartWith([[v, 1]]))
+    assert.equal((await t.call('POST', `/admin/orders/${second.body.id}/fulfil`, { token })).body.status, 'fulfilled')
+    const refundFulfilled = await t.call('POST', `/admin/orders/${second.body.id}/refund`, { token })
+    assert.equal(refundFulfilled.body.status, 'refunded')
+    assert.equal((await stock(v)).sold, 1, 'a fulfilled order refunded keeps its units sold (they left the warehouse)')
+  })
+})
