@@ -36,7 +36,6 @@ export function createModules(platform: Platform) {
     timeoutMs: config.searchTimeoutMs,
     breakerResetMs: config.searchBreakerResetMs,
   })
-  // Orders will subscribe to verified payment webhooks here: payments.onPaymentEvent(...).
   const payments = createPaymentsModule({ sql, log, metrics, config })
   const orders = createOrdersModule({
     sql,
@@ -47,6 +46,8 @@ export function createModules(platform: Platform) {
     payments: paymentPortFrom(payments.gateway),
     regionOf: customers.regionOf,
   })
+  // A charge whose answer checkout never got (timeout) can settle through the webhook.
+  payments.onPaymentEvent(orders.onPaymentEvent)
   return { customers, inventory, catalog, cart, search, payments, orders }
 }
 

@@ -185,6 +185,24 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1])
   })
 
+  test('an order left pending by a timeout settles through the signed payment webhook alone', async () => {
+    const { variants: [v] } = await product([5])
+    const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)
+    const orderId = res.body.id
+    let status = res.body.status
+    for (let i = 0; i < 50 && status !== 'paid'; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
+    }
+    assert.equal(status, 'paid')
+    const actors = await t.platform.sql`select actor from orders.transitions where order_id = ${orderId} and to_status = 'paid'`
+    assert.ok(['webhook', 'checkout'].includes(actors[0].actor))
+    if (res.status === 202) assert.equal(actors[0].actor, 'webhook', 'nobody else settled it')
+    assert.equal(chargesFor(orderId), 1)
+    const received = await t.platform.sql`select count(*)::int as n from payments.webhook_events`
+    assert.ok(received[0].n >= 1)
+  })
+
   test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {
     const { id, variants: [v] } = await product([5], 2500)
     const cartId = await cartWith([[v, 1]])

@@ -5,6 +5,8 @@ import type { Logger } from '../../platform/telemetry/log.ts'
 import { reconcilePendingPayments } from './order-actions.ts'
 import type { CartPort, CatalogPort, InventoryPort, PaymentPort } from './ports.ts'
 import { orderRoutes } from './routes.ts'
+import { applyChargeOutcomeIn } from './payment-outcome.ts'
+import type { Tx } from '../../platform/db/index.ts'
 
 export type { CartPort, CatalogPort, CheckoutLine, ChargeOutcome, PaymentPort, Card, Money } from './ports.ts'
 
@@ -22,6 +24,14 @@ export function createOrdersModule(deps: OrdersDeps) {
   let timer: NodeJS.Timeout | null = null
   return {
     routes: orderRoutes(deps),
+    /** A verified payment webhook: settles a pending order the same way checkout would (idempotent). */
+    async onPaymentEvent(event: { type: string; payment: { id: string; orderId: string } }, tx: Tx): Promise<void> {
+      if (event.type === 'payment.captured') {
+        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'captured', paymentId: event.payment.id }, 'webhook')
+      } else if (event.type === 'payment.declined') {
+        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'declined' }, 'webhook')
+      }
+    },
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
     reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
     /** Worker: reconcile every 30 s. */

@@ -1,4 +1,4 @@
-import type { Sql } from '../../platform/db/index.ts'
+import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort } from './ports.ts'
 import { findLines, setPaymentId } from './repo.ts'
@@ -19,18 +19,28 @@ export async function applyChargeOutcome(
   actor: string,
 ): Promise<void> {
   if (outcome.status === 'unknown') return
-  await deps.sql.begin(async (tx) => {
-    // Row lock: checkout and reconciliation learning the answer together apply it once.
-    const [order] = await tx<{ status: string }[]>`select status from orders.orders where id = ${orderId} for update`
-    if (!order || order.status !== 'pending_payment') return
-    const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
-    if (outcome.status === 'captured') {
-      await setPaymentId(tx, orderId, outcome.paymentId)
-      await deps.inventory.sell(tx, orderId, lines, actor)
-      await transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured')
-    } else {
-      await deps.inventory.release(tx, orderId, lines, actor)
-      await transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined')
-    }
-  })
+  await deps.sql.begin((tx) => applyChargeOutcomeIn(tx, deps, orderId, outcome, actor))
+}
+
+/** The same, inside the caller's transaction (a payment webhook is recorded in one). */
+export async function applyChargeOutcomeIn(
+  tx: Tx,
+  deps: { inventory: InventoryPort },
+  orderId: string,
+  outcome: Known,
+  actor: string,
+): Promise<void> {
+  if (outcome.status === 'unknown') return
+  // Row lock: checkout, reconciliation and the webhook learning the answer together apply it once.
+  const [order] = await tx<{ status: string }[]>`select status from orders.orders where id = ${orderId} for update`
+  if (!order || order.status !== 'pending_payment') return
+  const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
+  if (outcome.status === 'captured') {
+    await setPaymentId(tx, orderId, outcome.paymentId)
+    await deps.inventory.sell(tx, orderId, lines, actor)
+    await transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured')
+  } else {
+    await deps.inventory.release(tx, orderId, lines, actor)
+    await transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined')
+  }
 }
