@@ -29,12 +29,14 @@ export function createModules(platform: Platform) {
   const customers = createCustomersModule({ sql, kv, log, carts: cart })
   const search = createSearchModule({
     sql,
+    kv,
     log,
     metrics,
     catalog,
     stock: inventory,
     timeoutMs: config.searchTimeoutMs,
     breakerResetMs: config.searchBreakerResetMs,
+    cacheTtlMs: config.searchCacheTtlMs,
   })
   const payments = createPaymentsModule({ sql, log, metrics, config })
   const orders = createOrdersModule({

@@ -31,6 +31,8 @@ export interface Config {
   searchTimeoutMs: number
   /** How long the search circuit breaker stays open before a trial call. */
   searchBreakerResetMs: number
+  /** How long a whole search answer may be served from cache (0: off). */
+  searchCacheTtlMs: number
   /** The card gateway's base URL; null runs the bundled simulator in this process. */
   gatewayUrl: string | null
   /** HMAC secret for payment webhooks; null (in-process simulator only) means a random one per process. */
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     seedDemo: bool(env, 'SEED_DEMO', true),
     searchTimeoutMs: integer(env, 'SEARCH_TIMEOUT_MS', 1500, 1, 60_000),
     searchBreakerResetMs: integer(env, 'SEARCH_BREAKER_RESET_MS', 10_000, 100, 600_000),
+    searchCacheTtlMs: integer(env, 'SEARCH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     gatewayUrl: gatewayUrl?.replace(/\/+$/, '') ?? null,
     gatewaySecret,
     gatewayPort: integer(env, 'GATEWAY_PORT', 4010, 0, 65535),

@@ -9,7 +9,7 @@ import { realServers } from '../../../test/support/db.ts'
 const VOLUME_THRESHOLD = 5
 
 async function appWithProduct(env: Record<string, string>, onQuery?: (text: string) => void) {
-  const t = await startTestApp({ env, onQuery })
+  const t = await startTestApp({ env: { SEARCH_CACHE_TTL_MS: '0', ...env }, onQuery })
   const res = await t.call('POST', '/admin/products', { token: await t.adminToken(), body: sampleProduct() })
   assert.equal(res.status, 201)
   await t.drainEvents()

@@ -3,18 +3,22 @@
 import { Gauge } from 'prom-client'
 import type { Db, Sql, Tx } from '../../platform/db/index.ts'
 import type { OutboxEvent } from '../../platform/bus/outbox.ts'
+import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { Metrics } from '../../platform/telemetry/metrics.ts'
+import { AnswerCache } from './answer-cache.ts'
 import { Breaker, SearchUnavailable } from './breaker.ts'
 import type { SearchEngine } from './engine.ts'
 import { refreshProducts, reindexAll, type IndexerDeps, type ReindexResult } from './indexer.ts'
 import { pgSearchIndex } from './pg-index.ts'
 import { createPgSearchEngine } from './pg-search.ts'
 import { searchRoutes } from './routes.ts'
-import { searchProducts } from './search-products.ts'
+import { prefixKey } from './query-text.ts'
+import { prepareSearch, searchProducts } from './search-products.ts'
 
 export interface SearchDeps {
   sql: Sql
+  kv: Kv
   log: Logger
   metrics: Metrics
   catalog: IndexerDeps['catalog']
@@ -23,6 +27,8 @@ export interface SearchDeps {
   timeoutMs: number
   /** How long the breaker stays open before a trial call. */
   breakerResetMs: number
+  /** How long a whole answer may be served from cache; 0: never cached. */
+  cacheTtlMs: number
 }
 
 const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
@@ -61,12 +67,17 @@ export function createSearchModule(deps: SearchDeps) {
   // PostgreSQL today. An OpenSearch adapter would implement SearchEngine and SearchIndex
   // (engine.ts) and be chosen here by configuration; nothing else changes.
   const engine = guarded(createPgSearchEngine({ sql: deps.sql, statementTimeoutMs: deps.timeoutMs }), breaker, deps.log)
+  const cache = new AnswerCache({ kv: deps.kv, log: deps.log, ttlMs: deps.cacheTtlMs })
   const indexer: IndexerDeps = { sql: deps.sql, catalog: deps.catalog, stock: deps.stock, indexFor: (db: Db) => pgSearchIndex(db) }
 
   return {
     routes: searchRoutes({
-      search: (query) => searchProducts(engine, query),
-      suggest: (prefix, limit) => engine.suggest(prefix, limit),
+      search: (query) => {
+        const prepared = prepareSearch(query) // a 400 is never cached
+        return cache.get(['search', prepared.request, prepared.cursor, prepared.fingerprint], () => searchProducts(engine, prepared))
+      },
+      suggest: async (prefix, limit) =>
+        (await cache.get(['suggest', prefixKey(prefix), limit], async () => ({ items: await engine.suggest(prefix, limit) }))).items,
     }),
 
     /** The `product.updated` consumer (register it on the worker's dispatcher). */

@@ -242,13 +242,17 @@ export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
       run(async (db) => {
         const words = wordsOf(text)
         if (words.length === 0) return null
-        // A word is known when it is in the vocabulary or its stem matches some document;
-        // stop words are left alone. Otherwise the most similar vocabulary word (pg_trgm %).
+        // A word is known when it is in the vocabulary or a vocabulary word starts with its
+        // English stem ("boots" -> boot); stop words are left alone. An unknown word becomes
+        // the most similar vocabulary word (pg_trgm %), if any is similar enough. Only the
+        // small vocabulary is read: an EXISTS over the documents would risk a seq scan.
         const rows = await db<CorrectionRow[]>`
           select w.word, case
             when numnode(plainto_tsquery('english', w.word)) = 0 then w.word
             when exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0) then w.word
-            when exists (select 1 from search.documents d where d.document @@ plainto_tsquery('english', w.word)) then w.word
+            when exists (select 1 from search.terms t, (select (ts_lexize('english_stem', w.word))[1] as stem) s
+                         where t.kind = 'word' and t.products > 0
+                           and t.term_key >= s.stem and t.term_key < s.stem || chr(1114111)) then w.word
             else (select t.term_key from search.terms t
                   where t.kind = 'word' and t.products > 0 and t.term_key % w.word
                   order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1)

@@ -1,13 +1,43 @@
 // GET /store/search as a story: validate, search the full text, and when that finds
-// almost nothing, try near spellings and say what the shopper probably meant.
+// almost nothing because of a typo, search near spellings and say what the shopper
+// probably meant.
 import { validationFailed } from '../../platform/http/errors.ts'
-import { decodeCursor, encodeCursor, fingerprint } from './cursor.ts'
+import { decodeCursor, encodeCursor, fingerprint, type CursorState } from './cursor.ts'
 import type { Matching, SearchEngine, SearchFilters, SearchPage, SearchRequest } from './engine.ts'
 import { cleanText } from './query-text.ts'
 import type { SearchAnswerT, SearchQueryInput } from './schemas.ts'
 
-/** Fewer full-text results than this on a first page triggers the typo fallback. */
+/** Fewer full-text results than this on a first page may trigger the typo fallback. */
 export const FEW_RESULTS = 3
+
+/** A validated search: everything that can be refused with a 400 has been checked. */
+export interface PreparedSearch {
+  request: Omit<SearchRequest, 'matching'>
+  cursor: CursorState | null
+  fingerprint: string
+}
+
+export function prepareSearch(input: SearchQueryInput): PreparedSearch {
+  if (input.minPrice !== undefined && input.maxPrice !== undefined && input.minPrice > input.maxPrice) {
+    throw validationFailed([{ path: 'minPrice', message: 'must not be above maxPrice' }])
+  }
+  const text = cleanText(input.q ?? '')
+  const filters: SearchFilters = {
+    ...(input.category && { category: input.category }),
+    ...(input.brand?.length && { brands: [...new Set(input.brand.map((b) => b.trim()))].sort() }),
+    ...(input.minPrice !== undefined && { minPrice: input.minPrice }),
+    ...(input.maxPrice !== undefined && { maxPrice: input.maxPrice }),
+    ...(input.inStock && { inStock: true }),
+  }
+  const sort = input.sort ?? 'relevance'
+  const queryFingerprint = fingerprint(text, filters, sort)
+  const cursor = input.cursor ? decodeCursor(input.cursor, sort, queryFingerprint) : null
+  return {
+    request: { text, filters, sort, limit: input.limit ?? 20, after: cursor?.position ?? null },
+    cursor,
+    fingerprint: queryFingerprint,
+  }
+}
 
 function answer(page: SearchPage, matching: Matching, queryFingerprint: string): SearchAnswerT {
   return {
@@ -20,33 +50,18 @@ function answer(page: SearchPage, matching: Matching, queryFingerprint: string):
   }
 }
 
-export async function searchProducts(engine: SearchEngine, input: SearchQueryInput): Promise<SearchAnswerT> {
-  if (input.minPrice !== undefined && input.maxPrice !== undefined && input.minPrice > input.maxPrice) {
-    throw validationFailed([{ path: 'minPrice', message: 'must not be above maxPrice' }])
-  }
-  const text = cleanText(input.q ?? '')
-  const filters: SearchFilters = {
-    ...(input.category && { category: input.category }),
-    ...(input.brand?.length && { brands: [...new Set(input.brand.map((b) => b.trim()))] }),
-    ...(input.minPrice !== undefined && { minPrice: input.minPrice }),
-    ...(input.maxPrice !== undefined && { maxPrice: input.maxPrice }),
-    ...(input.inStock && { inStock: true }),
-  }
-  const sort = input.sort ?? 'relevance'
-  const queryFingerprint = fingerprint(text, filters, sort)
-  const cursor = input.cursor ? decodeCursor(input.cursor, sort, queryFingerprint) : null
-  const base: Omit<SearchRequest, 'matching'> = { text, filters, sort, limit: input.limit ?? 20, after: cursor?.position ?? null }
-
+export async function searchProducts(engine: SearchEngine, prepared: PreparedSearch): Promise<SearchAnswerT> {
+  const { request: base, cursor, fingerprint: queryFingerprint } = prepared
   // A later page stays in the mode its first page was answered in.
   if (cursor) return answer(await engine.search({ ...base, matching: cursor.matching }), cursor.matching, queryFingerprint)
 
   const fulltext: Matching = { kind: 'fulltext' }
   const page = await engine.search({ ...base, matching: fulltext })
-  if (text === '' || page.total >= FEW_RESULTS) return answer(page, fulltext, queryFingerprint)
+  if (base.text === '' || page.total >= FEW_RESULTS) return answer(page, fulltext, queryFingerprint)
 
   // Few results. Near spellings are worth a look when a word is unknown (a typo) or
   // nothing matched at all; a precise query with few answers keeps its precise answers.
-  const corrected = await engine.correct(text)
+  const corrected = await engine.correct(base.text)
   if (corrected === null && page.total > 0) return answer(page, fulltext, queryFingerprint)
   const similar: Matching = { kind: 'similar', corrected }
   const fallback = await engine.search({ ...base, matching: similar })

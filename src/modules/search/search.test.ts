@@ -64,7 +64,8 @@ describe('search over HTTP', () => {
   const names = (body: { items: { name: string }[] }) => body.items.map((i) => i.name)
 
   before(async () => {
-    t = await startTestApp()
+    // Answers uncached, so that every call reads the index (answer-cache.test.ts covers the cache).
+    t = await startTestApp({ env: { SEARCH_CACHE_TTL_MS: '0' } })
     token = await t.adminToken()
     for (const p of CORPUS) {
       const res = await t.call('POST', '/admin/products', { token, body: productBody(p) })

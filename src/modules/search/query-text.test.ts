@@ -1,0 +1,30 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { applyCorrections, cleanText, parseText, prefixKey, prefixQuery, wordsOf } from './query-text.ts'
+
+test('the last bare word becomes a prefix while it may still be typed', () => {
+  assert.deepEqual(parseText('waterproof boo'), { head: 'waterproof', prefix: 'boo' })
+  assert.deepEqual(parseText('boo'), { head: '', prefix: 'boo' })
+  assert.deepEqual(parseText('waterproof boot '), { head: 'waterproof boot', prefix: null }, 'a space ends the word')
+  assert.deepEqual(parseText('"hiking bo'), { head: '"hiking bo', prefix: null }, 'inside an open phrase')
+  assert.deepEqual(parseText('boot -wat'), { head: 'boot -wat', prefix: null }, 'an exclusion is a whole word')
+  assert.deepEqual(parseText('boot b'), { head: 'boot b', prefix: null }, 'one letter is too short')
+  assert.deepEqual(parseText('boot:*'), { head: 'boot:*', prefix: null })
+  assert.deepEqual(parseText('über'), { head: '', prefix: 'über' })
+})
+
+test('only letters and digits ever become tsquery syntax', () => {
+  assert.equal(prefixQuery('boo'), 'boo:*')
+  for (const bad of ["a'b", 'a:*', 'a|b', 'a b', '', '!a']) assert.throws(() => prefixQuery(bad))
+})
+
+test('text is cleaned of control characters and extra spaces', () => {
+  assert.equal(cleanText('  a\u0000b\t\n c  '), 'a b c')
+  assert.equal(prefixKey('  Trail  Bo'), 'trail bo')
+  assert.equal(prefixKey('trail '), 'trail ')
+})
+
+test('words for correction and their replacement keep the rest as typed', () => {
+  assert.deepEqual(wordsOf('Trialrunner "hiking" -x boots boots'), ['trialrunner', 'hiking', 'boots'])
+  assert.equal(applyCorrections('Trialrunner -boots "x"', new Map([['trialrunner', 'trailrunner']])), 'trailrunner -boots "x"')
+})
