@@ -22,7 +22,7 @@ import { waitFor200 } from './lib/http.ts'
 import { freePort, killAllNow, ROOT, startNode, stopAll, type Child } from './lib/processes.ts'
 import { table, writeResults, type Row } from './lib/report.ts'
 import type { LoadInput, LoadSummary } from './load.ts'
-import { scenarios, type LoadOptions, type LoadScenario, type TaskScenario } from './scenarios/index.ts'
+import { scenarios, type FlowScenario, type LoadOptions, type LoadScenario, type TaskScenario } from './scenarios/index.ts'
 
 // One database per run, dropped at the end: runs side by side never touch each other's data.
 const BENCH_DATABASE = `shop_bench_${randomBytes(3).toString('hex')}`
@@ -41,7 +41,7 @@ const settings = {
   cores: os.availableParallelism(),
 }
 
-function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskScenario[] } {
+function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskScenario[]; flows: FlowScenario[] } {
   const chosen = name ? scenarios.filter((s) => s.name === name) : scenarios.filter((s) => !s.explicitOnly)
   if (chosen.length === 0) {
     const list = scenarios.map((s) => `  ${s.name.padEnd(10)} ${s.description}${s.explicitOnly ? ' (only when named)' : ''}`)
@@ -50,6 +50,7 @@ function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskS
   return {
     loads: chosen.filter((s): s is LoadScenario => s.kind === 'load'),
     tasks: chosen.filter((s): s is TaskScenario => s.kind === 'task'),
+    flows: chosen.filter((s): s is FlowScenario => s.kind === 'flow'),
   }
 }
 
@@ -167,11 +168,11 @@ function row(scenario: string, target: string, summary: LoadSummary, baseline: L
 
 async function main(): Promise<void> {
   const name = process.argv[2]
-  const { loads, tasks } = select(name)
+  const { loads, tasks, flows } = select(name)
   const serverUrl = process.env.DATABASE_URL
   const redisUrl = process.env.REDIS_URL
   if (!serverUrl) fail('DATABASE_URL must point at a PostgreSQL server (the bench creates its own databases there), e.g. postgres://postgres@127.0.0.1:5432/postgres')
-  if (loads.length > 0 && !redisUrl) fail('REDIS_URL must point at a Redis server, e.g. redis://127.0.0.1:6379')
+  if (loads.length + flows.length > 0 && !redisUrl) fail('REDIS_URL must point at a Redis server, e.g. redis://127.0.0.1:6379')
 
   const startedAt = new Date().toISOString()
   if (os.loadavg()[0] > settings.cores) {
@@ -199,9 +200,15 @@ async function main(): Promise<void> {
     ;(results.tasks as Record<string, unknown>)[task.name] = report.data
   }
 
-  if (loads.length > 0) {
+  if (loads.length + flows.length > 0) {
     const targets = await startTargets(serverUrl, redisUrl as string)
     const rows: Row[] = []
+    for (const flow of flows) {
+      log(`${flow.name}: ${flow.description}`)
+      const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log })
+      rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p99: report.latency.p99, errors: report.errors, ratio: null })
+      ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
+    }
     for (const scenario of loads) {
       log(`${scenario.name}: ${scenario.description}`)
       const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })

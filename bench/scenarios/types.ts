@@ -65,4 +65,25 @@ export interface TaskScenario {
   run(ctx: TaskContext): Promise<TaskReport>
 }
 
-export type Scenario = LoadScenario | TaskScenario
+export type Scenario = LoadScenario | TaskScenario | FlowScenario
+
+/**
+ * A flow: each virtual user runs a sequence of dependent requests (new cart -> add ->
+ * checkout) that a static load tool cannot express. Run by the harness against the API only
+ * (the baseline answers fixed JSON, so a ratio would mean nothing).
+ */
+export interface FlowScenario {
+  kind: 'flow'
+  name: string
+  description: string
+  explicitOnly?: boolean
+  run(ctx: LoadContext & { warmup: number }): Promise<FlowReport>
+}
+
+export interface FlowReport {
+  /** Completed flows per second (e.g. orders/s). */
+  rps: number
+  latency: { p50: number; p99: number }
+  errors: number
+  data: Record<string, unknown>
+}

@@ -21,7 +21,8 @@ export interface CatalogForRoutes {
 
 // Short browser/CDN freshness; the CDN may serve a copy while it revalidates.
 const CACHE_CONTROL = 'public, max-age=30, stale-while-revalidate=300'
-const isProductId = (id: string) => new RegExp(PRODUCT_ID).test(id)
+const PRODUCT_ID_RE = new RegExp(PRODUCT_ID)
+const isProductId = (id: string) => PRODUCT_ID_RE.test(id)
 
 function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedBody, what: string) {
   if (cached.body === null) throw notFound(what)

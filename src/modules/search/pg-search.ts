@@ -11,7 +11,7 @@ export interface PgSearchOptions {
   statementTimeoutMs: number
 }
 
-/** Up to this many matches are counted exactly when browsing without text; beyond it, estimated. */
+/** Up to this many matches are counted (and ranked, and faceted) exactly; beyond it, estimated. */
 export const EXACT_TOTAL_LIMIT = 10_000
 /** Lower bounds of the price buckets in minor units; the last bucket is open-ended. */
 export const PRICE_BOUNDS = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000]
@@ -49,10 +49,18 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
   return head ? db`(${words} && ${startsWith})` : startsWith
 }
 
-function matchAndScore(db: Db, text: string, matching: Matching): { match: Fragment; score: Fragment } {
+interface Match {
+  match: Fragment
+  score: Fragment
+  /** The full-text part of the match, for estimating how many documents match. */
+  query: Fragment
+}
+
+function matchAndScore(db: Db, text: string, matching: Matching): Match {
   const query = tsquery(db, text)
   if (matching.kind === 'fulltext') {
     return {
+      query,
       match: db`d.document @@ ${query}`,
       score: db`((case when lower(d.name) = ${text.toLowerCase()} then ${EXACT_NAME_BOOST} else 0 end)
                  + round(ts_rank(d.document, ${query}) * 1000000))::bigint`,
@@ -62,12 +70,14 @@ function matchAndScore(db: Db, text: string, matching: Matching): { match: Fragm
     // The corrected words are whole words: full-text search on them (and on what was typed).
     const corrected = tsquery(db, matching.corrected, { prefix: false })
     return {
+      query: db`(${corrected} || ${query})`,
       match: db`d.document @@ (${corrected} || ${query})`,
       score: db`round(ts_rank(d.document, ${corrected}) * 1000000)::bigint`,
     }
   }
   // No known word is near: names and brands that look like what was typed (trigram GIN indexes).
   return {
+    query,
     match: db`(d.document @@ ${query} or ${text} <% d.name or ${text} <% d.brand)`,
     score: db`(case when d.document @@ ${query} then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, ${query}) * 1000000)
                     else round(greatest(word_similarity(${text}, d.name), word_similarity(${text}, d.brand)) * 1000000)
@@ -196,7 +206,7 @@ function toPage(row: AnswerRow, limit: number, scale = 1): SearchPage {
 async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   const ordering = orderingOf(db, request)
   const ranked = request.sort === 'relevance' && request.text !== ''
-  const { match, score } = request.text === '' ? { match: db`true`, score: db`0::bigint` } : matchAndScore(db, request.text, request.matching)
+  const { match, score, query } = request.text === '' ? { match: db`true`, score: db`0::bigint`, query: null } : matchAndScore(db, request.text, request.matching)
   const filters = filtersOf(db, request.filters)
   const after = request.after ? ordering.after(request.after) : db`true`
   const limit = request.limit + 1
@@ -213,8 +223,12 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
     })
     select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
   if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)
+  // The planner estimates from its statistics of the tsquery's lexemes: give it the
+  // tsquery as a value (the prefix expansion is a subquery it could not see into).
+  const [tsq] = query ? await db<{ text: string }[]>`select (${query})::text as text` : [null]
   const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
-    explain (format json) select 1 from search.documents d where ${match} ${filters}`
+    explain (format json) select 1 from search.documents d
+    where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filters}`
   const estimate = Math.max(row.total, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
   return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
 }

@@ -1,0 +1,73 @@
+// End-to-end checkouts: each virtual user loops new guest cart -> add one unit -> checkout
+// with the approving test card, as a shopper would. Reports orders/s and the latency of the
+// whole three-request flow.
+import { randomUUID } from 'node:crypto'
+import type { FlowScenario } from './types.ts'
+
+const VARIANTS = 200
+const BODY = {
+  email: 'bench@shop.test',
+  shippingAddress: { name: 'Bench Shopper', line1: '1 Load St', city: 'Springfield', postalCode: '12345', country: 'US' },
+  payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2035, cvc: '123' } },
+}
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body ?? {}) })
+  return { status: response.status, json: await response.json() }
+}
+
+/** One shopper's whole checkout; answers whether it ended in a paid order. */
+async function oneCheckout(api: string, variantId: string): Promise<boolean> {
+  const cart = await post(`${api}/store/carts`, {})
+  if (cart.status !== 201) return false
+  const add = await post(`${api}/store/carts/${cart.json.id}/items`, { variantId, quantity: 1 })
+  if (add.status !== 201 && add.status !== 200) return false
+  const order = await post(`${api}/store/carts/${cart.json.id}/checkout`, BODY, { 'idempotency-key': randomUUID() })
+  return order.status === 201 && order.json.status === 'paid'
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : 0)
+
+export const checkout: FlowScenario = {
+  kind: 'flow',
+  name: 'checkout',
+  description: 'end-to-end checkouts: new guest cart, add one unit, checkout with the approving card',
+  async run(ctx) {
+    const variants = await ctx.sql<{ id: string }[]>`
+      select v.id::text as id from catalog.variants v join catalog.products p on p.id = v.product_id
+      where p.deleted_at is null order by v.id limit ${VARIANTS}`
+    if (variants.length === 0) throw new Error('the bench catalog is empty')
+    // Ample stock: the run measures checkout, not sold-out refusals.
+    await ctx.sql`update inventory.stock set available = 1000000000 where variant_id = any(${variants.map((v) => v.id)}::bigint[])`
+    const users = Number(process.env.BENCH_CHECKOUT_USERS ?? 32)
+
+    const drive = async (seconds: number) => {
+      const latencies: number[] = []
+      let errors = 0
+      const until = Date.now() + seconds * 1000
+      await Promise.all(
+        Array.from({ length: users }, async () => {
+          while (Date.now() < until) {
+            const started = performance.now()
+            const variantId = variants[Math.floor(Math.random() * variants.length)].id
+            const ok = await oneCheckout(ctx.api, variantId).catch(() => false)
+            if (ok) latencies.push(performance.now() - started)
+            else errors++
+          }
+        }),
+      )
+      return { latencies: latencies.sort((a, b) => a - b), errors }
+    }
+
+    ctx.log(`checkout: ${users} shoppers, ${ctx.warmup} s warm-up + ${ctx.duration} s`)
+    await drive(ctx.warmup)
+    const { latencies, errors } = await drive(ctx.duration)
+    const [{ orders }] = await ctx.sql<{ orders: number }[]>`select count(*)::int as orders from orders.orders where status = 'paid'`
+    return {
+      rps: Math.round(latencies.length / ctx.duration),
+      latency: { p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)) },
+      errors,
+      data: { users, completed: latencies.length, paidOrdersInDatabase: orders },
+    }
+  },
+}
