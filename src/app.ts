@@ -104,7 +104,9 @@ export function createWorker(platform: Platform, modules: Modules) {
   dispatcher.on('product.updated', modules.search.onProductUpdated)
   dispatcher.on('inventory.availability_changed', async (event, tx) => {
     const { variantId } = event.payload as { variantId: string }
-    await modules.catalog.invalidateVariants([variantId], tx)
+    const productIds = await modules.catalog.invalidateVariants([variantId], tx)
+    // Search's in-stock filter follows stock too.
+    await modules.search.refreshProducts(productIds, tx)
   })
   return {
     dispatcher,

@@ -51,7 +51,7 @@ export function searchQueries(): string[] {
   return queries
 }
 
-function searchPaths(): string[] {
+export function searchPaths(): string[] {
   const categories = CATALOG.map((top) => top.slug)
   return searchQueries().map((q, i) => {
     const params = new URLSearchParams({ q })
@@ -63,7 +63,7 @@ function searchPaths(): string[] {
   })
 }
 
-function suggestPaths(): string[] {
+export function suggestPaths(): string[] {
   const words = [...LINES, ...allBrands(), ...ADJECTIVES]
   const paths: string[] = []
   for (let i = 0; paths.length < PREFIXES; i++) {

@@ -25,7 +25,8 @@ export interface ShopProcess {
 export async function spawnShop(role: string, env: Record<string, string>, readyTimeoutMs = 120_000): Promise<ShopProcess> {
   const port = Number(env.PORT ?? (await freePort()))
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    // No load shedding unless a test asks for it: test files run side by side on 2 cores.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', MAX_EVENT_LOOP_DELAY_MS: '0', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''

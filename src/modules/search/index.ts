@@ -90,6 +90,10 @@ export function createSearchModule(deps: SearchDeps) {
       await refreshProducts(indexer, [productId], tx)
     },
 
+    /** Re-reads these products into the index (e.g. a variant went in or out of stock), in the caller's transaction. */
+    refreshProducts: (productIds: string[], tx: Tx): Promise<void> =>
+      productIds.length === 0 ? Promise.resolve() : refreshProducts(indexer, productIds, tx),
+
     /** Rebuilds the whole index from the catalog (the `reindex` role). */
     reindexAll(options: { batchSize?: number; writers?: number; onProgress?: (indexed: number) => void } = {}): Promise<ReindexResult> {
       return reindexAll(indexer, options)

@@ -243,6 +243,20 @@ describe('search over HTTP', () => {
     assert.deepEqual((await t.call('GET', '/store/search/suggest?q=ze')).body.items, [])
   })
 
+  test('the in-stock filter follows stock changes', async () => {
+    const lamp = await t.call('GET', `/admin/products/${ids.get('Desk Lamp')}`, { token })
+    const variantId = lamp.body.variants[0].id
+    const inStockLamps = async () => (await search({ q: 'lamp', inStock: true })).total
+    assert.equal(await inStockLamps(), 1)
+    assert.equal((await t.call('PUT', `/admin/inventory/${variantId}`, { token, body: { available: 0 } })).status, 200)
+    await t.drainEvents()
+    assert.equal(await inStockLamps(), 0)
+    assert.equal((await search({ q: 'lamp' })).items[0].inStock, false)
+    await t.call('PUT', `/admin/inventory/${variantId}`, { token, body: { available: 5 } })
+    await t.drainEvents()
+    assert.equal(await inStockLamps(), 1)
+  })
+
   test('bad input answers 400 validation_failed naming the parameter', async () => {
     const cases: [string, string][] = [
       ['sort=best', 'sort'],

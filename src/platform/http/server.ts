@@ -76,13 +76,19 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed')
   })
 
+  // Start-up work (WebAssembly PGlite, JIT warm-up) lags the loop before the first request;
+  // shedding counts only from a moment after the server listens.
+  let shedFrom = Number.POSITIVE_INFINITY
+  app.addHook('onListen', async () => {
+    shedFrom = Date.now() + 1000
+  })
   await app.register(underPressure, {
     maxEventLoopDelay: deps.config.maxEventLoopDelayMs,
     // Sampled four times a second, so shedding starts within moments of the lag.
     sampleInterval: 250,
     retryAfter: 5,
     pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
-      if (NEVER_SHED.some((prefix) => request.url.startsWith(prefix))) return undefined
+      if (Date.now() < shedFrom || NEVER_SHED.some((prefix) => request.url.startsWith(prefix))) return undefined
       deps.metrics.shedRequests.inc()
       const error = new AppError('unavailable', 'The server is overloaded; try again shortly', {}, 503)
       reply.code(503).header('retry-after', '5').type('application/problem+json')
