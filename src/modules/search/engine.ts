@@ -122,7 +122,11 @@ export interface SearchIndex {
   load(documents: IndexDocument[]): Promise<void>
   /** Bulk load: drops documents with ids in (afterId, throughId] that are not in `keep`. */
   removeMissing(afterId: string, throughId: string | null, keep: string[]): Promise<number>
-  /** After a bulk load: recounts completions and the spelling vocabulary, refreshes statistics. */
-  finishLoad(): Promise<void>
+  /**
+   * After a bulk load: recounts completions and the spelling vocabulary, refreshes
+   * statistics, and with `layOut` (a first build, nobody searching yet) lays the documents
+   * out for reading.
+   */
+  finishLoad(options: { layOut: boolean }): Promise<void>
   count(): Promise<number>
 }

@@ -72,7 +72,7 @@ export interface ReindexResult {
  * statement. The catalog is read one batch ahead, and two batches are written at a time
  * (tokenizing and GIN inserts are PostgreSQL CPU work: one backend per core). Documents of
  * products that no longer exist are dropped range by range; completions are recounted
- * once at the end.
+ * once at the end, and a first build is laid out by category.
  */
 export async function reindexAll(
   deps: IndexerDeps,
@@ -82,6 +82,7 @@ export async function reindexAll(
   const index = deps.indexFor(deps.sql)
   const batchSize = options.batchSize ?? REINDEX_BATCH
   const writers = options.writers ?? 2
+  const firstBuild = (await index.count()) === 0
   let products = 0
   let removed = 0
   let failure: unknown = null
@@ -111,6 +112,6 @@ export async function reindexAll(
   }
   await Promise.all(inFlight)
   if (failure) throw failure
-  await index.finishLoad()
+  await index.finishLoad({ layOut: firstBuild })
   return { products, removed, ms: Math.round(performance.now() - started) }
 }

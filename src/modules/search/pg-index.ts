@@ -14,11 +14,6 @@ const DOCUMENT = (db: Db) => db`
   || setweight(to_tsvector('english', translate(category_path, '/-', '  ')), 'C')
   || setweight(to_tsvector('english', description), 'D')`
 
-// 'a/b/c' -> {a, a/b, a/b/c}
-const ANCESTORS = (db: Db) => db`
-  array(select array_to_string((string_to_array(category_path, '/'))[1:n], '/')
-        from generate_series(1, cardinality(string_to_array(category_path, '/'))) n order by n)`
-
 /** Rows (name, brand, category_path, delta) -> +/- counts in search.terms, in key order (no deadlocks). */
 const COUNT_TERMS = (db: Db, changes: postgres.PendingQuery<postgres.Row[]>) => db`
   insert into search.terms as t (kind, term_key, term, products)
@@ -69,14 +64,14 @@ const INCOMING = (db: Db, documents: IndexDocument[]) => {
 }
 
 const UPSERT = (db: Db, documents: IndexDocument[]) => db`
-  insert into search.documents as d (product_id, slug, name, brand, category_path, category_paths, image, currency,
+  insert into search.documents as d (product_id, slug, name, brand, category_path, image, currency,
                                      min_price, max_price, in_stock, created_at, source_updated_at, document)
-  select product_id, slug, name, brand, category_path, ${ANCESTORS(db)}, image, currency,
+  select product_id, slug, name, brand, category_path, image, currency,
          min_price, max_price, in_stock, created_at, source_updated_at, ${DOCUMENT(db)}
   from (${INCOMING(db, documents)}) incoming
   on conflict (product_id) do update set
     slug = excluded.slug, name = excluded.name, brand = excluded.brand, category_path = excluded.category_path,
-    category_paths = excluded.category_paths, image = excluded.image, currency = excluded.currency,
+    image = excluded.image, currency = excluded.currency,
     min_price = excluded.min_price, max_price = excluded.max_price, in_stock = excluded.in_stock,
     created_at = excluded.created_at, source_updated_at = excluded.source_updated_at, document = excluded.document
   where d.source_updated_at <= excluded.source_updated_at`
@@ -129,7 +124,7 @@ export function pgSearchIndex(db: Db): SearchIndex {
       return rows.length
     },
 
-    async finishLoad() {
+    async finishLoad({ layOut }) {
       const recount = async (tx: Db) => {
         await tx`select set_config('work_mem', '256MB', true)`
         await tx`delete from search.terms`
@@ -141,6 +136,9 @@ export function pgSearchIndex(db: Db): SearchIndex {
       // In one transaction, so that completions never read an empty table.
       if ('begin' in db) await db.begin(recount)
       else await recount(db)
+      // Documents of one category share their words: stored together, a query's matches sit
+      // on 2-3x fewer heap pages. CLUSTER locks the table while it rewrites it (30 s at 1 M).
+      if (layOut) await db`cluster search.documents using documents_category`
       await db`analyze search.documents, search.terms`
     },
 

@@ -126,7 +126,14 @@ function orderingOf(db: Db, request: SearchRequest): Ordering {
 /** Facet counts over the relation `matched`, as three JSON columns. */
 const FACETS = (db: Db) => db`
   coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
-    select unnest(category_paths) as value, count(*)::int as n from matched group by 1 order by 2 desc, 1 limit ${CATEGORY_FACET_VALUES}
+    -- Count per leaf path first (a handful of groups), then credit every ancestor.
+    select a.path as value, sum(leaf.n)::int as n
+    from (select category_path, count(*) as n from matched group by 1) leaf
+    cross join lateral (
+      select array_to_string((string_to_array(leaf.category_path, '/'))[1:depth], '/') as path
+      from generate_series(1, cardinality(string_to_array(leaf.category_path, '/'))) depth
+    ) a
+    group by 1 order by 2 desc, 1 limit ${CATEGORY_FACET_VALUES}
   ) f), '[]') as category_facet,
   coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
     select brand as value, count(*)::int as n from matched group by 1 order by 2 desc, 1 limit ${BRAND_FACET_VALUES}
@@ -142,7 +149,7 @@ const ITEMS = (db: Db, ordering: Ordering) => db`
     'amount', min_price, 'currency', currency, 'image', image, 'inStock', in_stock, 'key', ${ordering.key}
   ) order by ${ordering.by}) from page), '[]') as items`
 
-const SUMMARY_COLUMNS = (db: Db) => db`product_id, slug, name, brand, category_path, category_paths, image, currency, min_price, in_stock, created_at`
+const SUMMARY_COLUMNS = (db: Db) => db`d.product_id, d.slug, d.name, d.brand, d.category_path, d.image, d.currency, d.min_price, d.in_stock, d.created_at`
 
 interface ItemJson {
   id: string
@@ -210,16 +217,21 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   const filters = filtersOf(db, request.filters)
   const after = request.after ? ordering.after(request.after) : db`true`
   const limit = request.limit + 1
+  // `matched` holds only what counting, faceting and ranking need (narrow rows); the page's
+  // few summaries are read by primary key.
   const [row] = await db<AnswerRow[]>`
     with matched as materialized (
-      select ${SUMMARY_COLUMNS(db)}, ${ranked ? score : db`0::bigint`} as score
+      select d.product_id, d.brand, d.category_path, d.min_price, ${ranked ? score : db`0::bigint`} as score
       from search.documents d where ${match} ${filters}
       limit ${EXACT_TOTAL_LIMIT + 1}
     ),
     page as (${
       ranked
-        ? db`select * from matched where ${after} order by ${ordering.by} limit ${limit}`
-        : db`select ${SUMMARY_COLUMNS(db)} from search.documents d where ${match} ${filters} and ${after} order by ${ordering.by} limit ${limit}`
+        ? db`select ${SUMMARY_COLUMNS(db)}, m.score from (
+               select product_id, score from matched where ${after} order by ${ordering.by} limit ${limit}
+             ) m join search.documents d using (product_id)`
+        : db`select ${SUMMARY_COLUMNS(db)}, 0::bigint as score from search.documents d
+             where ${match} ${filters} and ${after} order by ${ordering.by} limit ${limit}`
     })
     select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
   if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)

@@ -10,7 +10,6 @@ import Fastify, {
 } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import cookie from '@fastify/cookie'
-import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import underPressure from '@fastify/under-pressure'
@@ -20,6 +19,7 @@ import type { Logger } from '../telemetry/log.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
 import { AppError, problemOf, validationFailed, type FieldError } from './errors.ts'
 import { registerAuth, type SessionResolver } from './auth.ts'
+import { securityHeaders } from './security-headers.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
 
@@ -54,15 +54,17 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
+  const SECURITY_HEADERS = securityHeaders()
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
+    done()
+  })
   // While draining, each answer closes its connection: a keep-alive client that is
   // mid-request would otherwise hold the server open until its keep-alive timeout.
   let draining = false
   app.addHook('preClose', async () => {
     draining = true
     app.server.closeIdleConnections()
-  })
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id)
   })
   app.addHook('onSend', async (_request, reply) => {
     if (draining) reply.header('connection', 'close')
@@ -96,16 +98,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     },
   } as never)
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', 'https:'],
-        scriptSrc: ["'self'", "'unsafe-inline'"],
-        styleSrc: ["'self'", "'unsafe-inline'"],
-      },
-    },
-  })
   await app.register(cookie)
   registerAuth(app, deps.resolveSession)
 
