@@ -98,7 +98,12 @@ export async function createApi(platform: Platform, modules = createModules(plat
 }
 
 /** The `worker` role: delivers outbox events to the modules' handlers. */
-export function createWorker(platform: Platform, modules: Modules) {
+export function createWorker(platform: Platform, modules: Modules, options: { sharesGatewayWithApi: boolean } = { sharesGatewayWithApi: true }) {
+  // Reconciliation asks the gateway what happened to a charge. A worker with its own
+  // in-process simulator would find nothing of the API's charges and cancel paid orders,
+  // so a separate worker reconciles only against a shared gateway (GATEWAY_URL).
+  const reconciles = options.sharesGatewayWithApi || platform.config.gatewayUrl !== null
+  if (!reconciles) platform.log.warn('payment reconciliation is off: a separate worker needs GATEWAY_URL (run the gateway role)')
   const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
   // Consumers register here as modules gain them (search indexing, notifications, ...).
   dispatcher.on('product.updated', modules.search.onProductUpdated)
@@ -112,7 +117,7 @@ export function createWorker(platform: Platform, modules: Modules) {
     dispatcher,
     start() {
       dispatcher.start()
-      modules.orders.startReconciliation()
+      if (reconciles) modules.orders.startReconciliation()
     },
     async stop() {
       modules.orders.stopReconciliation()

@@ -122,7 +122,7 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       return
     }
     case 'worker': {
-      const worker = createWorker(platform, createModules(platform))
+      const worker = createWorker(platform, createModules(platform), { sharesGatewayWithApi: false })
       worker.start()
       platform.log.info('worker running')
       onShutdown(platform.log, async () => {
