@@ -10,7 +10,7 @@ describe('checkout, orders and payments', () => {
   let token: string
   before(async () => {
     // A short client timeout and a slow card just past it keep the timeout path quick.
-    t = await startTestApp({ env: { GATEWAY_TIMEOUT_MS: '300', SIMULATOR_SLOW_MS: '900' } })
+    t = await startTestApp({ env: { GATEWAY_TIMEOUT_MS: '1000', SIMULATOR_SLOW_MS: '2500' } })
     token = await t.adminToken()
   })
   after(() => t.close())
@@ -77,15 +77,27 @@ describe('checkout, orders and payments', () => {
     for (let i = 0; i < 300; i++) carts.push(await cartWith([[v, 1]]))
     const answers = await Promise.all(carts.map((cartId) => checkout(cartId)))
     const statuses = answers.map((a) => a.status)
-    assert.equal(statuses.filter((s) => s === 201).length, 50)
+    // 202: the charge outcome was not known in time (a loaded machine); the units stay held
+    // and the order settles through the webhook or reconciliation, never a second charge.
+    const won = answers.filter((a) => a.status === 201 || a.status === 202)
+    assert.equal(won.length, 50, statuses.join())
     assert.equal(statuses.filter((s) => s === 409).length, 250)
     assert.ok(answers.filter((a) => a.status === 409).every((a) => a.body.code === 'out_of_stock'))
+    for (let i = 0; i < 100; i++) {
+      const [{ pending }] = await t.platform.sql`
+        select count(*)::int as pending from orders.order_lines l join orders.orders o on o.id = l.order_id
+        where l.variant_id = ${v} and o.status = 'pending_payment'`
+      if (pending === 0) break
+      await new Promise((r) => setTimeout(r, 100))
+      await t.api.modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 900 })
+    }
     const after = await stock(v)
     assert.deepEqual([after.available, after.reserved, after.sold], [0, 0, 50])
     const paid = await t.platform.sql`
       select count(*)::int as n from orders.order_lines l join orders.orders o on o.id = l.order_id
       where l.variant_id = ${v} and o.status = 'paid'`
     assert.equal(paid[0].n, 50)
+    assert.ok(won.every((a) => chargesFor(a.body.id) === 1), 'each winning order charged exactly once')
   })
 
   test('a multi-line order is never partly reserved', async () => {
