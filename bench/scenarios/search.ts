@@ -37,26 +37,29 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
   ctx.log(`indexed ${result.products.toLocaleString('en-US')} products in ${(result.ms / 1000).toFixed(1)} s`)
 }
 
-/** A fixed spread of realistic two-word queries: "<adjective|line|material> <noun word>". */
-export function searchQueries(): string[] {
-  const nouns = CATALOG.flatMap((top) => top.leaves.flatMap((leaf) => leaf.nouns))
-  const materials = CATALOG.flatMap((top) => top.leaves.flatMap((leaf) => leaf.materials))
-  const firsts = [...ADJECTIVES, ...LINES, ...materials]
-  const queries: string[] = []
+/**
+ * A fixed spread of realistic two-word queries, each about one kind of product: a line,
+ * adjective or material and a noun of the same leaf category ("waterproof boot", "linen
+ * duvet"), with the department it belongs to for the filtered ones.
+ */
+export function searchQueries(): { q: string; department: string }[] {
+  const leaves = CATALOG.flatMap((top) => top.leaves.map((leaf) => ({ top: top.slug, leaf })))
+  const queries: { q: string; department: string }[] = []
   for (let i = 0; queries.length < QUERIES; i++) {
-    const first = firsts[(i * 7) % firsts.length].split(' ')[0]
-    const noun = nouns[(i * 13) % nouns.length].split(' ').pop()!
-    queries.push(`${first} ${noun}`.toLowerCase())
+    const { top, leaf } = leaves[(i * 7) % leaves.length]
+    const firsts = [...ADJECTIVES, ...LINES, ...leaf.materials]
+    const first = firsts[(i * 13) % firsts.length].split(' ')[0]
+    const noun = leaf.nouns[(i * 3) % leaf.nouns.length].split(' ').pop()!
+    queries.push({ q: `${first} ${noun}`.toLowerCase(), department: top })
   }
   return queries
 }
 
 export function searchPaths(): string[] {
-  const categories = CATALOG.map((top) => top.slug)
-  return searchQueries().map((q, i) => {
+  return searchQueries().map(({ q, department }, i) => {
     const params = new URLSearchParams({ q })
-    // Some shoppers narrow down: a department, in-stock only, a price cap.
-    if (i % 4 === 1) params.set('category', categories[i % categories.length])
+    // Some shoppers narrow down: their department, in-stock only, a price cap.
+    if (i % 4 === 1) params.set('category', department)
     if (i % 4 === 2) params.set('inStock', 'true')
     if (i % 4 === 3) params.set('maxPrice', '10000')
     return `/store/search?${params}`

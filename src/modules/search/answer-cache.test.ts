@@ -2,9 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { sampleProduct, startTestApp } from '../../../test/support/app.ts'
 
-test('a repeated search is answered from cache until the TTL runs out', async () => {
+test('a repeated search is answered from cache; an answer is at most twice the TTL old', async () => {
   const queries: string[] = []
-  const t = await startTestApp({ env: { SEARCH_CACHE_TTL_MS: '500' }, onQuery: (text) => queries.push(text) })
+  const t = await startTestApp({ env: { SEARCH_CACHE_TTL_MS: '2000' }, onQuery: (text) => queries.push(text) })
   try {
     const token = await t.adminToken()
     const created = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Glacier Thermos' }) })
@@ -23,8 +23,14 @@ test('a repeated search is answered from cache until the TTL runs out', async ()
     await t.call('DELETE', `/admin/products/${created.body.id}`, { token })
     await t.drainEvents()
     assert.equal((await t.call('GET', '/store/search?q=thermos')).body.total, 1, 'a cached answer may be up to the TTL old')
-    await new Promise((resolve) => setTimeout(resolve, 600))
-    assert.equal((await t.call('GET', '/store/search?q=thermos')).body.total, 0)
+    // Past the TTL the old answer may be served once more while it is refreshed behind it.
+    const deadline = Date.now() + 2 * 2000 + 1000
+    let total = 1
+    while (total !== 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      total = (await t.call('GET', '/store/search?q=thermos')).body.total
+    }
+    assert.equal(total, 0, 'the refreshed answer')
 
     // Bad input is refused before the cache, every time.
     for (let i = 0; i < 2; i++) assert.equal((await t.call('GET', '/store/search?limit=500')).status, 400)

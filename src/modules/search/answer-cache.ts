@@ -2,9 +2,12 @@
 // in front of the shared KV (Redis: one computation per answer per TTL across all API
 // processes), with one computation per key at a time per process. Shoppers search for
 // the same things at the same time (a sale, a trend); a ranked, faceted answer costs tens
-// of milliseconds of PostgreSQL, a cached one almost nothing. Answers may be up to the
-// TTL (plus the LRU's seconds) old; the index itself lags the catalog by a dispatch anyway.
-// Failures are never cached.
+// of milliseconds of PostgreSQL, a cached one almost nothing.
+//
+// An answer is fresh for the TTL (jittered, so answers cached together do not expire
+// together). For another TTL it is still served while one refresh runs in the background:
+// latency stays flat when popular answers expire, and when search is down (breaker open)
+// shoppers keep seeing slightly old results instead of errors. Failures are never cached.
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Kv } from '../../platform/kv/types.ts'
@@ -13,15 +16,20 @@ import type { Logger } from '../../platform/telemetry/log.ts'
 export interface AnswerCacheOptions {
   kv: Kv
   log: Logger
-  /** How long an answer is served from the KV; 0 turns the cache off. */
+  /** How long an answer is fresh; it may be served for as long again while refreshed. 0: off. */
   ttlMs: number
   /** How long a process keeps an answer in memory (capped by ttlMs). */
   localTtlMs?: number
   maxEntries?: number
 }
 
+interface Stored {
+  value: object
+  freshUntil: number
+}
+
 export class AnswerCache {
-  private readonly local: LRUCache<string, { value: object }> | null
+  private readonly local: LRUCache<string, Stored> | null
   private readonly inflight = new Map<string, Promise<object>>()
 
   constructor(private readonly options: AnswerCacheOptions) {
@@ -34,25 +42,49 @@ export class AnswerCache {
     if (this.options.ttlMs <= 0) return compute()
     const key = `search:answer:${createHash('sha1').update(JSON.stringify(parts)).digest('base64url')}`
     const hit = this.local?.get(key)
-    if (hit) return hit.value as T
+    // Fresh, or stale while this process refreshes it.
+    if (hit && (hit.freshUntil > Date.now() || this.inflight.has(key))) return hit.value as T
+    return (await this.once(key, () => this.fill(key, compute))) as T
+  }
+
+  /** One computation per key at a time in this process. */
+  private once(key: string, work: () => Promise<object>): Promise<object> {
     let pending = this.inflight.get(key)
     if (!pending) {
-      pending = this.fill(key, compute).finally(() => this.inflight.delete(key))
-      this.inflight.set(key, pending)
+      const started: Promise<object> = work().finally(() => {
+        if (this.inflight.get(key) === started) this.inflight.delete(key)
+      })
+      this.inflight.set(key, started)
+      pending = started
     }
-    return pending as Promise<T>
+    return pending
   }
 
   private async fill(key: string, compute: () => Promise<object>): Promise<object> {
     const shared = await this.safely(() => this.options.kv.get(key))
-    if (shared) {
-      const value = JSON.parse(shared) as object
-      this.local?.set(key, { value })
-      return value
+    const stored = shared ? (JSON.parse(shared) as Stored) : null
+    if (stored && stored.freshUntil > Date.now()) {
+      this.local?.set(key, stored)
+      return stored.value
     }
+    if (stored) {
+      // Stale: answer with it now, refresh behind it.
+      this.local?.set(key, stored)
+      this.inflight.delete(key)
+      void this.once(key, () => this.refresh(key, compute)).catch((error: unknown) =>
+        this.options.log.warn({ err: error }, 'search answer cache: refresh failed; serving the older answer'),
+      )
+      return stored.value
+    }
+    return this.refresh(key, compute)
+  }
+
+  private async refresh(key: string, compute: () => Promise<object>): Promise<object> {
     const value = await compute()
-    this.local?.set(key, { value })
-    await this.safely(() => this.options.kv.set(key, JSON.stringify(value), { ttlMs: this.options.ttlMs }))
+    const ttl = Math.round(this.options.ttlMs * (0.9 + Math.random() * 0.2))
+    const stored: Stored = { value, freshUntil: Date.now() + ttl }
+    this.local?.set(key, stored)
+    await this.safely(() => this.options.kv.set(key, JSON.stringify(stored), { ttlMs: 2 * ttl }))
     return value
   }
 

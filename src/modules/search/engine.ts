@@ -85,11 +85,18 @@ export interface Suggestion {
   kind: 'name' | 'brand'
 }
 
+export interface Correction {
+  /** False when some word is not in the index: a typo, or a word no product uses. */
+  allWordsKnown: boolean
+  /** The text with unknown words replaced by the nearest known ones; null when none is near. */
+  corrected: string | null
+}
+
 /** The read side. */
 export interface SearchEngine {
   search(request: SearchRequest): Promise<SearchPage>
-  /** The text with each unknown word replaced by the nearest indexed one; null when nothing changes. */
-  correct(text: string): Promise<string | null>
+  /** Checks the words against the index's vocabulary and proposes the nearest known ones. */
+  correct(text: string): Promise<Correction>
   /** Names and brands that start with `prefix`, brands first. */
   suggest(prefix: string, limit: number): Promise<Suggestion[]>
 }

@@ -1,9 +1,11 @@
 // The PostgreSQL search engine (read side): full-text search with weighted ranking, the
 // trigram typo fallback, facets and keyset pages, each answer in one statement.
+// Spelling corrections and completions read the vocabulary (pg-vocabulary.ts).
 import type postgres from 'postgres'
 import type { Db, Sql } from '../../platform/db/index.ts'
-import type { Facets, Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition, Suggestion } from './engine.ts'
-import { applyCorrections, parseText, prefixKey, prefixQuery, wordsOf } from './query-text.ts'
+import type { Facets, Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition } from './engine.ts'
+import { correctWords, suggestTerms } from './pg-vocabulary.ts'
+import { parseText, prefixQuery } from './query-text.ts'
 
 export interface PgSearchOptions {
   sql: Sql
@@ -245,11 +247,6 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
 }
 
-interface CorrectionRow {
-  word: string
-  corrected: string | null
-}
-
 export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
   /** Every call in a short transaction whose statement_timeout makes PostgreSQL give up too. */
   function run<T>(work: (db: Db) => Promise<T>): Promise<T> {
@@ -264,48 +261,8 @@ export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
   return {
     search: (request) => run((db) => runSearch(db, request)),
 
-    correct: (text) =>
-      run(async (db) => {
-        const words = wordsOf(text)
-        if (words.length === 0) return null
-        // A word is known when it is in the vocabulary or a vocabulary word starts with its
-        // English stem ("boots" -> boot); stop words are left alone. An unknown word becomes
-        // the most similar vocabulary word (pg_trgm %), if any is similar enough. Only the
-        // small vocabulary is read: an EXISTS over the documents would risk a seq scan.
-        const rows = await db<CorrectionRow[]>`
-          select w.word, case
-            when numnode(plainto_tsquery('english', w.word)) = 0 then w.word
-            when exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0) then w.word
-            when exists (select 1 from search.terms t, (select (ts_lexize('english_stem', w.word))[1] as stem) s
-                         where t.kind = 'word' and t.products > 0
-                           and t.term_key >= s.stem and t.term_key < s.stem || chr(1114111)) then w.word
-            else (select t.term_key from search.terms t
-                  where t.kind = 'word' and t.products > 0 and t.term_key % w.word
-                  order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1)
-          end as corrected
-          from unnest(${words}::text[]) with ordinality as w(word, n) order by w.n`
-        const corrections = new Map(rows.filter((r) => r.corrected && r.corrected !== r.word).map((r) => [r.word, r.corrected!]))
-        if (corrections.size === 0) return null
-        return applyCorrections(text, corrections)
-      }),
-
-    suggest: (prefix, limit) =>
-      run(async (db) => {
-        const key = prefixKey(prefix)
-        if (key.trim() === '') return []
-        const pattern = key.replace(/[\\%_]/g, '\\$&') + '%'
-        // Brands first; names by how many products carry them among the first alphabetical
-        // matches, so each keystroke reads a short primary-key range.
-        return db<Suggestion[]>`
-          select kind, term as text from (
-            (select kind, term, term_key, products from search.terms
-             where kind = 'brand' and term_key like ${pattern} and products > 0 order by term_key limit 3)
-            union all
-            (select kind, term, term_key, products from search.terms
-             where kind = 'name' and term_key like ${pattern} and products > 0 order by term_key limit 50)
-          ) candidates
-          order by kind = 'brand' desc, products desc, term_key
-          limit ${limit}`
-      }),
+    correct: (text) => run((db) => correctWords(db, text)),
+    // A primary-key range read: one round trip, no transaction (the breaker still times it).
+    suggest: (prefix, limit) => suggestTerms(options.sql, prefix, limit),
   }
 }

@@ -59,10 +59,10 @@ export async function searchProducts(engine: SearchEngine, prepared: PreparedSea
   const page = await engine.search({ ...base, matching: fulltext })
   if (base.text === '' || page.total >= FEW_RESULTS) return answer(page, fulltext, queryFingerprint)
 
-  // Few results. Near spellings are worth a look when a word is unknown (a typo) or
-  // nothing matched at all; a precise query with few answers keeps its precise answers.
-  const corrected = await engine.correct(base.text)
-  if (corrected === null && page.total > 0) return answer(page, fulltext, queryFingerprint)
+  // Few results. Near spellings are worth a look only when a word is not in the index (a
+  // typo); a query of known words with few or no answers has its true answer already.
+  const { allWordsKnown, corrected } = await engine.correct(base.text)
+  if (allWordsKnown) return answer(page, fulltext, queryFingerprint)
   const similar: Matching = { kind: 'similar', corrected }
   const fallback = await engine.search({ ...base, matching: similar })
   return fallback.total > page.total ? answer(fallback, similar, queryFingerprint) : answer(page, fulltext, queryFingerprint)

@@ -1,0 +1,65 @@
+// Reads of search.terms, the vocabulary kept in step with the documents (pg-index.ts):
+// spelling corrections from its words, completions from its names and brands.
+import type { Db } from '../../platform/db/index.ts'
+import type { Correction, Suggestion } from './engine.ts'
+import { applyCorrections, prefixKey, wordsOf } from './query-text.ts'
+
+interface CorrectionRow {
+  word: string
+  known: boolean
+  nearest: string | null
+}
+
+/**
+ * A word is known when it is in the vocabulary or a vocabulary word starts with its English
+ * stem ("boots" -> boot, "ser" -> serum); stop words are left alone. An unknown word gets
+ * the most similar vocabulary word (pg_trgm %), if one is similar enough. Only the small
+ * vocabulary is read: an EXISTS over the documents would risk a sequential scan.
+ */
+export async function correctWords(db: Db, text: string): Promise<Correction> {
+  const words = wordsOf(text)
+  if (words.length === 0) return { allWordsKnown: true, corrected: null }
+  const rows = await db<CorrectionRow[]>`
+    select w.word, known.yes as known,
+      case when known.yes then null else
+        (select t.term_key from search.terms t
+         where t.kind = 'word' and t.products > 0 and t.term_key % w.word
+         order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1)
+      end as nearest
+    from unnest(${words}::text[]) with ordinality as w(word, n)
+    cross join lateral (select
+      numnode(plainto_tsquery('english', w.word)) = 0
+      or exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0)
+      or exists (select 1 from search.terms t, (select (ts_lexize('english_stem', w.word))[1] as stem) s
+                 where t.kind = 'word' and t.products > 0
+                   and t.term_key >= s.stem and t.term_key < s.stem || chr(1114111)) as yes
+    ) known
+    order by w.n`
+  const corrections = new Map(rows.filter((r) => r.nearest).map((r) => [r.word, r.nearest!]))
+  return {
+    allWordsKnown: rows.every((r) => r.known),
+    corrected: corrections.size > 0 ? applyCorrections(text, corrections) : null,
+  }
+}
+
+/**
+ * Brands, then names, that start with `prefix`. Names are ranked by how many products carry
+ * them among the first alphabetical matches, so a keystroke reads a short primary-key range
+ * ("C" collation: LIKE 'prefix%' is an index range).
+ */
+export async function suggestTerms(db: Db, prefix: string, limit: number): Promise<Suggestion[]> {
+  const key = prefixKey(prefix)
+  if (key.trim() === '') return []
+  const pattern = key.replace(/[\\%_]/g, '\\$&') + '%'
+  const rows = await db<Suggestion[]>`
+    select kind, term as text from (
+      (select kind, term, term_key, products from search.terms
+       where kind = 'brand' and term_key like ${pattern} and products > 0 order by term_key limit 3)
+      union all
+      (select kind, term, term_key, products from search.terms
+       where kind = 'name' and term_key like ${pattern} and products > 0 order by term_key limit 50)
+    ) candidates
+    order by kind = 'brand' desc, products desc, term_key
+    limit ${limit}`
+  return rows.map((r) => ({ text: r.text, kind: r.kind }))
+}
