@@ -1,6 +1,6 @@
 // An update through one API process is visible at once through another: the second
 // process is a real child process with its own in-process LRU, sharing Redis and PostgreSQL.
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { sampleProduct, startTestApp, type TestApp } from './support/app.ts'
 import { spawnShop, type ShopProcess } from './support/processes.ts'

@@ -1,24 +1,14 @@
 // Orders: checkout, the order state machine, order reads and merchant actions, and the
 // reconciliation of charges whose outcome checkout never learned. The only file other modules import.
-import type { Sql } from '../../platform/db/index.ts'
-import type { Logger } from '../../platform/telemetry/log.ts'
 import { reconcilePendingPayments } from './order-actions.ts'
-import type { CartPort, CatalogPort, InventoryPort, PaymentPort } from './ports.ts'
-import { orderRoutes } from './routes.ts'
+import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { Tx } from '../../platform/db/index.ts'
 
 export type { CartPort, CatalogPort, CheckoutLine, ChargeOutcome, PaymentPort, Card, Money } from './ports.ts'
 
-export interface OrdersDeps {
-  sql: Sql
-  log: Logger
-  cart: CartPort
-  catalog: CatalogPort
-  inventory: InventoryPort
-  payments: PaymentPort
-  regionOf(customerId: string): Promise<string>
-}
+/** Checkout's ports, plus where a customer's home region comes from. */
+export type OrdersDeps = OrderRouteDeps
 
 export function createOrdersModule(deps: OrdersDeps) {
   let timer: NodeJS.Timeout | null = null
