@@ -27,7 +27,7 @@ export function createMetrics(defaults = true): Metrics {
       labelNames: ['cache', 'tier', 'result'],
       registers: [registry],
     }),
-    dbQueries: new Counter({ name: 'db_queries_total', help: 'Queries sent to PostgreSQL', registers: [registry] }),
+    dbQueries: new Counter({ name: 'db_queries_total', help: 'Queries sent to PostgreSQL (counted only when query counting is on: tests)', registers: [registry] }),
     shedRequests: new Counter({ name: 'http_shed_total', help: 'Requests refused by load shedding', registers: [registry] }),
   }
 }
