@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
-import { createApi, createModules, createWorker } from './app.ts'
+import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
 import { startGatewayProcess } from './modules/payments/index.ts'
 import { createLogger } from './platform/telemetry/log.ts'
@@ -44,15 +44,13 @@ function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
   process.on('SIGINT', handler)
 }
 
-async function seedDemoIfEmpty(platform: Platform): Promise<void> {
-  const [{ count }] = await platform.sql<{ count: number }[]>`select count(*)::int as count from catalog.products`
-  if (count > 0 || !platform.config.seedDemo) return
+async function seedDemoIfEmpty(platform: Platform, modules: Modules): Promise<void> {
+  if (!platform.config.seedDemo || (await modules.catalog.listProducts({ limit: 1 })).items.length > 0) return
   platform.log.info({ products: DEMO_PRODUCTS }, 'empty catalog: seeding the demo catalog')
   await seedCatalog(platform.sql, { products: DEMO_PRODUCTS, seed: 1, log: platform.log })
 }
 
-async function serve(platform: Platform, withWorker: boolean): Promise<void> {
-  const modules = createModules(platform)
+async function serve(platform: Platform, withWorker: boolean, modules = createModules(platform)): Promise<void> {
   const api = await createApi(platform, modules)
   const worker = withWorker ? createWorker(platform, modules) : null
   worker?.start()
@@ -135,14 +133,15 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       return serve(platform, false)
     case 'start': {
       await migrate(platform.sql)
+      const modules = createModules(platform)
       if (config.adminEmail && config.adminPassword) {
-        await createModules(platform).customers.ensureAdmin(config.adminEmail, config.adminPassword)
+        await modules.customers.ensureAdmin(config.adminEmail, config.adminPassword)
       }
-      await seedDemoIfEmpty(platform)
+      await seedDemoIfEmpty(platform, modules)
       // The demo seed writes no events: build the search index once if it is empty.
-      const reindexed = await createModules(platform).search.reindexIfEmpty()
+      const reindexed = await modules.search.reindexIfEmpty()
       if (reindexed) platform.log.info(reindexed, 'search index built')
-      return serve(platform, true)
+      return serve(platform, true, modules)
     }
   }
 }

@@ -1,22 +1,12 @@
-import { AppError, notFound } from '../../platform/http/errors.ts'
-import { CART_ID, type CartStore, type Money } from './store.ts'
+import { openCart } from './open-cart.ts'
+import type { CartStore, Money } from './store.ts'
 
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, emptying. */
 export function cartCheckoutPort(store: CartStore) {
-  async function checkAccess(cartId: string, customerId: string | null) {
-    if (!CART_ID.test(cartId)) throw notFound('Cart')
-    const meta = await store.meta(cartId)
-    if (!meta) throw notFound('Cart')
-    // Same rule as every cart call: a guest cart id is a capability, an account cart is its owner's.
-    if (meta.owner !== null && meta.owner !== customerId) {
-      throw customerId === null ? new AppError('unauthorized', 'Sign in to use this cart') : new AppError('forbidden', 'This cart belongs to another account')
-    }
-    return meta
-  }
-
   return {
     async linesForCheckout(cartId: string, customerId: string | null) {
-      await checkAccess(cartId, customerId)
+      // The same rule as every cart call: a guest cart id is a capability, an account cart is its owner's.
+      await openCart(store, cartId, async () => customerId)
       const [lines, snapshots] = await Promise.all([store.lines(cartId), store.snapshots(cartId)])
       return [...lines].map(([variantId, quantity]) => ({
         variantId,

@@ -11,7 +11,7 @@ import { AddItemBody, CartParams, CartResponse, LineParams, SetQuantityBody } fr
 const answers = { 200: CartResponse }
 
 export function cartRoutes(deps: CartDeps) {
-  const open = (request: FastifyRequest, id: string) => openCart(deps.store, id, () => request.session())
+  const open = (request: FastifyRequest, id: string) => openCart(deps.store, id, async () => (await request.session())?.customerId ?? null)
 
   return async (app: App) => {
     app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } } }, async (_request, reply) => {

@@ -189,12 +189,11 @@ describe('catalog over HTTP', () => {
     assert.equal(anonymous.body.code, 'unauthorized')
     assert.equal((await t.call('PATCH', '/admin/products/1', { body: { name: 'x' }, token: 'forged-token' })).status, 401)
 
-    // A customer session (accounts arrive with the carts issue; here one made directly).
-    await t.platform.sql`
-      insert into customers.customers (email, password_hash, role) values ('shopper@shop.test', 'x', 'customer')`
-    const [shopper] = await t.platform.sql<{ id: string }[]>`select id from customers.customers where email = 'shopper@shop.test'`
-    const { createSessionStore } = await import('../customers/sessions.ts')
-    const shopperToken = await createSessionStore(t.platform.kv).create({ customerId: shopper.id, email: 'shopper@shop.test', role: 'customer' })
+    const registered = await t.call('POST', '/store/auth/register', {
+      body: { email: 'shopper@shop.test', password: 'shopper-password-1', name: 'Shopper', country: 'US' },
+    })
+    assert.equal(registered.status, 201)
+    const shopperToken = registered.body.token as string
     const forbidden = await t.call('POST', '/admin/products', { body: sampleProduct(), token: shopperToken })
     assert.equal(forbidden.status, 403)
     assert.equal(forbidden.body.code, 'forbidden')

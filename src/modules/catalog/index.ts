@@ -12,7 +12,7 @@ import * as repo from './repo.ts'
 import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
 import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
 import { createProduct, deleteProduct, updateProduct, type StockWriter, type WriteDeps } from './write-product.ts'
-import { createVariantLookup } from './variant-lookup.ts'
+import { createVariantLookup, toVariantSummary } from './variant-lookup.ts'
 
 export type { ProductViewT as Product } from './schemas.ts'
 export type { ProductForIndex } from './index-feed.ts'
@@ -58,12 +58,9 @@ export function createCatalogModule(deps: CatalogDeps) {
     getVariant: variants.getVariant,
     /** Checkout's prices: read from PostgreSQL now, never from a cache (the price charged is the catalog's). */
     async variantsForCheckout(variantIds: string[]) {
-      const rows = await repo.loadVariants(deps.sql, variantIds)
+      const summaries = (await repo.loadVariants(deps.sql, variantIds)).map(toVariantSummary)
       return new Map(
-        rows.map((r) => [
-          r.id,
-          { productId: r.product_id, name: r.title ? `${r.name} (${r.title})` : r.name, price: { amount: Number(r.price_amount), currency: r.currency.trim() } },
-        ]),
+        summaries.map((v) => [v.variantId, { productId: v.productId, name: v.title ? `${v.name} (${v.title})` : v.name, price: v.price }]),
       )
     },
     /** Reads straight from PostgreSQL: an admin sees its own write at once. */

@@ -164,13 +164,11 @@ export interface VariantRow {
 
 /** One variant for sale, with its product's name; null when unknown or its product is deleted. */
 export async function loadVariant(db: Db, variantId: string): Promise<VariantRow | null> {
-  const [row] = await db<VariantRow[]>`
-    select v.id, v.product_id, p.name, v.title, v.price_amount, v.currency
-    from catalog.variants v join catalog.products p on p.id = v.product_id
-    where v.id = ${variantId} and p.deleted_at is null`
+  const [row] = await loadVariants(db, [variantId])
   return row ?? null
 }
 
+/** Variants for sale among `variantIds`, with their products' names; unknown, malformed or deleted ones are absent. */
 export async function loadVariants(db: Db, variantIds: string[]): Promise<VariantRow[]> {
   const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
   if (ids.length === 0) return []

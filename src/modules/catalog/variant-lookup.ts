@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Sql } from '../../platform/db/index.ts'
-import { loadVariant } from './repo.ts'
+import { loadVariant, type VariantRow } from './repo.ts'
 
 /** A variant as other modules see it (the cart's line snapshot, for one). */
 export interface VariantSummary {
@@ -11,7 +11,15 @@ export interface VariantSummary {
   price: { amount: number; currency: string }
 }
 
-const VARIANT_ID = /^[0-9]{1,18}$/
+export function toVariantSummary(row: VariantRow): VariantSummary {
+  return {
+    variantId: row.id,
+    productId: row.product_id,
+    name: row.name,
+    title: row.title,
+    price: { amount: Number(row.price_amount), currency: row.currency.trim() },
+  }
+}
 
 /**
  * Variant -> product lookups for hot paths such as add-to-cart. A short in-process cache
@@ -20,16 +28,8 @@ const VARIANT_ID = /^[0-9]{1,18}$/
  */
 export function createVariantLookup(sql: Sql, ttlMs: number) {
   async function load(variantId: string): Promise<VariantSummary | null> {
-    if (!VARIANT_ID.test(variantId)) return null
     const row = await loadVariant(sql, variantId)
-    if (!row) return null
-    return {
-      variantId: row.id,
-      productId: row.product_id,
-      name: row.name,
-      title: row.title,
-      price: { amount: Number(row.price_amount), currency: row.currency.trim() },
-    }
+    return row ? toVariantSummary(row) : null
   }
 
   // lru-cache needs a non-null value, so an unknown variant is cached as { variant: null }.

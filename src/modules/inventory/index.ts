@@ -3,6 +3,7 @@
 import type { Db, Sql } from '../../platform/db/index.ts'
 import { move, reserve, type Line } from './reserve.ts'
 import { inventoryRoutes } from './routes.ts'
+import { availableUnits } from './stock-rows.ts'
 
 export type { Line, ReserveResult, ShortLine } from './reserve.ts'
 
@@ -21,9 +22,8 @@ export function createInventoryModule(deps: { sql: Sql }) {
 
     /** Records a new variant's stock, inside the caller's transaction. */
     async setInitialStock(tx: Db, variantId: string, available: number): Promise<void> {
-      await tx`
-        insert into inventory.stock (variant_id, available) values (${variantId}, ${available})
-        on conflict (variant_id) do update set available = excluded.available, version = inventory.stock.version + 1, updated_at = now()`
+      // A new variant: a second row for it would be a bug, so no upsert hides one.
+      await tx`insert into inventory.stock (variant_id, available) values (${variantId}, ${available})`
       await tx`
         insert into inventory.ledger (variant_id, actor, reason, delta_available)
         values (${variantId}, 'catalog', 'initial stock', ${available})`
@@ -31,24 +31,12 @@ export function createInventoryModule(deps: { sql: Sql }) {
 
     /** Which of these variants can be bought now; unknown variants are not in stock. `db`: a caller's transaction. */
     async inStock(variantIds: string[], db: Db = deps.sql): Promise<Map<string, boolean>> {
-      const result = new Map(variantIds.map((id) => [id, false]))
-      if (variantIds.length === 0) return result
-      const rows = await db<{ variant_id: string; available: number }[]>`
-        select variant_id, available from inventory.stock where variant_id = any(${variantIds}::bigint[])`
-      for (const row of rows) result.set(row.variant_id, row.available > 0)
-      return result
+      const units = await availableUnits(db, variantIds)
+      return new Map([...units].map(([id, available]) => [id, available > 0]))
     },
 
     /** Units that can be bought now per variant; unknown (or malformed) ids count 0. */
-    async available(variantIds: string[]): Promise<Map<string, number>> {
-      const result = new Map(variantIds.map((id) => [id, 0]))
-      const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
-      if (ids.length === 0) return result
-      const rows = await deps.sql<{ variant_id: string; available: number }[]>`
-        select variant_id, available from inventory.stock where variant_id = any(${ids}::bigint[])`
-      for (const row of rows) result.set(row.variant_id, row.available)
-      return result
-    },
+    available: (variantIds: string[]) => availableUnits(deps.sql, variantIds),
   }
 }
 

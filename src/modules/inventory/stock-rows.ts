@@ -20,6 +20,17 @@ export interface StockChange {
   sold?: number
 }
 
+/** Units available per variant; unknown (or malformed) ids count 0. */
+export async function availableUnits(db: Db, variantIds: string[]): Promise<Map<string, number>> {
+  const result = new Map(variantIds.map((id) => [id, 0]))
+  const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
+  if (ids.length === 0) return result
+  const rows = await db<{ variant_id: string; available: number }[]>`
+    select variant_id, available from inventory.stock where variant_id = any(${ids}::bigint[])`
+  for (const row of rows) result.set(row.variant_id, row.available)
+  return result
+}
+
 export async function readStock(db: Db, variantId: string): Promise<StockRow | null> {
   const [row] = await db<StockRow[]>`
     select variant_id, available, reserved, sold, version, low_stock_threshold

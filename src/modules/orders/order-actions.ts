@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { orderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findLines, findOrder, pendingPaymentsOlderThan } from './repo.ts'
+import { findLines, findOrder, lockOrder, pendingPaymentsOlderThan } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -15,10 +15,9 @@ export interface ActionDeps {
 }
 
 async function lockedOrder(tx: Tx, orderId: string) {
-  const [row] = await tx<{ status: string }[]>`select status from orders.orders where id = ${orderId} for update`
-  if (!row) throw notFound('Order')
-  const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
-  return { status: row.status as 'pending_payment' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded', lines }
+  const order = await lockOrder(tx, orderId)
+  if (!order) throw notFound('Order')
+  return order
 }
 
 async function view(deps: ActionDeps, orderId: string) {

@@ -1,7 +1,7 @@
 import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort } from './ports.ts'
-import { findLines, setPaymentId } from './repo.ts'
+import { lockOrder, setPaymentId } from './repo.ts'
 import { transition } from './state-machine.ts'
 
 type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'unknown' } | ChargeOutcome
@@ -32,9 +32,9 @@ export async function applyChargeOutcomeIn(
 ): Promise<void> {
   if (outcome.status === 'unknown') return
   // Row lock: checkout, reconciliation and the webhook learning the answer together apply it once.
-  const [order] = await tx<{ status: string }[]>`select status from orders.orders where id = ${orderId} for update`
+  const order = await lockOrder(tx, orderId)
   if (!order || order.status !== 'pending_payment') return
-  const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
+  const { lines } = order
   if (outcome.status === 'captured') {
     await setPaymentId(tx, orderId, outcome.paymentId)
     await deps.inventory.sell(tx, orderId, lines, actor)

@@ -74,6 +74,21 @@ export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]
     from orders.order_lines where order_id = ${orderId} order by variant_id`
 }
 
+/**
+ * Locks an order for a state change (row lock until the transaction ends) and answers its
+ * status and lines; null when there is no such order. Checkout, the webhook, reconciliation
+ * and merchant actions all go through here, so two of them never apply a change twice.
+ */
+export async function lockOrder(
+  tx: Db,
+  orderId: string,
+): Promise<{ status: OrderStatus; lines: { variantId: string; quantity: number }[] } | null> {
+  const [row] = await tx<{ status: OrderStatus }[]>`select status from orders.orders where id = ${orderId} for update`
+  if (!row) return null
+  const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
+  return { status: row.status, lines }
+}
+
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {
   await db`update orders.orders set payment_id = ${paymentId}, updated_at = now() where id = ${orderId}`
 }

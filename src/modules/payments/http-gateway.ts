@@ -16,7 +16,7 @@ import type {
   Unavailable,
   Unknown,
 } from './gateway.ts'
-import { GatewayBreaker, type BreakerSettings, type BreakerState } from './gateway-breaker.ts'
+import { Breaker, type BreakerSettings, type BreakerState } from '../../platform/breaker.ts'
 import { parseWireError, parseWirePayment, parseWireRefund, toPayment, toRefund } from './wire.ts'
 
 export interface HttpGatewayOptions {
@@ -59,7 +59,8 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
   const backoff = options.backoff ?? { baseMs: 100, maxMs: 1000 }
   const random = options.random ?? Math.random
   const resolveBase = typeof options.baseUrl === 'string' ? async () => options.baseUrl as string : options.baseUrl
-  const breaker = new GatewayBreaker(send, { ...options.breaker }, options.onBreakerStateChange, (error) => error instanceof TransportFailure)
+  // Each attempt carries its own AbortSignal.timeout, so the breaker adds no timer of its own.
+  const breaker = new Breaker(send, { ...options.breaker, timeoutMs: false }, options.onBreakerStateChange, (error) => error instanceof TransportFailure)
 
   async function send(request: Request): Promise<Answer> {
     const base = await resolveBase()

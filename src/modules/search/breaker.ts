@@ -1,8 +1,7 @@
-// Search sits behind a timeout and a circuit breaker (opossum 9: the newest line that
-// supports Node 20; opossum 10 needs Node 22). When searches keep failing or timing out,
-// the breaker opens and every search is refused at once with 503 + Retry-After instead of
+// Search sits behind a timeout and the platform's circuit breaker. When searches keep
+// failing or timing out, the breaker opens and every search is refused at once with 503 + Retry-After instead of
 // queueing on a struggling database; product pages, which never go through it, keep working.
-import CircuitBreaker from 'opossum'
+import { Breaker as PlatformBreaker } from '../../platform/breaker.ts'
 import { AppError } from '../../platform/http/errors.ts'
 
 export interface BreakerOptions {
@@ -31,47 +30,39 @@ export class SearchUnavailable extends AppError {
 type Action = () => Promise<unknown>
 
 export class Breaker {
-  private readonly breaker: CircuitBreaker<[Action], unknown>
-  private openedAt = 0
+  private readonly breaker: PlatformBreaker<Action, unknown>
 
-  constructor(private readonly options: BreakerOptions) {
-    this.breaker = new CircuitBreaker((action: Action) => action(), {
-      timeout: options.timeoutMs,
-      resetTimeout: options.resetMs,
-      volumeThreshold: options.volumeThreshold ?? 5,
-      errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
-      rollingCountTimeout: 10_000,
+  constructor(options: BreakerOptions) {
+    this.breaker = new PlatformBreaker(
+      (action: Action) => action(),
+      {
+        timeoutMs: options.timeoutMs,
+        resetMs: options.resetMs,
+        volumeThreshold: options.volumeThreshold ?? 5,
+        errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
+      },
+      options.onStateChange,
       // A refused request (bad input) says nothing about the health of the search store.
-      errorFilter: (error: unknown) => error instanceof AppError && error.status < 500,
-    })
-    this.breaker.on('open', () => {
-      this.openedAt = Date.now()
-      options.onStateChange?.('open')
-    })
-    this.breaker.on('halfOpen', () => options.onStateChange?.('halfOpen'))
-    this.breaker.on('close', () => options.onStateChange?.('closed'))
+      (error) => !(error instanceof AppError && error.status < 500),
+    )
   }
 
   get isOpen(): boolean {
-    return this.breaker.opened
+    return this.breaker.state() === 'open'
   }
 
   /** Seconds until the breaker lets a trial call through (at least 1). */
   retryAfterSeconds(): number {
-    const remaining = this.options.resetMs - (Date.now() - this.openedAt)
-    return Math.max(1, Math.ceil(remaining / 1000))
+    return Math.max(1, Math.ceil(this.breaker.retryAfterMs() / 1000))
   }
 
   async run<T>(action: () => Promise<T>): Promise<T> {
-    try {
-      return (await this.breaker.fire(action)) as T
-    } catch (error) {
-      if (error instanceof AppError && error.status < 500) throw error
-      const code = (error as { code?: string }).code
-      if (code === 'EOPENBREAKER') throw new SearchUnavailable('Search is unavailable for a moment; try again shortly', this.retryAfterSeconds())
-      if (code === 'ETIMEDOUT') throw new SearchUnavailable('Search took too long; try again shortly', 1, error)
-      throw new SearchUnavailable('Search failed; try again shortly', 1, error)
-    }
+    const fired = await this.breaker.fire(action)
+    if (fired.kind === 'answered') return fired.answer as T
+    if (fired.kind === 'open') throw new SearchUnavailable('Search is unavailable for a moment; try again shortly', this.retryAfterSeconds())
+    const code = (fired.error as { code?: string }).code
+    if (code === 'ETIMEDOUT') throw new SearchUnavailable('Search took too long; try again shortly', 1, fired.error)
+    throw new SearchUnavailable('Search failed; try again shortly', 1, fired.error)
   }
 
   shutdown(): void {

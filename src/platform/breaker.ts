@@ -1,10 +1,12 @@
-// The circuit breaker around single attempts to reach the processor (opossum 9: the newest
-// line that supports Node 20). When too many attempts fail in the rolling window it opens:
-// calls are refused without touching the network until `resetMs` has passed, then one
-// trial attempt is let through (half-open) and its result closes or re-opens it.
+// A circuit breaker around calls to a dependency (the payment gateway, search), on opossum 9:
+// the newest line that supports Node 20. When too many calls fail in the rolling window it
+// opens: calls are refused without running until `resetMs` has passed, then one trial call is
+// let through (half-open) and its result closes or re-opens it.
 import CircuitBreaker from 'opossum'
 
 export interface BreakerSettings {
+  /** A call slower than this fails; false when the action carries its own timeout. */
+  timeoutMs: number | false
   resetMs: number
   /** Attempts in the window before the failure rate may open it. */
   volumeThreshold: number
@@ -17,16 +19,16 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen'
 
 export type Fired<A> = { kind: 'answered'; answer: A } | { kind: 'failed'; error: Error } | { kind: 'open'; retryAfterMs: number }
 
-const DEFAULTS: BreakerSettings = { resetMs: 10_000, volumeThreshold: 5, errorThresholdPercentage: 50, rollingWindowMs: 10_000 }
+const DEFAULTS: BreakerSettings = { timeoutMs: false, resetMs: 10_000, volumeThreshold: 5, errorThresholdPercentage: 50, rollingWindowMs: 10_000 }
 // Opossum's codes for "refused without running the action".
 const REFUSED = ['EOPENBREAKER', 'ESHUTDOWN', 'ESEMLOCKED']
 
-export class GatewayBreaker<R, A> {
+export class Breaker<R, A> {
   private readonly breaker: CircuitBreaker<[R], A>
   private readonly settings: BreakerSettings
   private openedAt = 0
 
-  /** `isFailure` tells transport failures (counted) from bugs (thrown to the caller). */
+  /** `isFailure` tells failures of the dependency (counted) from the caller's own errors (thrown to the caller, not counted). */
   constructor(
     action: (request: R) => Promise<A>,
     settings: Partial<BreakerSettings>,
@@ -35,8 +37,7 @@ export class GatewayBreaker<R, A> {
   ) {
     this.settings = { ...DEFAULTS, ...settings }
     this.breaker = new CircuitBreaker(action, {
-      // Each attempt carries its own AbortSignal.timeout; opossum's timer would only race it.
-      timeout: false,
+      timeout: this.settings.timeoutMs,
       resetTimeout: this.settings.resetMs,
       volumeThreshold: this.settings.volumeThreshold,
       errorThresholdPercentage: this.settings.errorThresholdPercentage,
@@ -65,7 +66,7 @@ export class GatewayBreaker<R, A> {
     return this.breaker.opened ? 'open' : this.breaker.halfOpen ? 'halfOpen' : 'closed'
   }
 
-  private retryAfterMs(): number {
+  retryAfterMs(): number {
     return Math.max(0, this.settings.resetMs - (Date.now() - this.openedAt))
   }
 
