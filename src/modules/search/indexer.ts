@@ -91,7 +91,10 @@ export async function reindexAll(
   const write = async (batch: ProductForIndex[], after: string, last: string | null) => {
     const inStock = await deps.stock.inStock(batch.flatMap((p) => p.variantIds))
     await index.load(batch.map((p) => toDocument(p, inStock)))
-    removed += await index.removeMissing(after, last, batch.map((p) => p.id))
+    // Read the count after the await: `removed += await ...` would read it before, and two
+    // writers in flight would overwrite each other's count.
+    const gone = await index.removeMissing(after, last, batch.map((p) => p.id))
+    removed += gone
     products += batch.length
     if (batch.length > 0) options.onProgress?.(products)
   }
