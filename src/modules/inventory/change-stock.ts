@@ -18,9 +18,10 @@ export type ChangeResult =
  * UPDATE, retry on conflict. A change that would take a count below zero is refused as a
  * value (an expected business outcome), never thrown.
  */
-export async function changeStock(db: Db, change: StockChange): Promise<ChangeResult> {
+export async function changeStock(db: Db, change: StockChange, lastRead?: StockRow | null): Promise<ChangeResult> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await readStock(db, change.variantId)
+    // The caller's read (of all an order's lines in one query) serves the first attempt.
+    const current = attempt === 0 && lastRead !== undefined ? lastRead : await readStock(db, change.variantId)
     if (!current) return { ok: false, reason: 'unknown_variant' }
     const after = {
       available: current.available + (change.available ?? 0),
@@ -31,6 +32,7 @@ export async function changeStock(db: Db, change: StockChange): Promise<ChangeRe
     const row = await applyIfUnchanged(db, change, current.version)
     if (row) return { ok: true, row }
     await backoff(attempt)
+    lastRead = undefined
   }
   throw new AppError('conflict', `Stock of variant ${change.variantId} is changing too fast; try again`, {}, 409)
 }

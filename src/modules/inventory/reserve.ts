@@ -1,5 +1,6 @@
 import type { Db } from '../../platform/db/index.ts'
 import { changeStock } from './change-stock.ts'
+import { readStocks } from './stock-rows.ts'
 
 export interface Line {
   variantId: string
@@ -29,7 +30,11 @@ export function normalizeLines(lines: Line[]): Line[] {
  */
 export async function reserve(tx: Db, orderId: string, lines: Line[], actor = 'checkout'): Promise<ReserveResult> {
   const short: ShortLine[] = []
-  for (const line of normalizeLines(lines)) {
+  const ordered = normalizeLines(lines)
+  // One read for every line. The updates stay one at a time in variant order: a line that
+  // must retry never waits while this transaction holds a row that comes after it.
+  const rows = await readStocks(tx, ordered.map((l) => l.variantId))
+  for (const line of ordered) {
     if (short.length > 0) continue
     const result = await changeStock(tx, {
       variantId: line.variantId,
@@ -38,7 +43,7 @@ export async function reserve(tx: Db, orderId: string, lines: Line[], actor = 'c
       orderId,
       available: -line.quantity,
       reserved: line.quantity,
-    })
+    }, rows.get(line.variantId) ?? null)
     if (!result.ok) short.push({ variantId: line.variantId, requested: line.quantity, available: result.reason === 'insufficient' ? result.row.available : 0 })
   }
   return short.length === 0 ? { ok: true } : { ok: false, short }
@@ -57,8 +62,11 @@ const DELTAS: Record<Movement, (q: number) => { available?: number; reserved?: n
 
 /** Moves reserved or sold units for an order; these never fail for want of stock unless the books are wrong. */
 export async function move(tx: Db, movement: Movement, orderId: string, lines: Line[], actor = 'checkout'): Promise<void> {
-  for (const line of normalizeLines(lines)) {
-    const result = await changeStock(tx, { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) })
+  const ordered = normalizeLines(lines)
+  const rows = await readStocks(tx, ordered.map((l) => l.variantId))
+  for (const line of ordered) {
+    const change = { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) }
+    const result = await changeStock(tx, change, rows.get(line.variantId) ?? null)
     if (!result.ok) throw new Error(`inventory ${movement} for order ${orderId} failed on variant ${line.variantId}: ${result.reason}`)
   }
 }

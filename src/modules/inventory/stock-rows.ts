@@ -32,10 +32,15 @@ export async function availableUnits(db: Db, variantIds: string[]): Promise<Map<
 }
 
 export async function readStock(db: Db, variantId: string): Promise<StockRow | null> {
-  const [row] = await db<StockRow[]>`
+  return (await readStocks(db, [variantId])).get(variantId) ?? null
+}
+
+/** Several rows in one query (a checkout's lines): absent ids are absent from the map. */
+export async function readStocks(db: Db, variantIds: string[]): Promise<Map<string, StockRow>> {
+  const rows = await db<StockRow[]>`
     select variant_id, available, reserved, sold, version, low_stock_threshold
-    from inventory.stock where variant_id = ${variantId}`
-  return row ?? null
+    from inventory.stock where variant_id = any(${variantIds}::bigint[])`
+  return new Map(rows.map((row) => [row.variant_id, row]))
 }
 
 /**
@@ -47,17 +52,22 @@ export async function applyIfUnchanged(db: Db, change: StockChange, version: num
   const da = change.available ?? 0
   const dr = change.reserved ?? 0
   const ds = change.sold ?? 0
+  // The change and its ledger line in one statement: one round trip on the checkout path.
   const [row] = await db<StockRow[]>`
-    update inventory.stock
-    set available = available + ${da}, reserved = reserved + ${dr}, sold = sold + ${ds},
-        version = version + 1, updated_at = now()
-    where variant_id = ${change.variantId} and version = ${version}
-      and available + ${da} >= 0 and reserved + ${dr} >= 0 and sold + ${ds} >= 0
-    returning variant_id, available, reserved, sold, version, low_stock_threshold`
+    with changed as (
+      update inventory.stock
+      set available = available + ${da}, reserved = reserved + ${dr}, sold = sold + ${ds},
+          version = version + 1, updated_at = now()
+      where variant_id = ${change.variantId} and version = ${version}
+        and available + ${da} >= 0 and reserved + ${dr} >= 0 and sold + ${ds} >= 0
+      returning variant_id, available, reserved, sold, version, low_stock_threshold
+    ),
+    logged as (
+      insert into inventory.ledger (variant_id, actor, reason, delta_available, delta_reserved, delta_sold, order_id)
+      select variant_id, ${change.actor}, ${change.reason}, ${da}, ${dr}, ${ds}, ${change.orderId ?? null} from changed
+    )
+    select * from changed`
   if (!row) return null
-  await db`
-    insert into inventory.ledger (variant_id, actor, reason, delta_available, delta_reserved, delta_sold, order_id)
-    values (${change.variantId}, ${change.actor}, ${change.reason}, ${da}, ${dr}, ${ds}, ${change.orderId ?? null})`
   const before = row.available - da
   if ((before > 0) !== (row.available > 0)) {
     // In stock <-> sold out: the catalog shows `inStock`, so it drops its cached copies.

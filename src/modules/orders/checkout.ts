@@ -5,7 +5,8 @@ import type { Logger } from '../../platform/telemetry/log.ts'
 import { claimKey, finishKey, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { findLines, findOrder, insertOrder } from './repo.ts'
+import { findLines, findOrder, insertOrder, type NewOrder } from './repo.ts'
+import type { OrderStatus } from './state-machine.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 
 export interface CheckoutDeps {
@@ -78,32 +79,40 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput): Promise<St
   const subtotal = lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0)
   const paymentKey = `charge:${orderId}`
 
-  await deps.sql.begin(async (tx) => {
-    await insertOrder(tx, {
-      id: orderId,
-      customerId: input.customer?.id ?? null,
-      email: input.email.trim().toLowerCase(),
-      currency,
-      subtotal,
-      total: subtotal,
-      shippingAddress: input.shippingAddress,
-      accessTokenHash: accessToken ? hashToken(accessToken) : null,
-      paymentKey,
-      region: input.customer?.region ?? 'us',
-      lines,
-    })
-    const reserved = await deps.inventory.reserve(tx, orderId, lines)
+  const newOrder: NewOrder = {
+    id: orderId,
+    customerId: input.customer?.id ?? null,
+    email: input.email.trim().toLowerCase(),
+    currency,
+    subtotal,
+    total: subtotal,
+    shippingAddress: input.shippingAddress,
+    accessTokenHash: accessToken ? hashToken(accessToken) : null,
+    paymentKey,
+    region: input.customer?.region ?? 'us',
+    lines,
+  }
+  const placed = await deps.sql.begin(async (tx) => {
+    // Independent statements, sent together: the order's rows, the stock read, the event.
+    const [written, reserved] = await Promise.all([
+      insertOrder(tx, newOrder),
+      deps.inventory.reserve(tx, orderId, lines),
+      writeEvent(tx, 'order.placed', { orderId }),
+    ])
     if (!reserved.ok) {
       // Thrown inside the transaction: the order and every reservation roll back together.
       throw new AppError('out_of_stock', 'Not enough stock for some items', { lines: reserved.short })
     }
-    await writeEvent(tx, 'order.placed', { orderId })
+    return written
   })
 
   const outcome = await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
-  await applyChargeOutcome(deps, orderId, outcome, 'checkout')
-  const order = (await findOrder(deps.sql, orderId))!
-  const view = orderView(order, await findLines(deps.sql, orderId), accessToken)
+  const status = await applyChargeOutcome(deps, orderId, outcome, 'checkout')
+  // The answer is built from what this request wrote; only an unknown outcome (rare) reads
+  // the order again, since the webhook may have settled it meanwhile.
+  const view = status
+    ? placedView(newOrder, placed, status, accessToken)
+    : orderView((await findOrder(deps.sql, orderId))!, await findLines(deps.sql, orderId), accessToken)
 
   if (outcome.status === 'captured') {
     await deps.cart.clear(input.cartId).catch((error) => deps.log.warn({ err: error, orderId }, 'could not empty the cart after checkout'))
@@ -126,4 +135,30 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput): Promise<St
   // We do not know whether the card was charged: the order stays pending_payment and the
   // reconciliation job asks the gateway with the same key. Never charge again from here.
   return { status: 202, body: view }
+}
+
+/** The order view of an order this request placed, without reading it back. */
+function placedView(order: NewOrder, placed: { number: string; createdAt: Date }, status: OrderStatus, accessToken: string | undefined) {
+  return orderView(
+    {
+      id: order.id,
+      number: placed.number,
+      status,
+      customer_id: order.customerId,
+      email: order.email,
+      currency: order.currency,
+      subtotal: String(order.subtotal),
+      total: String(order.total),
+      shipping_address: order.shippingAddress,
+      access_token_hash: order.accessTokenHash,
+      payment_key: order.paymentKey,
+      payment_id: null,
+      created_at: placed.createdAt,
+      updated_at: placed.createdAt,
+    },
+    [...order.lines]
+      .sort((a, b) => (BigInt(a.variantId) < BigInt(b.variantId) ? -1 : 1))
+      .map((l) => ({ variant_id: l.variantId, product_id: l.productId, name: l.name, unit_price: String(l.unitPrice), quantity: l.quantity, line_total: String(l.unitPrice * l.quantity) })),
+    accessToken,
+  )
 }

@@ -2,7 +2,7 @@ import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort } from './ports.ts'
 import { lockOrder, setPaymentId } from './repo.ts'
-import { transition } from './state-machine.ts'
+import { transition, type OrderStatus } from './state-machine.ts'
 
 type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'unknown' } | ChargeOutcome
 
@@ -10,16 +10,16 @@ type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } 
  * Records what the gateway said about an order's charge: captured -> paid (held units
  * sold); declined -> cancelled (held units released). Unknown changes nothing. Safe to
  * call twice (checkout and reconciliation may both learn the answer): only a
- * pending_payment order moves.
+ * pending_payment order moves. Answers the order's status afterwards (null: no such order).
  */
 export async function applyChargeOutcome(
   deps: { sql: Sql; log: Logger; inventory: InventoryPort },
   orderId: string,
   outcome: Known,
   actor: string,
-): Promise<void> {
-  if (outcome.status === 'unknown') return
-  await deps.sql.begin((tx) => applyChargeOutcomeIn(tx, deps, orderId, outcome, actor))
+): Promise<OrderStatus | null> {
+  if (outcome.status === 'unknown') return null
+  return deps.sql.begin((tx) => applyChargeOutcomeIn(tx, deps, orderId, outcome, actor))
 }
 
 /** The same, inside the caller's transaction (a payment webhook is recorded in one). */
@@ -29,18 +29,25 @@ export async function applyChargeOutcomeIn(
   orderId: string,
   outcome: Known,
   actor: string,
-): Promise<void> {
-  if (outcome.status === 'unknown') return
+): Promise<OrderStatus | null> {
+  if (outcome.status === 'unknown') return null
   // Row lock: checkout, reconciliation and the webhook learning the answer together apply it once.
   const order = await lockOrder(tx, orderId)
-  if (!order || order.status !== 'pending_payment') return
+  if (!order) return null
+  if (order.status !== 'pending_payment') return order.status
   const { lines } = order
+  // Independent writes under the lock, sent together: the stock moves and the transition.
   if (outcome.status === 'captured') {
-    await setPaymentId(tx, orderId, outcome.paymentId)
-    await deps.inventory.sell(tx, orderId, lines, actor)
-    await transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured')
-  } else {
-    await deps.inventory.release(tx, orderId, lines, actor)
-    await transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined')
+    await Promise.all([
+      setPaymentId(tx, orderId, outcome.paymentId),
+      deps.inventory.sell(tx, orderId, lines, actor),
+      transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured'),
+    ])
+    return 'paid'
   }
+  await Promise.all([
+    deps.inventory.release(tx, orderId, lines, actor),
+    transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined'),
+  ])
+  return 'cancelled'
 }

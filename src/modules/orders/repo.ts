@@ -41,26 +41,35 @@ export interface NewOrder {
   lines: { variantId: string; productId: string; name: string; unitPrice: number; quantity: number }[]
 }
 
-export async function insertOrder(tx: Db, order: NewOrder): Promise<void> {
-  await tx`
-    insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region)
-    values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},
-            ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region})`
-  await tx`
-    insert into orders.order_lines ${tx(
-      order.lines.map((l) => ({
-        order_id: order.id,
-        variant_id: l.variantId,
-        product_id: l.productId,
-        name: l.name,
-        unit_price: l.unitPrice,
-        quantity: l.quantity,
-        line_total: l.unitPrice * l.quantity,
-      })),
-    )}`
-  await tx`
-    insert into orders.transitions (order_id, from_status, to_status, actor, reason)
-    values (${order.id}, null, 'pending_payment', 'checkout', 'placed')`
+/**
+ * Writes the order, its lines and its first transition. The three statements go to the
+ * server together (pipelined on the transaction's connection, in this order): one round
+ * trip. Answers the columns the database fills in.
+ */
+export async function insertOrder(tx: Db, order: NewOrder): Promise<{ number: string; createdAt: Date }> {
+  const [[row]] = await Promise.all([
+    tx<{ number: string; created_at: Date }[]>`
+      insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region)
+      values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},
+              ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region})
+      returning number, created_at`,
+    tx`
+      insert into orders.order_lines ${tx(
+        order.lines.map((l) => ({
+          order_id: order.id,
+          variant_id: l.variantId,
+          product_id: l.productId,
+          name: l.name,
+          unit_price: l.unitPrice,
+          quantity: l.quantity,
+          line_total: l.unitPrice * l.quantity,
+        })),
+      )}`,
+    tx`
+      insert into orders.transitions (order_id, from_status, to_status, actor, reason)
+      values (${order.id}, null, 'pending_payment', 'checkout', 'placed')`,
+  ])
+  return { number: row.number, createdAt: row.created_at }
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {
@@ -83,10 +92,13 @@ export async function lockOrder(
   tx: Db,
   orderId: string,
 ): Promise<{ status: OrderStatus; lines: { variantId: string; quantity: number }[] } | null> {
-  const [row] = await tx<{ status: OrderStatus }[]>`select status from orders.orders where id = ${orderId} for update`
-  if (!row) return null
-  const lines = (await findLines(tx, orderId)).map((l) => ({ variantId: l.variant_id, quantity: l.quantity }))
-  return { status: row.status, lines }
+  // One round trip: the lines come along as JSON with the locked row.
+  const [row] = await tx<{ status: OrderStatus; lines: { variantId: string; quantity: number }[] }[]>`
+    select o.status,
+           (select coalesce(json_agg(json_build_object('variantId', l.variant_id::text, 'quantity', l.quantity) order by l.variant_id), '[]')
+            from orders.order_lines l where l.order_id = o.id) as lines
+    from orders.orders o where o.id = ${orderId} for update`
+  return row ?? null
 }
 
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {

@@ -32,12 +32,14 @@ export async function transition(
 ): Promise<void> {
   const eventType = TRANSITIONS[from][to]
   if (!eventType) throw new AppError('invalid_transition', `An order that is ${from} cannot become ${to}`, {}, 409)
-  const rows = await tx`
-    update orders.orders set status = ${to}, updated_at = now()
-    where id = ${orderId} and status = ${from} returning id`
+  // The three statements go together (one round trip). If the status moved meanwhile, the
+  // update matches nothing and the throw rolls back the record and event with it.
+  const [rows] = await Promise.all([
+    tx`update orders.orders set status = ${to}, updated_at = now() where id = ${orderId} and status = ${from} returning id`,
+    tx`
+      insert into orders.transitions (order_id, from_status, to_status, actor, reason)
+      values (${orderId}, ${from}, ${to}, ${actor}, ${reason})`,
+    writeEvent(tx, eventType, { orderId, from, to }),
+  ])
   if (rows.length === 0) throw new AppError('invalid_transition', `The order is no longer ${from}`, {}, 409)
-  await tx`
-    insert into orders.transitions (order_id, from_status, to_status, actor, reason)
-    values (${orderId}, ${from}, ${to}, ${actor}, ${reason})`
-  await writeEvent(tx, eventType, { orderId, from, to })
 }

@@ -82,8 +82,10 @@ test('10 concurrent authorize calls with one key: one charge, one payment for al
 })
 
 test('the slow card: the client times out, retries with the same key, and gets the one charge', async () => {
-  simulator.update({ slowMs: 600 })
-  const payments = gateway({ timeoutMs: 150, maxAttempts: 8, backoff: { baseMs: 100, maxMs: 200 } })
+  // The first retry comes about 200 ms in and the charge takes 1 s, so a loaded machine still
+  // retries while the first attempt is processing; 30 attempts (about 3 s) outlast the charge.
+  simulator.update({ slowMs: 1000 })
+  const payments = gateway({ timeoutMs: 150, maxAttempts: 30, backoff: { baseMs: 100, maxMs: 200 } })
   const key = randomUUID()
   const before = simulator.stats().requests
   const result = await payments.authorize(input(TEST_CARDS.slow), key)

@@ -18,6 +18,7 @@ import type {
 } from './gateway.ts'
 import { Breaker, type BreakerSettings, type BreakerState } from '../../platform/breaker.ts'
 import { parseWireError, parseWirePayment, parseWireRefund, toPayment, toRefund } from './wire.ts'
+import { httpCall, type HttpAnswer } from '../../platform/http/client.ts'
 
 export interface HttpGatewayOptions {
   /** The processor's base URL; a function when it is only known later (the in-process simulator). */
@@ -64,11 +65,10 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
 
   async function send(request: Request): Promise<Answer> {
     const base = await resolveBase()
-    let response: Response
-    let text: string
+    let response: HttpAnswer
     try {
       const signal = AbortSignal.timeout(options.timeoutMs)
-      response = await fetch(base + request.path, {
+      response = await httpCall(base + request.path, {
         method: request.method,
         headers: {
           accept: 'application/json',
@@ -78,7 +78,6 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
         body: request.body === undefined ? undefined : JSON.stringify(request.body),
         signal,
       })
-      text = await response.text()
     } catch (error) {
       const name = (error as Error).name
       const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${options.timeoutMs} ms` : `unreachable (${(error as Error).message})`
@@ -87,7 +86,7 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
     if (response.status >= 500) throw new TransportFailure(`${request.operation}: the processor answered ${response.status}`)
     let body: unknown = null
     try {
-      body = text ? JSON.parse(text) : null
+      body = response.text ? JSON.parse(response.text) : null
     } catch {
       throw new TransportFailure(`${request.operation}: the processor answered ${response.status} with a body that is not JSON`)
     }

@@ -8,6 +8,7 @@ import type { Logger } from '../../../platform/telemetry/log.ts'
 import type { PaymentEventType } from '../gateway.ts'
 import { signatureHeader, SIGNATURE_HEADER } from '../signature.ts'
 import type { WireEvent, WirePayment } from '../wire.ts'
+import { httpCall } from '../../../platform/http/client.ts'
 
 export interface WebhookOptions {
   secret: string
@@ -67,14 +68,13 @@ export class WebhookSender {
       if (url === null) return
       this.stats.attempts++
       try {
-        const response = await fetch(url, {
+        const response = await httpCall(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signatureHeader(this.options.secret, body) },
           body,
           signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? 5000), this.closing.signal]),
         })
-        await response.arrayBuffer()
-        if (response.ok) {
+        if (response.status >= 200 && response.status < 300) {
           this.stats.delivered++
           return
         }
