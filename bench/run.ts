@@ -16,6 +16,7 @@ import { Redis } from 'ioredis'
 import { connectDb, type Sql } from '../src/platform/db/index.ts'
 import { migrate } from '../src/platform/db/migrate.ts'
 import { seedCatalog } from '../src/seed/index.ts'
+import { startCpuCount } from './lib/cpu.ts'
 import { dropDatabase, recreateDatabase } from './lib/database.ts'
 import { intFromEnv } from './lib/env.ts'
 import { waitFor200 } from './lib/http.ts'
@@ -79,6 +80,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 interface Targets {
   api: string
+  apiPid: number
   baseline: string
   sql: Sql
 }
@@ -109,7 +111,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
   if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
   const api = startNode('api', ['--import', 'tsx', 'src/main.ts', 'api'], apiEnv)
   const baseline = startNode('baseline', ['--import', 'tsx', 'bench/baseline.ts', String(baselinePort)], {})
-  const targets = { api: `http://127.0.0.1:${apiPort}`, baseline: `http://127.0.0.1:${baselinePort}`, sql }
+  const targets = { api: `http://127.0.0.1:${apiPort}`, apiPid: api.process.pid!, baseline: `http://127.0.0.1:${baselinePort}`, sql }
   await ready(api, `${targets.api}/health/ready`)
   await ready(baseline, `${targets.baseline}/`)
   log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, baseline on ${targets.baseline}`)
@@ -205,7 +207,8 @@ async function main(): Promise<void> {
     const rows: Row[] = []
     for (const flow of flows) {
       log(`${flow.name}: ${flow.description}`)
-      const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log })
+      const countCpu = () => startCpuCount({ api: targets.apiPid, 'load generator': process.pid })
+      const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log, countCpu })
       rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p99: report.latency.p99, errors: report.errors, ratio: null })
       ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
     }

@@ -77,8 +77,11 @@ export interface FlowScenario {
   name: string
   description: string
   explicitOnly?: boolean
-  run(ctx: LoadContext & { warmup: number }): Promise<FlowReport>
+  run(ctx: LoadContext & { warmup: number; countCpu: CpuCounter }): Promise<FlowReport>
 }
+
+/** Starts counting CPU of the api, the load generator, PostgreSQL and Redis: stop() answers ms per group. */
+export type CpuCounter = () => () => Record<string, number>
 
 export interface FlowReport {
   /** Completed flows per second (e.g. orders/s). */
