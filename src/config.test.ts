@@ -23,7 +23,7 @@ test('real servers are taken from the URLs', () => {
   })
   assert.equal(config.databaseUrl, 'postgres://u@db:5432/shop')
   assert.equal(config.port, 8080)
-  assert.equal(config.dbPoolSize, 10)
+  assert.equal(config.dbPoolSize, 4)
 })
 
 const bad: [Record<string, string>, string][] = [

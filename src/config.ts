@@ -151,7 +151,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     dbQueryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 2000, 50, 60_000),
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
-    dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 10, 1, 200) : 1,
+    dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 4, 1, 200) : 1,
     seedDemo: bool(env, 'SEED_DEMO', true),
     searchTimeoutMs: integer(env, 'SEARCH_TIMEOUT_MS', 1500, 1, 60_000),
     searchBreakerResetMs: integer(env, 'SEARCH_BREAKER_RESET_MS', 10_000, 100, 600_000),
