@@ -2,6 +2,8 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { checkout as placeCheckout } from './checkout.ts'
+import { paymentPortFrom } from './payment-adapter.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
 
@@ -289,5 +291,48 @@ describe('checkout, orders and payments', () => {
     const refundFulfilled = await t.call('POST', `/admin/orders/${second.body.id}/refund`, { token })
     assert.equal(refundFulfilled.body.status, 'refunded')
     assert.equal((await stock(v)).sold, 1, 'a fulfilled order refunded keeps its units sold (they left the warehouse)')
+  })
+  test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const modules = t.api.modules
+    // The process "dies" between placing the order and charging: the charge call throws.
+    const dying = {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      payments: { ...paymentPortFrom(modules.payments.gateway), charge: async () => { throw new Error('the process died') } },
+    }
+    const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
+    await assert.rejects(placeCheckout(dying, input), /the process died/)
+    const [row] = await t.platform.sql<{ state: string; order_id: string }[]>`select state, order_id from orders.idempotency_keys where key = ${key}`
+    assert.equal(row.state, 'running', 'the key was not released')
+    assert.ok(row.order_id)
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 1])
+
+    assert.equal((await checkout(cartId, key)).status, 409, 'a retry right away: still in progress')
+    const countOrders = async () => (await t.platform.sql<{ n: number }[]>`select count(*)::int as n from orders.orders`)[0].n
+    const ordersBefore = await countOrders()
+    const age = () => t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
+    await age()
+    const resumed = await checkout(cartId, key)
+    assert.equal(resumed.status, 202, JSON.stringify(resumed.body))
+    assert.deepEqual([resumed.body.id, resumed.body.status], [row.order_id, 'pending_payment'])
+    assert.equal(await countOrders(), ordersBefore, 'no second order')
+    assert.equal(chargesFor(row.order_id), 0, 'and no charge')
+
+    // The charge never reached the gateway: once the hold runs out, reconciliation cancels
+    // the order and returns the unit; the next retry gets that final answer, stored.
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${row.order_id}`
+    await modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 60 })
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [5, 0])
+    await age()
+    const settled = await checkout(cartId, key)
+    assert.deepEqual([settled.status, settled.body.orderId], [402, row.order_id])
+    assert.deepEqual((await checkout(cartId, key)).body, settled.body, 'stored: the same answer again')
+    assert.equal(await countOrders(), ordersBefore)
   })
 })

@@ -2,12 +2,12 @@ import type { Sql } from '../../platform/db/index.ts'
 import { AppError, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { claimKey, finishKey, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
+import { attachOrder, claimKey, finishKey, releaseKey, requestHash, touchKey, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { findLines, findOrder, insertOrder, type NewOrder } from './repo.ts'
 import type { OrderStatus } from './state-machine.ts'
-import { applyChargeOutcome } from './payment-outcome.ts'
+import { applyChargeOutcomeIn } from './payment-outcome.ts'
 
 export interface CheckoutDeps {
   sql: Sql
@@ -31,28 +31,47 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
 
 /**
  * The checkout, as steps: claim the idempotency key -> read the cart -> re-price from the
- * catalog -> one transaction: order + reservation + order.placed -> charge -> paid (or
- * cancelled, stock released) -> empty the cart. The first final answer is stored under the
- * key; answers that changed nothing (price changed, out of stock) release it instead.
+ * catalog -> one transaction: order + reservation + order.placed + the key's order ->
+ * charge -> one transaction: paid (or cancelled, stock released) + the answer under the
+ * key -> empty the cart. Answers that changed nothing (price changed, out of stock) release
+ * the key instead. Once the order exists the key stays with it: a retry after a failure
+ * resumes that order and can never place (or charge) a second one.
  */
 export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
   // The card is part of the request identity but only as a hash: it is never stored.
   const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
-  const stored = await claimKey(deps.sql, input.idempotencyKey, hash)
-  if (stored) return stored
+  const claim = await claimKey(deps.sql, input.idempotencyKey, hash)
+  if (claim.kind === 'stored') return claim.answer
+  if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId)
 
-  let answer: StoredAnswer
+  const progress = { placed: false }
   try {
-    answer = await placeAndPay(deps, input)
+    return await placeAndPay(deps, input, progress)
   } catch (error) {
-    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
+    if (!progress.placed) await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
     throw error
   }
-  await finishKey(deps.sql, input.idempotencyKey, answer)
+}
+
+/**
+ * The request that placed this order died before its answer was stored. The order goes on
+ * as it is (reconciliation settles a charge whose outcome is unknown): answer its state, and
+ * store the answer once it is final. A guest's access token was only in the lost answer.
+ */
+async function resume(deps: CheckoutDeps, key: string, orderId: string): Promise<StoredAnswer> {
+  const order = await findOrder(deps.sql, orderId)
+  if (!order) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
+  const view = orderView(order, await findLines(deps.sql, orderId))
+  if (order.status === 'pending_payment') {
+    await touchKey(deps.sql, key)
+    return { status: 202, body: view }
+  }
+  const answer = order.status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
+  await finishKey(deps.sql, key, answer)
   return answer
 }
 
-async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
+async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: { placed: boolean }): Promise<StoredAnswer> {
   const cartLines = await deps.cart.linesForCheckout(input.cartId, input.customer?.id ?? null)
   if (cartLines.length === 0) throw validationFailed([{ path: 'cart', message: 'the cart is empty' }])
 
@@ -98,6 +117,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput): Promise<St
       insertOrder(tx, newOrder),
       deps.inventory.reserve(tx, orderId, lines),
       writeEvent(tx, 'order.placed', { orderId }),
+      attachOrder(tx, input.idempotencyKey, orderId),
     ])
     if (!reserved.ok) {
       // Thrown inside the transaction: the order and every reservation roll back together.
@@ -105,36 +125,47 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput): Promise<St
     }
     return written
   })
+  progress.placed = true
 
   const outcome = await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
-  const status = await applyChargeOutcome(deps, orderId, outcome, 'checkout')
-  // The answer is built from what this request wrote; only an unknown outcome (rare) reads
-  // the order again, since the webhook may have settled it meanwhile.
-  const view = status
-    ? placedView(newOrder, placed, status, accessToken)
-    : orderView((await findOrder(deps.sql, orderId))!, await findLines(deps.sql, orderId), accessToken)
-
+  // The outcome and the answer under the key commit together.
+  const answer = await deps.sql.begin(async (tx) => {
+    const status = await applyChargeOutcomeIn(tx, deps, orderId, outcome, 'checkout')
+    // Built from what this request wrote; only an unknown outcome (rare) reads the order
+    // again, since the webhook may have settled it meanwhile.
+    const view = status
+      ? placedView(newOrder, placed, status, accessToken)
+      : orderView((await findOrder(tx, orderId))!, await findLines(tx, orderId), accessToken)
+    const answer: StoredAnswer =
+      outcome.status === 'captured'
+        ? { status: 201, body: view }
+        : outcome.status === 'declined'
+          ? declined(orderId, outcome.message, outcome.declineCode)
+          : // We do not know whether the card was charged: the order stays pending_payment and
+            // the reconciliation job asks the gateway with the same key. Never charge again from here.
+            { status: 202, body: view }
+    await finishKey(tx, input.idempotencyKey, answer)
+    return answer
+  })
   if (outcome.status === 'captured') {
     await deps.cart.clear(input.cartId).catch((error) => deps.log.warn({ err: error, orderId }, 'could not empty the cart after checkout'))
-    return { status: 201, body: view }
   }
-  if (outcome.status === 'declined') {
-    return {
+  return answer
+}
+
+function declined(orderId: string, detail: string, declineCode?: string): StoredAnswer {
+  return {
+    status: 402,
+    body: {
+      type: 'https://shop.dev/problems/payment-declined',
+      title: 'Payment declined',
       status: 402,
-      body: {
-        type: 'https://shop.dev/problems/payment-declined',
-        title: 'Payment declined',
-        status: 402,
-        code: 'payment_declined',
-        detail: outcome.message,
-        declineCode: outcome.declineCode,
-        orderId,
-      },
-    }
+      code: 'payment_declined',
+      detail,
+      ...(declineCode ? { declineCode } : {}),
+      orderId,
+    },
   }
-  // We do not know whether the card was charged: the order stays pending_payment and the
-  // reconciliation job asks the gateway with the same key. Never charge again from here.
-  return { status: 202, body: view }
 }
 
 /** The order view of an order this request placed, without reading it back. */
