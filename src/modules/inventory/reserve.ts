@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db/index.ts'
 import { changeStock } from './change-stock.ts'
-import { readStocks } from './stock-rows.ts'
+import { applyIfUnchanged, readStocks } from './stock-rows.ts'
 
 export interface Line {
   variantId: string
@@ -60,13 +60,17 @@ const DELTAS: Record<Movement, (q: number) => { available?: number; reserved?: n
   return_sold: (q) => ({ sold: -q, available: q }),
 }
 
-/** Moves reserved or sold units for an order; these never fail for want of stock unless the books are wrong. */
+/**
+ * Moves reserved or sold units for an order; these never fail for want of stock unless the
+ * books are wrong. The units are the order's own, so no version read is needed: each UPDATE
+ * checks only that no count goes below zero, and its row lock orders concurrent changes. The
+ * lines go out together, in variant order (the order every transaction locks rows in).
+ */
 export async function move(tx: Db, movement: Movement, orderId: string, lines: Line[], actor = 'checkout'): Promise<void> {
   const ordered = normalizeLines(lines)
-  const rows = await readStocks(tx, ordered.map((l) => l.variantId))
-  for (const line of ordered) {
-    const change = { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) }
-    const result = await changeStock(tx, change, rows.get(line.variantId) ?? null)
-    if (!result.ok) throw new Error(`inventory ${movement} for order ${orderId} failed on variant ${line.variantId}: ${result.reason}`)
-  }
+  const rows = await Promise.all(
+    ordered.map((line) => applyIfUnchanged(tx, { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) }, null)),
+  )
+  const failed = ordered.find((_, i) => rows[i] === null)
+  if (failed) throw new Error(`inventory ${movement} for order ${orderId} failed on variant ${failed.variantId}: the books do not allow it`)
 }

@@ -46,9 +46,10 @@ export async function readStocks(db: Db, variantIds: string[]): Promise<Map<stri
 /**
  * One optimistic step: applies the deltas only if the row is still at `version` and no
  * count would go below zero. Answers the new row, or null when someone changed it first
- * (or the guard failed): the caller re-reads and decides.
+ * (or the guard failed): the caller re-reads and decides. `version` null: the guards alone
+ * (for units an order already holds, where no one else's change can make the move wrong).
  */
-export async function applyIfUnchanged(db: Db, change: StockChange, version: number): Promise<StockRow | null> {
+export async function applyIfUnchanged(db: Db, change: StockChange, version: number | null): Promise<StockRow | null> {
   const da = change.available ?? 0
   const dr = change.reserved ?? 0
   const ds = change.sold ?? 0
@@ -58,7 +59,7 @@ export async function applyIfUnchanged(db: Db, change: StockChange, version: num
       update inventory.stock
       set available = available + ${da}, reserved = reserved + ${dr}, sold = sold + ${ds},
           version = version + 1, updated_at = now()
-      where variant_id = ${change.variantId} and version = ${version}
+      where variant_id = ${change.variantId} ${version === null ? db`` : db`and version = ${version}`}
         and available + ${da} >= 0 and reserved + ${dr} >= 0 and sold + ${ds} >= 0
       returning variant_id, available, reserved, sold, version, low_stock_threshold
     ),
