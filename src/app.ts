@@ -37,6 +37,7 @@ export function createModules(platform: Platform) {
     timeoutMs: config.searchTimeoutMs,
     breakerResetMs: config.searchBreakerResetMs,
     cacheTtlMs: config.searchCacheTtlMs,
+    openPool: (settings) => platform.openPool(settings),
   })
   const payments = createPaymentsModule({ sql, log, metrics, config })
   const orders = createOrdersModule({

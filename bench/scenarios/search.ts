@@ -30,6 +30,7 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
     nats: null,
     embedded: null,
     readiness: {},
+    openPool: () => null,
     close: async () => {},
   } satisfies Platform
   const result = await createModules(platform).search.reindexAll()

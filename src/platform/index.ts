@@ -17,6 +17,12 @@ export interface Platform {
   nats: NatsConnection | null
   embedded: EmbeddedPostgres | null
   readiness: Record<string, () => Promise<void>>
+  /**
+   * A further PostgreSQL pool whose sessions start with `settings` (a module whose statements
+   * need session settings sends each in one round trip instead of a transaction of three).
+   * Null on the embedded database, which serves one connection. Closed with the platform.
+   */
+  openPool(settings: Record<string, string>): Sql | null
   close(): Promise<void>
 }
 
@@ -54,6 +60,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     await nats.flush()
   }
 
+  const pools: Sql[] = []
   return {
     config,
     log,
@@ -63,8 +70,14 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     nats,
     embedded,
     readiness,
+    openPool(settings) {
+      if (embedded) return null
+      const pool = connectDb({ url: config.databaseUrl!, poolSize: config.dbPoolSize, metrics, onQuery: options.onQuery, settings })
+      pools.push(pool)
+      return pool
+    },
     async close() {
-      await Promise.allSettled([sql.end({ timeout: 5 }), kv.close(), nats?.drain()])
+      await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats?.drain()])
       await embedded?.stop()
     },
   }

@@ -11,7 +11,7 @@ import { Breaker, SearchUnavailable } from './breaker.ts'
 import type { SearchEngine } from './engine.ts'
 import { refreshProducts, reindexAll, type IndexerDeps, type ReindexResult } from './indexer.ts'
 import { pgSearchIndex } from './pg-index.ts'
-import { createPgSearchEngine } from './pg-search.ts'
+import { createPgSearchEngine, searchSessionSettings } from './pg-search.ts'
 import { searchRoutes } from './routes.ts'
 import { prefixKey } from './query-text.ts'
 import { prepareSearch, searchProducts } from './search-products.ts'
@@ -29,6 +29,8 @@ export interface SearchDeps {
   breakerResetMs: number
   /** How long a whole answer may be served from cache; 0: never cached. */
   cacheTtlMs: number
+  /** The platform's pool with session settings (null on the embedded database). */
+  openPool?: (settings: Record<string, string>) => Sql | null
 }
 
 const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
@@ -66,7 +68,8 @@ export function createSearchModule(deps: SearchDeps) {
   })
   // PostgreSQL today. An OpenSearch adapter would implement SearchEngine and SearchIndex
   // (engine.ts) and be chosen here by configuration; nothing else changes.
-  const engine = guarded(createPgSearchEngine({ sql: deps.sql, statementTimeoutMs: deps.timeoutMs }), breaker, deps.log)
+  const searchSql = deps.openPool?.(searchSessionSettings(deps.timeoutMs)) ?? null
+  const engine = guarded(createPgSearchEngine({ sql: deps.sql, statementTimeoutMs: deps.timeoutMs, searchSql }), breaker, deps.log)
   const cache = new AnswerCache({ kv: deps.kv, log: deps.log, ttlMs: deps.cacheTtlMs })
   const indexer: IndexerDeps = { sql: deps.sql, catalog: deps.catalog, stock: deps.stock, indexFor: (db: Db) => pgSearchIndex(db) }
 

@@ -11,6 +11,12 @@ export interface PgSearchOptions {
   sql: Sql
   /** Server-side limit per search statement: a slow search is cancelled, not left running. */
   statementTimeoutMs: number
+  /**
+   * A pool whose sessions start with searchSessionSettings(): each search is then one
+   * statement, one round trip. Without one (the embedded database) every search runs in a
+   * transaction that sets them first.
+   */
+  searchSql?: Sql | null
 }
 
 /** Up to this many matches are counted (and ranked, and faceted) exactly; beyond it, estimated. */
@@ -269,13 +275,19 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
 }
 
+/** The session settings every search statement runs under; statement_timeout makes PostgreSQL give up too. */
+export function searchSessionSettings(statementTimeoutMs: number): Record<string, string> {
+  return { statement_timeout: String(statementTimeoutMs), 'pg_trgm.word_similarity_threshold': WORD_SIMILARITY, work_mem: WORK_MEM }
+}
+
 export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
-  /** Every call in a short transaction whose statement_timeout makes PostgreSQL give up too. */
+  const settings = searchSessionSettings(options.statementTimeoutMs)
   function run<T>(work: (db: Db) => Promise<T>): Promise<T> {
+    if (options.searchSql) return work(options.searchSql)
     return options.sql.begin(async (tx) => {
-      await tx`select set_config('statement_timeout', ${String(options.statementTimeoutMs)}, true),
-                      set_config('pg_trgm.word_similarity_threshold', ${WORD_SIMILARITY}, true),
-                      set_config('work_mem', ${WORK_MEM}, true)`
+      await tx`select set_config('statement_timeout', ${settings.statement_timeout}, true),
+                      set_config('pg_trgm.word_similarity_threshold', ${settings['pg_trgm.word_similarity_threshold']}, true),
+                      set_config('work_mem', ${settings.work_mem}, true)`
       return work(tx)
     }) as Promise<T>
   }

@@ -12,6 +12,8 @@ export interface DbOptions {
   metrics?: Metrics
   /** Called with every query text; tests use it to count queries. */
   onQuery?: (text: string) => void
+  /** Settings (GUCs) every session of this pool starts with, sent in the startup message. */
+  settings?: Record<string, string>
 }
 
 export function connectDb(options: DbOptions): Sql {
@@ -22,7 +24,7 @@ export function connectDb(options: DbOptions): Sql {
     onnotice: () => {},
     // bigint columns come back as strings (postgres.js default): ids are opaque strings in the API.
     transform: { undefined: null },
-    connection: { application_name: 'shop' },
+    connection: { application_name: 'shop', ...options.settings },
     // postgres.js's debug hook captures a stack trace per query (~5 % of a checkout's CPU),
     // so queries are counted only when someone asks (tests that count queries).
     debug: options.onQuery
