@@ -20,7 +20,8 @@ export interface Platform {
   /**
    * A further PostgreSQL pool whose sessions start with `settings` (a module whose statements
    * need session settings sends each in one round trip instead of a transaction of three).
-   * Null on the embedded database, which serves one connection. Closed with the platform.
+   * Null on the embedded database, which serves one connection (or with DB_POOL_SIZE=1).
+   * Closed with the platform.
    */
   openPool(settings: Record<string, string>): Sql | null
   close(): Promise<void>
@@ -71,7 +72,9 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     embedded,
     readiness,
     openPool(settings) {
-      if (embedded) return null
+      // One connection in all (the embedded PGlite socket, or a test's PGlite behind a URL,
+      // which serves one connection at a time): a second pool would wait for it forever.
+      if (embedded || config.dbPoolSize === 1) return null
       const pool = connectDb({ url: config.databaseUrl!, poolSize: config.dbPoolSize, metrics, onQuery: options.onQuery, settings })
       pools.push(pool)
       return pool
