@@ -19,7 +19,7 @@ export interface LoadSummary {
   rps: number
   requests: number
   seconds: number
-  latency: { p50: number; p90: number; p99: number; max: number; mean: number }
+  latency: { p50: number; p90: number; p97_5: number; p99: number; max: number; mean: number }
   /** non-2xx answers + connection errors (autocannon counts timeouts among its errors). */
   errors: number
   non2xx: number
@@ -69,6 +69,7 @@ export async function runLoad(input: LoadInput): Promise<LoadSummary> {
     latency: {
       p50: result.latency.p50,
       p90: result.latency.p90,
+      p97_5: result.latency.p97_5,
       p99: result.latency.p99,
       max: result.latency.max,
       mean: result.latency.mean,

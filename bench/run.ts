@@ -160,6 +160,7 @@ function row(scenario: string, target: string, summary: LoadSummary, baseline: L
     target,
     rps: summary.rps,
     p50: summary.latency.p50,
+    p97_5: summary.latency.p97_5,
     p99: summary.latency.p99,
     errors: summary.errors,
     ratio: baseline ? (baseline.rps > 0 ? summary.rps / baseline.rps : null) : 1,
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
       log(`${flow.name}: ${flow.description}`)
       const countCpu = () => startCpuCount({ api: targets.apiPid, 'load generator': process.pid })
       const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log, countCpu })
-      rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p99: report.latency.p99, errors: report.errors, ratio: null })
+      rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p97_5: null, p99: report.latency.p99, errors: report.errors, ratio: null })
       ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
     }
     for (const scenario of loads) {
