@@ -266,11 +266,12 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
     select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
   if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)
   // The planner estimates from its statistics of the tsquery's lexemes: give it the
-  // tsquery as a value (the prefix expansion is a subquery it could not see into).
+  // tsquery as a value (the prefix expansion is a subquery it could not see into), and the
+  // filters on the plain columns, whose statistics it has (this statement is only planned).
   const [tsq] = query ? await db<{ text: string }[]>`select (${query})::text as text` : [null]
   const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
     explain (format json) select 1 from search.documents d
-    where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filters}`
+    where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filtersOf(db, request.filters, false)}`
   const estimate = Math.max(row.total, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
   return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
 }
