@@ -1,0 +1,90 @@
+// The transactional outbox against a real database: an event exists exactly when its
+// transaction committed, each is delivered once (also with two dispatchers racing), a failing
+// handler neither loses its event nor holds up the others, and events nobody here listens to
+// are marked done in bulk.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { freshDatabase, realServers, type FreshDatabase } from '../../../test/support/db.ts'
+import { createLogger } from '../telemetry/log.ts'
+import { OutboxDispatcher, writeEvent, type OutboxEvent } from './outbox.ts'
+
+let db: FreshDatabase
+const log = createLogger('silent')
+
+before(async () => {
+  db = await freshDatabase()
+})
+after(() => db.close())
+
+const pending = async () => (await db.sql<{ n: number }[]>`select count(*)::int as n from platform.outbox where dispatched_at is null`)[0].n
+
+test('a rolled-back event is never delivered; committed ones are delivered once each, in order, in the handler\'s transaction', async () => {
+  await db.sql.begin((tx) => writeEvent(tx, 'test.kept', { n: 1 }))
+  await assert.rejects(
+    db.sql.begin(async (tx) => {
+      await writeEvent(tx, 'test.kept', { n: 2 })
+      throw new Error('the change failed')
+    }),
+  )
+  await db.sql.begin((tx) => writeEvent(tx, 'test.kept', { n: 3 }))
+
+  const seen: number[] = []
+  const dispatcher = new OutboxDispatcher(db.sql, log)
+  dispatcher.on('test.kept', async (event, tx) => {
+    seen.push((event.payload as { n: number }).n)
+    // The handler's writes commit with the event's dispatched mark.
+    await tx`select 1`
+  })
+  assert.equal(await dispatcher.dispatchPending(), 2)
+  assert.deepEqual(seen, [1, 3])
+  assert.equal(await dispatcher.dispatchPending(), 0, 'nothing is delivered twice')
+  assert.equal(await pending(), 0)
+})
+
+test('a failing handler keeps its event pending and does not hold up the events behind it; it is retried when its claim runs out', async () => {
+  await db.sql.begin(async (tx) => {
+    await writeEvent(tx, 'test.flaky', { n: 1 })
+    await writeEvent(tx, 'test.fine', { n: 2 })
+  })
+  let failures = 1
+  const fine: number[] = []
+  const dispatcher = new OutboxDispatcher(db.sql, log)
+  dispatcher.on('test.flaky', async () => {
+    if (failures-- > 0) throw new Error('downstream is down')
+  })
+  dispatcher.on('test.fine', async (event) => void fine.push((event.payload as { n: number }).n))
+
+  assert.equal(await dispatcher.dispatchPending(), 1)
+  assert.deepEqual(fine, [2])
+  assert.equal(await pending(), 1)
+  assert.equal(await dispatcher.dispatchPending(), 0, 'still claimed: not retried in a tight loop')
+  await db.sql`update platform.outbox set claimed_until = now() - interval '1 second' where type = 'test.flaky'`
+  assert.equal(await dispatcher.dispatchPending(), 1)
+  assert.equal(await pending(), 0)
+})
+
+test('events no handler listens to are marked delivered together', async () => {
+  await db.sql.begin(async (tx) => {
+    for (let n = 0; n < 5; n++) await writeEvent(tx, 'test.unheard', { n })
+  })
+  const dispatcher = new OutboxDispatcher(db.sql, log)
+  assert.equal(await dispatcher.dispatchPending(), 5)
+  assert.equal(await pending(), 0)
+})
+
+test('two dispatchers racing over 300 events deliver each exactly once', { skip: realServers ? false : 'the embedded database serves one connection' }, async () => {
+  for (let batch = 0; batch < 3; batch++) {
+    await db.sql.begin(async (tx) => {
+      for (let n = 0; n < 100; n++) await writeEvent(tx, 'test.raced', { n: batch * 100 + n })
+    })
+  }
+  const deliveries = new Map<string, number>()
+  const handler = async (event: OutboxEvent) => void deliveries.set(event.eventId, (deliveries.get(event.eventId) ?? 0) + 1)
+  const dispatchers = [new OutboxDispatcher(db.sql, log, { intervalMs: 200, batchSize: 20 }), new OutboxDispatcher(db.sql, log, { intervalMs: 200, batchSize: 20 })]
+  for (const dispatcher of dispatchers) dispatcher.on('test.raced', handler)
+  const counts = await Promise.all(dispatchers.map((d) => d.dispatchPending()))
+  assert.equal(counts[0] + counts[1], 300)
+  assert.equal(deliveries.size, 300)
+  assert.ok([...deliveries.values()].every((n) => n === 1))
+  assert.equal(await pending(), 0)
+})
