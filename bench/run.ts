@@ -2,7 +2,7 @@
 //
 // Load scenarios: a fresh `shop_bench_<random>` database on the DATABASE_URL server (migrated,
 // seeded with BENCH_PRODUCTS products; dropped at the end unless BENCH_KEEP_DB=1), the API as child processes (`src/main.ts api`, one worker per
-// core), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
+// core), the outbox worker (`src/main.ts worker`), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
 // own process against the API and then the same run against the baseline.
 // Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
 //
@@ -81,6 +81,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 interface Targets {
   api: string
   apiPid: number
+  workerPid: number
   baseline: string
   sql: Sql
 }
@@ -110,11 +111,14 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
   }
   if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
   const api = startNode('api', ['--import', 'tsx', 'src/main.ts', 'api'], apiEnv)
+  // The outbox worker, as a deployment runs it: its CPU is part of what an order costs.
+  const worker = startNode('worker', ['--import', 'tsx', 'src/main.ts', 'worker'], { ...apiEnv, PORT: '0', LOG_LEVEL: 'error' })
   const baseline = startNode('baseline', ['--import', 'tsx', 'bench/baseline.ts', String(baselinePort)], {})
-  const targets = { api: `http://127.0.0.1:${apiPort}`, apiPid: api.process.pid!, baseline: `http://127.0.0.1:${baselinePort}`, sql }
+  const targets = { api: `http://127.0.0.1:${apiPort}`, apiPid: api.process.pid!, workerPid: worker.process.pid!, baseline: `http://127.0.0.1:${baselinePort}`, sql }
   await ready(api, `${targets.api}/health/ready`)
   await ready(baseline, `${targets.baseline}/`)
-  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, baseline on ${targets.baseline}`)
+  if (!worker.alive()) throw new Error(`the worker did not start:\n${worker.tail()}`)
+  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, baseline on ${targets.baseline}`)
   return targets
 }
 
@@ -208,7 +212,7 @@ async function main(): Promise<void> {
     const rows: Row[] = []
     for (const flow of flows) {
       log(`${flow.name}: ${flow.description}`)
-      const countCpu = () => startCpuCount({ api: targets.apiPid, 'load generator': process.pid })
+      const countCpu = () => startCpuCount({ api: targets.apiPid, worker: targets.workerPid, 'load generator': process.pid })
       const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log, countCpu })
       rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p97_5: null, p99: report.latency.p99, errors: report.errors, ratio: null })
       ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
@@ -224,7 +228,7 @@ async function main(): Promise<void> {
       ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
     }
     console.log(`\n${table(rows)}\n`)
-    console.log(`${settings.cores} cores shared by the api (${settings.cores} workers), the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
+    console.log(`${settings.cores} cores shared by the api (${settings.cores} workers), the outbox worker, the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
   }
 
   console.log(`results: ${writeResults(ROOT, results)}`)
