@@ -43,19 +43,36 @@ function shuffled<T>(items: readonly T[]): T[] {
   return copy
 }
 
+/**
+ * Each connection walks the same shuffled list from its own starting point. Started together
+ * at the top of one list, the connections would ask for the same path at the same moment,
+ * which flatters every cache (and PostgreSQL's buffers) on the way.
+ */
+function staggered(paths: readonly string[], connections: number): (client: { setRequests(requests: { path: string }[]): void }) => void {
+  const list = shuffled(paths).map((path) => ({ path }))
+  let next = 0
+  return (client) => {
+    const start = Math.floor((next++ * list.length) / connections) % list.length
+    client.setRequests([...list.slice(start), ...list.slice(0, start)])
+  }
+}
+
 export async function runLoad(input: LoadInput): Promise<LoadSummary> {
   const { load } = input
+  const connections = load.connections ?? 64
   const options: autocannon.Options = {
     url: input.url + (load.path ?? ''),
-    connections: load.connections ?? 64,
+    connections,
     timeout: load.timeout ?? 10,
     pipelining: load.pipelining ?? 1,
     method: load.method ?? 'GET',
     headers: load.headers,
     body: load.body,
     // Many ids: a shuffled list, built once (a per-request setupRequest would cost the
-    // load generator CPU that the server under test shares).
-    requests: load.paths ? shuffled(load.paths).map((path) => ({ path })) : undefined,
+    // load generator CPU that the server under test shares), entered at a different point
+    // by each connection.
+    requests: load.paths ? [{ path: load.paths[0] }] : undefined,
+    setupClient: load.paths ? (staggered(load.paths, connections) as unknown as autocannon.Options['setupClient']) : undefined,
   }
   if (input.warmup > 0) await autocannon({ ...options, duration: input.warmup })
   const result = await autocannon({ ...options, duration: load.duration ?? 10 })
