@@ -1,6 +1,7 @@
 // What the catalog hands to indexers (search): plain rows read straight from PostgreSQL,
 // never from the cache, so an index built from them matches the committed catalog.
 import type { Db } from '../../platform/db/index.ts'
+import type { ProductRow } from './repo.ts'
 
 export interface ProductForIndex {
   id: string
@@ -22,16 +23,8 @@ export interface ProductForIndex {
   variantIds: string[]
 }
 
-interface Row {
-  id: string
-  slug: string
-  name: string
-  description: string
-  brand: string
-  category_path: string
+interface Row extends Omit<ProductRow, 'images' | 'variants'> {
   image: string | null
-  created_at: Date
-  updated_at: Date
   min_price: string | null
   max_price: string | null
   currency: string | null

@@ -3,10 +3,9 @@ import { AppError, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, releaseKey, requestHash, touchKey, type StoredAnswer } from './idempotency.ts'
-import { hashToken, newAccessToken, newOrderId, orderView } from './order-view.ts'
+import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { findLines, findOrder, insertOrder, type NewOrder } from './repo.ts'
-import type { OrderStatus } from './state-machine.ts'
+import { insertOrder, type NewOrder } from './repo.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 
 export interface CheckoutDeps {
@@ -59,14 +58,14 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
  * store the answer once it is final. A guest's access token was only in the lost answer.
  */
 async function resume(deps: CheckoutDeps, key: string, orderId: string): Promise<StoredAnswer> {
-  const order = await findOrder(deps.sql, orderId)
-  if (!order) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
-  const view = orderView(order, await findLines(deps.sql, orderId))
-  if (order.status === 'pending_payment') {
+  const read = await readOrderView(deps.sql, orderId)
+  if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
+  const { status, view } = read
+  if (status === 'pending_payment') {
     await touchKey(deps.sql, key)
     return { status: 202, body: view }
   }
-  const answer = order.status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
+  const answer = status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
   await finishKey(deps.sql, key, answer)
   return answer
 }
@@ -134,8 +133,8 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     // Built from what this request wrote; only an unknown outcome (rare) reads the order
     // again, since the webhook may have settled it meanwhile.
     const view = status
-      ? placedView(newOrder, placed, status, accessToken)
-      : orderView((await findOrder(tx, orderId))!, await findLines(tx, orderId), accessToken)
+      ? orderView({ ...placed.order, status }, placed.lines, accessToken)
+      : (await readOrderView(tx, orderId, accessToken))!.view
     const answer: StoredAnswer =
       outcome.status === 'captured'
         ? { status: 201, body: view }
@@ -166,30 +165,4 @@ function declined(orderId: string, detail: string, declineCode?: string): Stored
       orderId,
     },
   }
-}
-
-/** The order view of an order this request placed, without reading it back. */
-function placedView(order: NewOrder, placed: { number: string; createdAt: Date }, status: OrderStatus, accessToken: string | undefined) {
-  return orderView(
-    {
-      id: order.id,
-      number: placed.number,
-      status,
-      customer_id: order.customerId,
-      email: order.email,
-      currency: order.currency,
-      subtotal: String(order.subtotal),
-      total: String(order.total),
-      shipping_address: order.shippingAddress,
-      access_token_hash: order.accessTokenHash,
-      payment_key: order.paymentKey,
-      payment_id: null,
-      created_at: placed.createdAt,
-      updated_at: placed.createdAt,
-    },
-    [...order.lines]
-      .sort((a, b) => (BigInt(a.variantId) < BigInt(b.variantId) ? -1 : 1))
-      .map((l) => ({ variant_id: l.variantId, product_id: l.productId, name: l.name, unit_price: String(l.unitPrice), quantity: l.quantity, line_total: String(l.unitPrice * l.quantity) })),
-    accessToken,
-  )
 }

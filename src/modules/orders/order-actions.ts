@@ -1,9 +1,9 @@
 import type { Sql, Tx } from '../../platform/db/index.ts'
 import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { orderView } from './order-view.ts'
+import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findLines, findOrder, lockOrder, pendingPaymentsOlderThan } from './repo.ts'
+import { findOrder, lockOrder, pendingPaymentsOlderThan } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -21,9 +21,9 @@ async function lockedOrder(tx: Tx, orderId: string) {
 }
 
 async function view(deps: ActionDeps, orderId: string) {
-  const order = await findOrder(deps.sql, orderId)
-  if (!order) throw notFound('Order')
-  return orderView(order, await findLines(deps.sql, orderId))
+  const read = await readOrderView(deps.sql, orderId)
+  if (!read) throw notFound('Order')
+  return read.view
 }
 
 export async function fulfilOrder(deps: ActionDeps, orderId: string, actor: string) {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { OrderLineRow, OrderRow } from './repo.ts'
+import type { Db } from '../../platform/db/index.ts'
+import { findLines, findOrder, type OrderLineRow, type OrderRow } from './repo.ts'
 
 export const newOrderId = () => `ord_${randomBytes(16).toString('base64url')}`
 export const newAccessToken = () => randomBytes(24).toString('base64url')
@@ -37,3 +38,10 @@ export function orderView(row: OrderRow, lines: OrderLineRow[], accessToken?: st
 }
 
 export type OrderView = ReturnType<typeof orderView>
+
+/** Reads an order and its lines into its view; null when there is no such order. */
+export async function readOrderView(db: Db, orderId: string, accessToken?: string): Promise<{ status: OrderRow['status']; view: OrderView } | null> {
+  const order = await findOrder(db, orderId)
+  if (!order) return null
+  return { status: order.status, view: orderView(order, await findLines(db, orderId), accessToken) }
+}

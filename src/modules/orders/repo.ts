@@ -44,16 +44,16 @@ export interface NewOrder {
 /**
  * Writes the order, its lines and its first transition. The three statements go to the
  * server together (pipelined on the transaction's connection, in this order): one round
- * trip. Answers the columns the database fills in.
+ * trip. Answers the rows as written, lines in variant order (as findLines reads them).
  */
-export async function insertOrder(tx: Db, order: NewOrder): Promise<{ number: string; createdAt: Date }> {
-  const [[row]] = await Promise.all([
-    tx<{ number: string; created_at: Date }[]>`
+export async function insertOrder(tx: Db, order: NewOrder): Promise<{ order: OrderRow; lines: OrderLineRow[] }> {
+  const [[row], lines] = await Promise.all([
+    tx<OrderRow[]>`
       insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region)
       values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},
               ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region})
-      returning number, created_at`,
-    tx`
+      returning *`,
+    tx<OrderLineRow[]>`
       insert into orders.order_lines ${tx(
         order.lines.map((l) => ({
           order_id: order.id,
@@ -64,12 +64,13 @@ export async function insertOrder(tx: Db, order: NewOrder): Promise<{ number: st
           quantity: l.quantity,
           line_total: l.unitPrice * l.quantity,
         })),
-      )}`,
+      )}
+      returning variant_id, product_id, name, unit_price, quantity, line_total`,
     tx`
       insert into orders.transitions (order_id, from_status, to_status, actor, reason)
       values (${order.id}, null, 'pending_payment', 'checkout', 'placed')`,
   ])
-  return { number: row.number, createdAt: row.created_at }
+  return { order: row, lines: [...lines].sort((a, b) => (BigInt(a.variant_id) < BigInt(b.variant_id) ? -1 : 1)) }
 }
 
 export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {

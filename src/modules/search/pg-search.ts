@@ -282,13 +282,12 @@ export function searchSessionSettings(statementTimeoutMs: number): Record<string
 }
 
 export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
-  const settings = searchSessionSettings(options.statementTimeoutMs)
+  const settings = Object.entries(searchSessionSettings(options.statementTimeoutMs))
   function run<T>(work: (db: Db) => Promise<T>): Promise<T> {
     if (options.searchSql) return work(options.searchSql)
     return options.sql.begin(async (tx) => {
-      await tx`select set_config('statement_timeout', ${settings.statement_timeout}, true),
-                      set_config('pg_trgm.word_similarity_threshold', ${settings['pg_trgm.word_similarity_threshold']}, true),
-                      set_config('work_mem', ${settings.work_mem}, true)`
+      await tx`select set_config(name, value, true)
+               from unnest(${settings.map(([name]) => name)}::text[], ${settings.map(([, value]) => value)}::text[]) as s(name, value)`
       return work(tx)
     }) as Promise<T>
   }

@@ -85,12 +85,13 @@ export class OutboxDispatcher {
       rows.sort((a, b) => Number(a.id) - Number(b.id))
       // Events no handler here listens to (order.placed, order.paid ...) are done in one
       // statement: a transaction each cost the worker about 0.6 ms of CPU per event.
-      const unheard = rows.filter((row) => !this.handlers.get(row.type)?.length)
+      const heard = rows.filter((row) => this.handlers.has(row.type))
+      const unheard = rows.filter((row) => !this.handlers.has(row.type))
       if (unheard.length > 0) {
         await this.sql`update platform.outbox set dispatched_at = now() where id = any(${unheard.map((row) => row.id)}::bigint[])`
         delivered += unheard.length
       }
-      for (const row of rows.filter((candidate) => this.handlers.get(candidate.type)?.length)) {
+      for (const row of heard) {
         const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
         try {
           await this.sql.begin(async (tx) => {
