@@ -6,6 +6,9 @@ import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
 import type { LoadOptions } from './scenarios/types.ts'
 
+/** Printed when the warm-up is over and the measured run starts. */
+export const MEASURING = 'load: measuring'
+
 export interface LoadInput {
   url: string
   /** Seconds of load before the measured run (its results are discarded). */
@@ -26,6 +29,8 @@ export interface LoadSummary {
   connectionErrors: number
   timeouts: number
   statusCodes: Record<string, number>
+  /** This process's own CPU over the measured run (it shares the cores with the servers). */
+  cpuMs: number
 }
 
 async function readStdin(): Promise<string> {
@@ -75,7 +80,11 @@ export async function runLoad(input: LoadInput): Promise<LoadSummary> {
     setupClient: load.paths ? (staggered(load.paths, connections) as unknown as autocannon.Options['setupClient']) : undefined,
   }
   if (input.warmup > 0) await autocannon({ ...options, duration: input.warmup })
+  // The harness counts the servers' CPU from here (MEASURING) to this process's exit.
+  process.stdout.write(`${MEASURING}\n`)
+  const cpuBefore = process.cpuUsage()
   const result = await autocannon({ ...options, duration: load.duration ?? 10 })
+  const cpu = process.cpuUsage(cpuBefore)
   const statusCodes: Record<string, number> = {}
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat?.count ?? 0
   return {
@@ -96,6 +105,7 @@ export async function runLoad(input: LoadInput): Promise<LoadSummary> {
     connectionErrors: result.errors,
     timeouts: result.timeouts,
     statusCodes,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   }
 }
 

@@ -6,7 +6,7 @@
 // own process against the API and then the same run against the baseline.
 // Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
 //
-// Settings: DATABASE_URL, REDIS_URL (required), NATS_URL (optional), BENCH_PRODUCTS (20,000),
+// Settings: DATABASE_URL, REDIS_URL (required), NATS_URL (optional), BENCH_PRODUCTS (20,000), BENCH_DATABASE (reuse),
 // BENCH_CONNECTIONS (64), BENCH_DURATION (10 s), BENCH_WARMUP (3 s), BENCH_SEED_PRODUCTS (1,000,000).
 // Everything shares this machine's cores: the load generator competes with the servers.
 import { randomBytes } from 'node:crypto'
@@ -17,16 +17,19 @@ import { connectDb, type Sql } from '../src/platform/db/index.ts'
 import { migrate } from '../src/platform/db/migrate.ts'
 import { seedCatalog } from '../src/seed/index.ts'
 import { startCpuCount } from './lib/cpu.ts'
-import { dropDatabase, recreateDatabase } from './lib/database.ts'
+import { dropDatabase, ensureDatabase, recreateDatabase } from './lib/database.ts'
 import { intFromEnv } from './lib/env.ts'
 import { waitFor200 } from './lib/http.ts'
 import { freePort, killAllNow, ROOT, startNode, stopAll, type Child } from './lib/processes.ts'
 import { table, writeResults, type Row } from './lib/report.ts'
-import type { LoadInput, LoadSummary } from './load.ts'
+import { MEASURING, type LoadInput, type LoadSummary } from './load.ts'
 import { scenarios, type FlowScenario, type LoadOptions, type LoadScenario, type TaskScenario } from './scenarios/index.ts'
 
 // One database per run, dropped at the end: runs side by side never touch each other's data.
-const BENCH_DATABASE = `shop_bench_${randomBytes(3).toString('hex')}`
+// BENCH_DATABASE names a database to keep and reuse instead (seeded on its first run only):
+// a 1 M catalog takes minutes to seed and index, a reused one none.
+const REUSED_DATABASE = process.env.BENCH_DATABASE || null
+const BENCH_DATABASE = REUSED_DATABASE ?? `shop_bench_${randomBytes(3).toString('hex')}`
 const log = (message: string) => console.error(`bench: ${message}`)
 
 function fail(message: string): never {
@@ -87,15 +90,20 @@ interface Targets {
 }
 
 async function startTargets(serverUrl: string, redisUrl: string): Promise<Targets> {
-  const url = await recreateDatabase(serverUrl, BENCH_DATABASE)
+  const url = REUSED_DATABASE ? await ensureDatabase(serverUrl, REUSED_DATABASE) : await recreateDatabase(serverUrl, BENCH_DATABASE)
   // Cleanups run last-in first-out: the pool closes (and the api stops) before the drop.
-  if (!process.env.BENCH_KEEP_DB) cleanups.push(() => dropDatabase(serverUrl, BENCH_DATABASE))
+  if (!process.env.BENCH_KEEP_DB && !REUSED_DATABASE) cleanups.push(() => dropDatabase(serverUrl, BENCH_DATABASE))
   const sql = connectDb({ url, poolSize: 4 })
   cleanups.push(() => sql.end({ timeout: 5 }))
   await migrate(sql)
-  log(`seeding ${settings.products.toLocaleString('en-US')} products into ${BENCH_DATABASE}`)
-  const seeded = await seedCatalog(sql, { products: settings.products, seed: 1, progress: process.stderr.isTTY })
-  log(`seeded ${seeded.products} products, ${seeded.variants} variants in ${(seeded.ms / 1000).toFixed(1)} s`)
+  const [{ products }] = await sql<{ products: number }[]>`select count(*)::int as products from catalog.products`
+  if (products > 0) {
+    log(`reusing ${BENCH_DATABASE}: ${products.toLocaleString('en-US')} products (BENCH_PRODUCTS is not applied to a seeded database)`)
+  } else {
+    log(`seeding ${settings.products.toLocaleString('en-US')} products into ${BENCH_DATABASE}`)
+    const seeded = await seedCatalog(sql, { products: settings.products, seed: 1, progress: process.stderr.isTTY })
+    log(`seeded ${seeded.products} products, ${seeded.variants} variants in ${(seeded.ms / 1000).toFixed(1)} s`)
+  }
 
   const instance = `bench-${randomBytes(4).toString('hex')}`
   cleanups.push(() => deleteRedisKeys(redisUrl, instance))
@@ -148,14 +156,27 @@ async function deleteRedisKeys(redisUrl: string, instance: string): Promise<void
 
 // --- load ----------------------------------------------------------------------------------
 
-async function load(url: string, options: LoadOptions): Promise<LoadSummary> {
+/**
+ * One autocannon run in its own process. With `cpu`, also the CPU each process group spent
+ * during the measured part, per request (milliseconds): a figure that the machine's
+ * run-to-run noise moves far less than req/s.
+ */
+async function load(url: string, options: LoadOptions, cpu?: Record<string, number>): Promise<LoadSummary & { cpuMsPerRequest?: Record<string, number> }> {
   const input: LoadInput = { url, warmup: settings.warmup, load: options }
   const child = startNode('load', ['--import', 'tsx', 'bench/load.ts', '-'], {}, JSON.stringify(input))
+  let stopCpu: (() => Record<string, number>) | null = null
+  if (cpu) void child.printed(MEASURING).then(() => (stopCpu = startCpuCount(cpu)))
   const code = await child.exited
+  const used = stopCpu ? (stopCpu as () => Record<string, number>)() : null
   await child.stop()
   const last = child.tail().split('\n').filter((line) => line.startsWith('{')).pop()
   if (code !== 0 || !last) throw new Error(`the load generator failed (exit ${code}):\n${child.tail()}`)
-  return JSON.parse(last) as LoadSummary
+  const summary = JSON.parse(last) as LoadSummary
+  if (!used || summary.requests === 0) return summary
+  // The load generator has exited by now: it reports its own CPU.
+  used['load generator'] = summary.cpuMs
+  const perRequest = Object.fromEntries(Object.entries(used).map(([name, ms]) => [name, Number((ms / summary.requests).toFixed(3))]))
+  return { ...summary, cpuMsPerRequest: perRequest }
 }
 
 function row(scenario: string, target: string, summary: LoadSummary, baseline: LoadSummary | null): Row {
@@ -221,7 +242,8 @@ async function main(): Promise<void> {
       log(`${scenario.name}: ${scenario.description}`)
       const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
       log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api`)
-      const api = await load(targets.api, options)
+      const api = await load(targets.api, options, { api: targets.apiPid, worker: targets.workerPid })
+      if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${Object.entries(api.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
       log(`${scenario.name}: the same against the baseline`)
       const baseline = await load(targets.baseline, options)
       rows.push(row(scenario.name, 'api', api, baseline), row(scenario.name, 'baseline', baseline, null))

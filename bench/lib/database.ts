@@ -24,6 +24,19 @@ export async function recreateDatabase(serverUrl: string, name: string): Promise
   return withDatabase(serverUrl, name)
 }
 
+/** Creates database `name` unless it exists; answers its URL. */
+export async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
+  try {
+    const [found] = await admin`select 1 from pg_database where datname = ${name}`
+    if (!found) await admin.unsafe(`create database ${name}`)
+  } finally {
+    await admin.end({ timeout: 5 })
+  }
+  return withDatabase(serverUrl, name)
+}
+
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
   await onServer(serverUrl, `drop database if exists ${name} with (force)`)

@@ -12,6 +12,8 @@ export interface Child {
   alive(): boolean
   /** The last lines the child wrote (stdout and stderr), for error messages. */
   tail(): string
+  /** Resolves when the child writes a line (stdout or stderr) equal to `line`; never if it does not. */
+  printed(line: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -30,8 +32,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Keeps the last lines of a stream, whole lines only. */
-function lineCollector(lines: string[]) {
+/** Keeps the last lines of a stream, whole lines only, and tells `onLine` of each. */
+function lineCollector(lines: string[], onLine: (line: string) => void) {
   let partial = ''
   return (data: Buffer) => {
     const parts = (partial + data.toString()).split('\n')
@@ -40,6 +42,7 @@ function lineCollector(lines: string[]) {
       if (line.trim() === '') continue
       lines.push(line)
       if (lines.length > TAIL_LINES) lines.shift()
+      onLine(line)
     }
   }
 }
@@ -57,8 +60,10 @@ export function startNode(name: string, args: string[], env: Record<string, stri
   })
   if (input !== undefined) proc.stdin?.end(input)
   const lines: string[] = []
-  proc.stdout?.on('data', lineCollector(lines))
-  proc.stderr?.on('data', lineCollector(lines))
+  const awaited = new Map<string, () => void>()
+  const onLine = (line: string) => awaited.get(line)?.()
+  proc.stdout?.on('data', lineCollector(lines, onLine))
+  proc.stderr?.on('data', lineCollector(lines, onLine))
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
   const child: Child = {
     name,
@@ -66,6 +71,7 @@ export function startNode(name: string, args: string[], env: Record<string, stri
     exited,
     alive: () => proc.exitCode === null && proc.signalCode === null,
     tail: () => lines.join('\n'),
+    printed: (line) => new Promise((resolve) => awaited.set(line, resolve)),
     async stop() {
       if (child.alive()) {
         killGroup(proc, 'SIGTERM')

@@ -3,7 +3,8 @@
 // Spelling corrections and completions read the vocabulary (pg-vocabulary.ts).
 import type postgres from 'postgres'
 import type { Db, Sql } from '../../platform/db/index.ts'
-import type { Facets, Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition } from './engine.ts'
+import type { Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition } from './engine.ts'
+import { facetsOf, PRICE_BOUNDS, type Group } from './facets.ts'
 import { correctWords, suggestTerms } from './pg-vocabulary.ts'
 import { parseText, prefixQuery } from './query-text.ts'
 
@@ -21,12 +22,8 @@ export interface PgSearchOptions {
 
 /** Up to this many matches are counted (and ranked, and faceted) exactly; beyond it, estimated. */
 export const EXACT_TOTAL_LIMIT = 10_000
-/** Lower bounds of the price buckets in minor units; the last bucket is open-ended. */
-export const PRICE_BOUNDS = [0, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000]
 /** At most this many known words stand in for a typed prefix. */
 const PREFIX_EXPANSIONS = 20
-const CATEGORY_FACET_VALUES = 100
-const BRAND_FACET_VALUES = 50
 /** An exact (case-insensitive) name match outranks any ts_rank. */
 const EXACT_NAME_BOOST = 1_000_000_000
 /** word_similarity needed for the typo fallback on names and brands ("trialrunner" ~ "Trailrunner": 0.5). */
@@ -151,24 +148,13 @@ function orderingOf(db: Db, request: SearchRequest): Ordering {
   }
 }
 
-/** Facet counts over the relation `matched`, as three JSON columns. */
-const FACETS = (db: Db) => db`
-  coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
-    -- Count per leaf path first (a handful of groups), then credit every ancestor.
-    select a.path as value, sum(leaf.n)::int as n
-    from (select category_path, count(*) as n from matched group by 1) leaf
-    cross join lateral (
-      select array_to_string((string_to_array(leaf.category_path, '/'))[1:depth], '/') as path
-      from generate_series(1, cardinality(string_to_array(leaf.category_path, '/'))) depth
-    ) a
-    group by 1 order by 2 desc, 1 limit ${CATEGORY_FACET_VALUES}
-  ) f), '[]') as category_facet,
-  coalesce((select json_agg(json_build_object('value', value, 'count', n) order by n desc, value) from (
-    select brand as value, count(*)::int as n from matched group by 1 order by 2 desc, 1 limit ${BRAND_FACET_VALUES}
-  ) f), '[]') as brand_facet,
-  coalesce((select json_agg(json_build_object('bucket', bucket, 'count', n) order by bucket) from (
-    select width_bucket(min_price, ${PRICE_BOUNDS}::bigint[]) as bucket, count(*)::int as n from matched group by 1
-  ) f), '[]') as price_facet`
+/**
+ * The matches counted per (leaf category, brand, price bucket) as one JSON column: one
+ * pass over the matches leaves a few hundred groups, and the three facets are sums over
+ * those (facetsOf), cheaper in JavaScript than three more aggregates in the statement.
+ */
+const GROUPS = (db: Db) => db`
+  coalesce((select json_agg(json_build_array(category_path, brand, bucket, n)) from groups), '[]') as groups`
 
 /** The page as one JSON column, in sort order. */
 const ITEMS = (db: Db, ordering: Ordering) => db`
@@ -193,25 +179,18 @@ interface ItemJson {
 }
 
 interface AnswerRow {
-  total: number
-  category_facet: { value: string; count: number }[]
-  brand_facet: { value: string; count: number }[]
-  price_facet: { bucket: number; count: number }[]
+  groups: Group[]
   items: ItemJson[]
 }
 
-function toPage(row: AnswerRow, limit: number, scale = 1): SearchPage {
+/** `counted`: the matches the groups hold; `total`: that, or past EXACT_TOTAL_LIMIT the estimate. */
+function toPage(row: AnswerRow, limit: number, counted: number, total = counted): SearchPage {
   const more = row.items.length > limit
   const items = row.items.slice(0, limit)
   const last = items[items.length - 1]
-  const scaled = (n: number) => Math.round(n * scale)
-  const facets: Facets = {
-    category: row.category_facet.map((f) => ({ value: f.value, count: scaled(f.count) })),
-    brand: row.brand_facet.map((f) => ({ value: f.value, count: scaled(f.count) })),
-    price: row.price_facet
-      .filter((f) => f.bucket >= 1)
-      .map((f) => ({ min: PRICE_BOUNDS[f.bucket - 1], max: PRICE_BOUNDS[f.bucket] ?? null, count: scaled(f.count) })),
-  }
+  // Past EXACT_TOTAL_LIMIT the counts come from the first matches: scale them to the estimate.
+  const scale = counted > 0 ? total / counted : 1
+  const facets = facetsOf(row.groups, (n) => Math.round(n * scale))
   return {
     items: items.map(
       (i): ProductSummary => ({
@@ -226,7 +205,7 @@ function toPage(row: AnswerRow, limit: number, scale = 1): SearchPage {
       }),
     ),
     next: more && last ? { key: last.key, id: last.id } : null,
-    total: row.total,
+    total,
     totalIsEstimate: false,
     facets,
   }
@@ -255,6 +234,10 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
       from q, search.documents d where ${match} ${filters}
       limit ${EXACT_TOTAL_LIMIT + 1}
     ),
+    groups as materialized (
+      select category_path, brand, width_bucket(min_price, ${PRICE_BOUNDS}::bigint[]) as bucket, count(*) as n
+      from matched group by 1, 2, 3
+    ),
     page as (${
       ranked
         ? db`select ${SUMMARY_COLUMNS(db)}, m.score from (
@@ -263,8 +246,9 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
         : db`select ${SUMMARY_COLUMNS(db)}, 0::bigint as score from q, search.documents d
              where ${match} ${filters} and ${after} order by ${ordering.by} limit ${limit}`
     })
-    select (select count(*)::int from matched) as total, ${FACETS(db)}, ${ITEMS(db, ordering)}`
-  if (row.total <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit)
+    select ${GROUPS(db)}, ${ITEMS(db, ordering)}`
+  const counted = row.groups.reduce((sum, group) => sum + group[3], 0)
+  if (counted <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit, counted)
   // The planner estimates from its statistics of the tsquery's lexemes: give it the
   // tsquery as a value (the prefix expansion is a subquery it could not see into), and the
   // filters on the plain columns, whose statistics it has (this statement is only planned).
@@ -272,8 +256,8 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
   const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
     explain (format json) select 1 from search.documents d
     where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filtersOf(db, request.filters, false)}`
-  const estimate = Math.max(row.total, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
-  return { ...toPage({ ...row, total: estimate }, request.limit, estimate / row.total), totalIsEstimate: true }
+  const estimate = Math.max(counted, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
+  return { ...toPage(row, request.limit, counted, estimate), totalIsEstimate: true }
 }
 
 /** The session settings every search statement runs under; statement_timeout makes PostgreSQL give up too. */
