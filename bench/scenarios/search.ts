@@ -16,9 +16,22 @@ const PREFIXES = 400
 /** A shop's search box sees a few concurrent shoppers per core, not 64. */
 const SEARCH_CONNECTIONS = Number(process.env.BENCH_SEARCH_CONNECTIONS ?? 16)
 
+/**
+ * Says how much of the search table PostgreSQL can hold in its own buffers: past that, every
+ * query copies pages from the OS cache (at 1 M products with the default 128 MB about a
+ * sixth of PostgreSQL's CPU per search), so uncached figures depend on it.
+ */
+async function reportBuffers(ctx: LoadContext): Promise<void> {
+  const [row] = await ctx.sql<{ buffers: string; table: string; fits: boolean }[]>`
+    select current_setting('shared_buffers') as buffers,
+           pg_size_pretty(pg_total_relation_size('search.documents')) as table,
+           pg_total_relation_size('search.documents') <= pg_size_bytes(current_setting('shared_buffers')) as fits`
+  ctx.log(`PostgreSQL shared_buffers ${row.buffers}; search.documents with its indexes ${row.table}${row.fits ? '' : ' (does not fit: uncached searches read pages from the OS cache)'}`)
+}
+
 async function ensureIndex(ctx: LoadContext): Promise<void> {
   const [{ indexed }] = await ctx.sql<{ indexed: boolean }[]>`select exists (select 1 from search.documents) as indexed`
-  if (indexed) return
+  if (indexed) return reportBuffers(ctx)
   ctx.log('building the search index (bulk reindex)')
   const config = loadConfig({ LOG_LEVEL: 'warn' })
   const platform = {
@@ -36,6 +49,7 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
   const result = await createModules(platform).search.reindexAll()
   await platform.kv.close()
   ctx.log(`indexed ${result.products.toLocaleString('en-US')} products in ${(result.ms / 1000).toFixed(1)} s`)
+  await reportBuffers(ctx)
 }
 
 /**
