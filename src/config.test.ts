@@ -26,6 +26,14 @@ test('real servers are taken from the URLs', () => {
   assert.equal(config.dbPoolSize, 4)
 })
 
+test('TRUST_PROXY: none by default, everything, a hop count, or addresses and ranges', () => {
+  assert.equal(loadConfig({}).trustProxy, false, 'by default X-Forwarded-* is not believed')
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  assert.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2)
+  assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.7' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7'])
+})
+
 const bad: [Record<string, string>, string][] = [
   [{ PORT: 'eighty' }, 'PORT'],
   [{ PORT: '70000' }, 'PORT'],
@@ -38,6 +46,10 @@ const bad: [Record<string, string>, string][] = [
   [{ ADMIN_EMAIL: 'admin@shop.test' }, 'ADMIN_PASSWORD'],
   [{ ADMIN_EMAIL: 'admin@shop.test', ADMIN_PASSWORD: 'short' }, 'ADMIN_PASSWORD'],
   [{ ADMIN_EMAIL: 'nobody', ADMIN_PASSWORD: 'long-enough-1' }, 'ADMIN_EMAIL'],
+  [{ TRUST_PROXY: 'the load balancer' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.1/8/1' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '99' }, 'TRUST_PROXY'],
 ]
 
 for (const [env, variable] of bad) {

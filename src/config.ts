@@ -1,5 +1,6 @@
 // Settings come from the environment, are validated once at start and frozen.
 // A bad value stops the start with a ConfigError naming the variable.
+import { isIP } from 'node:net'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -49,6 +50,12 @@ export interface Config {
   simulatorLatencyMs: number
   simulatorFailureRate: number
   simulatorSlowMs: number
+  /**
+   * Which proxies in front of the API are believed about the client (X-Forwarded-For, -Proto,
+   * -Host): false (none: the headers are ignored, nobody can spoof an address), true (every
+   * hop), a hop count, or addresses/CIDRs (and proxy-addr's names: loopback, linklocal, uniquelocal).
+   */
+  trustProxy: boolean | number | string[]
 }
 
 export class ConfigError extends Error {
@@ -103,6 +110,24 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false
   throw new ConfigError(name, `must be true or false, got "${raw}"`)
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal']
+
+function trustProxy(env: Env): boolean | number | string[] {
+  const raw = text(env, 'TRUST_PROXY')
+  if (raw === null || ['0', 'false', 'no'].includes(raw.toLowerCase())) return false
+  if (['true', 'yes'].includes(raw.toLowerCase())) return true
+  if (/^\d+$/.test(raw)) return integer(env, 'TRUST_PROXY', 0, 1, 32)
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/')
+    const version = isIP(address)
+    const maxBits = version === 6 ? 128 : 32
+    const ok = PROXY_NAMES.includes(entry) || (version !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits)))
+    if (!ok) throw new ConfigError('TRUST_PROXY', `"${entry}" is not an address, a CIDR range or one of ${PROXY_NAMES.join(', ')} (or use true, false or a hop count)`)
+  }
+  return entries
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -165,6 +190,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     simulatorLatencyMs: integer(env, 'SIMULATOR_LATENCY_MS', 0, 0, 60_000),
     simulatorFailureRate: fraction(env, 'SIMULATOR_FAILURE_RATE', 0),
     simulatorSlowMs: integer(env, 'SIMULATOR_SLOW_MS', 5000, 0, 600_000),
+    trustProxy: trustProxy(env),
   }
   return Object.freeze(config)
 }

@@ -24,7 +24,8 @@ import { securityHeaders } from './security-headers.ts'
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
 
 export interface HttpDeps {
-  config: Pick<Config, 'maxEventLoopDelayMs'>
+  /** trustProxy: see Config; absent, no proxy is believed. */
+  config: Pick<Config, 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'trustProxy'>>
   log: Logger
   metrics: Metrics
   /** Named dependency checks for /health/ready; each throws when its dependency is down. */
@@ -32,6 +33,11 @@ export interface HttpDeps {
   resolveSession: SessionResolver
   /** Mounts the modules' routes. */
   routes: (app: App) => Promise<void>
+}
+
+/** Fastify takes a hop count as a function (its types have no number form). */
+function trustedProxies(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
@@ -49,6 +55,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
     },
     forceCloseConnections: 'idle',
+    // request.ip (sign-in throttling) and request.protocol (Secure cookies) from the trusted
+    // proxies' X-Forwarded-* headers; untrusted, the headers are ignored.
+    trustProxy: trustedProxies(deps.config.trustProxy ?? false),
     return503OnClosing: true,
     bodyLimit: 1_048_576,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
