@@ -24,7 +24,7 @@ export function createCartModule(deps: CartModuleDeps) {
   return {
     /** Throws `forbidden` when the cart is another customer's account cart (checked before an account is created). */
     assertMergeable: (cartId: string, customerId: string | null) => assertMergeable(store, cartId, customerId),
-    /** At sign-in: moves a guest cart into the account cart; idempotent. */
+    /** At sign-in: moves a guest cart into the account cart; idempotent. Answers the lines that did not fit. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
     routes: cartRoutes(cartDeps),
     /** Checkout's view of a cart: lines with their price snapshots, re-pricing, emptying. */

@@ -18,21 +18,29 @@ export async function assertMergeable(store: CartStore, cartId: string, customer
 const notYourCart = () =>
   new AppError('forbidden', 'That cart belongs to another account', { errors: [{ path: 'cartId', message: 'is not your cart' }] })
 
+/** A guest line that did not make it into the account cart. */
+export interface UnmergedLine {
+  variantId: string
+  quantity: number
+}
+
 /**
  * Moves a guest cart into the customer's account cart at sign-in: where both hold a line the
- * higher quantity wins, lines in only one are kept, and the guest cart is removed.
+ * higher quantity wins, lines in only one are kept, and the guest cart is removed. A guest
+ * line the full account cart (MAX_LINES) has no room for, or one that other writes kept
+ * racing, is not dropped silently: it is answered, so the shopper can be told.
  *
  * The two carts live in different Redis Cluster slots, so this is not one transaction; it
  * is made of steps that are each atomic and idempotent (raise a line to at least n, then
  * delete the guest cart). A merge cut short is completed by running it again, and a second
  * merge finds no guest cart and changes nothing.
  */
-export async function mergeGuestCart(store: CartStore, customerId: string, guestCartId: string): Promise<void> {
-  if (!CART_ID.test(guestCartId)) return
+export async function mergeGuestCart(store: CartStore, customerId: string, guestCartId: string): Promise<UnmergedLine[]> {
+  if (!CART_ID.test(guestCartId)) return []
   const guest = await store.meta(guestCartId)
-  if (!guest) return // expired, never existed, or merged already
+  if (!guest) return [] // expired, never existed, or merged already
   if (guest.owner !== null) {
-    if (guest.owner === customerId) return // the account cart itself
+    if (guest.owner === customerId) return [] // the account cart itself
     throw notYourCart()
   }
 
@@ -42,18 +50,22 @@ export async function mergeGuestCart(store: CartStore, customerId: string, guest
     store.snapshots(guestCartId),
     store.snapshots(accountId),
   ])
+  const unmerged: UnmergedLine[] = []
   for (const [variantId, quantity] of guestLines) {
     const raised = await raiseLine(store, accountId, variantId, Math.min(quantity, MAX_QUANTITY))
+    if (!raised) unmerged.push({ variantId, quantity })
     const snapshot = guestSnapshots.get(variantId)
     if (raised && snapshot && !accountSnapshots.has(variantId)) await store.saveSnapshot(accountId, variantId, snapshot)
   }
   await store.touch(accountId, customerId)
   await store.destroy(guestCartId)
+  return unmerged
 }
 
 /**
  * Raises a line to at least `quantity` with compare-and-set, so an add racing the merge is
- * not lost. Answers false when the line did not fit (the account cart is full).
+ * not lost. Answers false when the line did not fit (the account cart is full) or other
+ * writes to it kept winning the race.
  */
 async function raiseLine(store: CartStore, cartId: string, variantId: string, quantity: number): Promise<boolean> {
   let current = await store.quantity(cartId, variantId)

@@ -65,6 +65,46 @@ describe('guest cart merges into the account cart at sign-in', () => {
     assert.deepEqual(await accountLines(res.body.token), { 0: 3, 1: 4, 2: 5 })
   })
 
+  test('a full account cart: the guest lines that do not fit are answered, the rest merged', async () => {
+    const many = await t.call('POST', '/admin/products', {
+      token: await t.adminToken(),
+      body: {
+        name: 'Merge Test Sticker',
+        brand: 'Testbrand',
+        category: 'merge-tests',
+        variants: Array.from({ length: 100 }, (_, i) => ({ sku: `STK-${i}-${randomBytes(4).toString('hex')}`, title: `No. ${i}`, price: { amount: 100, currency: 'USD' }, stock: 50 })),
+      },
+    })
+    assert.equal(many.status, 201, JSON.stringify(many.body))
+    const stickers: string[] = many.body.variants.map((variant: { id: string }) => variant.id)
+    const { email, token } = await register()
+    const accountId = (await t.call('GET', '/store/customers/me/cart', { token })).body.id
+    for (const variantId of stickers) {
+      const res = await t.call('POST', `/store/carts/${accountId}/items`, { token, body: { variantId, quantity: 1 } })
+      assert.equal(res.status, 200, JSON.stringify(res.body))
+    }
+    const guest = (await t.call('POST', '/store/carts')).body.id
+    for (const [variantId, quantity] of [[v[0], 2], [v[1], 1], [stickers[7], 5]] as const) {
+      assert.equal((await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId, quantity } })).status, 200)
+    }
+
+    const res = await login(email, guest)
+    assert.equal(res.status, 200)
+    const unmerged = [...res.body.unmergedLines].sort((a: { variantId: string }, b: { variantId: string }) => Number(a.variantId) - Number(b.variantId))
+    assert.deepEqual(unmerged, [{ variantId: v[0], quantity: 2 }, { variantId: v[1], quantity: 1 }].sort((a, b) => Number(a.variantId) - Number(b.variantId)))
+    const cart = (await t.call('GET', '/store/customers/me/cart', { token: res.body.token })).body
+    assert.equal(cart.items.length, 100)
+    assert.equal(cart.items.find((i: { variantId: string }) => i.variantId === stickers[7]).quantity, 5, 'a line both hold still takes the higher quantity')
+    assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 404, 'the guest cart is removed as always')
+  })
+
+  test('a merge where everything fits answers no unmergedLines', async () => {
+    const { email } = await register()
+    const res = await login(email, await cartWith({ 0: 1 }))
+    assert.equal(res.status, 200)
+    assert.equal('unmergedLines' in res.body, false)
+  })
+
   test('merging twice changes nothing', async () => {
     const { email, token } = await register()
     await cartWith({ 0: 1 }, token)

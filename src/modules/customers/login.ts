@@ -25,7 +25,8 @@ export type CustomerView = ReturnType<typeof customerView>
 export interface CartMergePort {
   /** Throws when the cart is another customer's account cart. */
   assertMergeable(cartId: string, customerId: string | null): Promise<void>
-  mergeGuestCart(customerId: string, guestCartId: string): Promise<void>
+  /** Answers the guest lines that did not fit (the account cart was full). */
+  mergeGuestCart(customerId: string, guestCartId: string): Promise<{ variantId: string; quantity: number }[]>
 }
 
 export interface SignInDeps {
@@ -38,13 +39,15 @@ export interface SignInDeps {
 export interface SignedIn {
   token: string
   customer: CustomerView
+  /** Only when a guest cart was merged and some of its lines did not fit: the shopper should hear of them. */
+  unmergedLines?: { variantId: string; quantity: number }[]
 }
 
 /** Opens a session for a customer whose identity is proven, merging the guest cart first. */
 export async function openSession(deps: SignInDeps, row: CustomerRow, cartId: string | undefined): Promise<SignedIn> {
-  if (cartId) await deps.carts.mergeGuestCart(row.id, cartId)
+  const unmerged = cartId ? await deps.carts.mergeGuestCart(row.id, cartId) : []
   const token = await deps.sessions.create({ customerId: row.id, email: row.email, role: row.role })
-  return { token, customer: customerView(row) }
+  return { token, customer: customerView(row), ...(unmerged.length > 0 && { unmergedLines: unmerged }) }
 }
 
 /**
