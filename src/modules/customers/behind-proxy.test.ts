@@ -7,9 +7,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
 import type { Config } from '../../config.ts'
-import { buildHttpServer, type App } from '../../platform/http/server.ts'
-import { createMetrics } from '../../platform/telemetry/metrics.ts'
-import { createCustomersModule } from './index.ts'
+import { startCustomersServer } from '../../../test/support/customers-server.ts'
+import type { App } from '../../platform/http/server.ts'
 
 const PASSWORD = 'correct horse battery'
 const PER_IP = 3
@@ -20,25 +19,8 @@ describe('behind a proxy', () => {
   let trusting: App
   let trustingNobody: App
 
-  const serverTrusting = async (trustProxy: Config['trustProxy']) => {
-    const customers = createCustomersModule({
-      sql: t.platform.sql,
-      kv: t.platform.kv,
-      log: t.platform.log,
-      carts: t.api.modules.cart,
-      loginLimits: { perAccount: 100, perIp: PER_IP, windowMs: 60_000 },
-    })
-    return buildHttpServer({
-      config: { maxEventLoopDelayMs: 0, trustProxy },
-      log: t.platform.log,
-      metrics: createMetrics(false),
-      readiness: {},
-      resolveSession: customers.resolveSession,
-      routes: async (a) => {
-        await a.register(customers.routes)
-      },
-    })
-  }
+  const serverTrusting = (trustProxy: Config['trustProxy']) =>
+    startCustomersServer(t, { loginLimits: { perAccount: 100, perIp: PER_IP, windowMs: 60_000 }, trustProxy })
 
   before(async () => {
     t = await startTestApp()

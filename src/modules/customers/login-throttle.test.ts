@@ -2,9 +2,8 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
-import { buildHttpServer, type App } from '../../platform/http/server.ts'
-import { createMetrics } from '../../platform/telemetry/metrics.ts'
-import { createCustomersModule } from './index.ts'
+import { startCustomersServer } from '../../../test/support/customers-server.ts'
+import type { App } from '../../platform/http/server.ts'
 
 const PASSWORD = 'correct horse battery'
 const WINDOW_MS = 60_000
@@ -16,23 +15,7 @@ describe('sign-in throttling', () => {
 
   before(async () => {
     t = await startTestApp()
-    const customers = createCustomersModule({
-      sql: t.platform.sql,
-      kv: t.platform.kv,
-      log: t.platform.log,
-      carts: t.api.modules.cart,
-      loginLimits: { perAccount: 3, perIp: 5, windowMs: WINDOW_MS },
-    })
-    app = await buildHttpServer({
-      config: { maxEventLoopDelayMs: 0 },
-      log: t.platform.log,
-      metrics: createMetrics(false),
-      readiness: {},
-      resolveSession: customers.resolveSession,
-      routes: async (a) => {
-        await a.register(customers.routes)
-      },
-    })
+    app = await startCustomersServer(t, { loginLimits: { perAccount: 3, perIp: 5, windowMs: WINDOW_MS } })
   })
   after(async () => {
     await app.close()
