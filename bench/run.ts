@@ -2,7 +2,8 @@
 //
 // Load scenarios: a fresh `shop_bench_<random>` database on the DATABASE_URL server (migrated,
 // seeded with BENCH_PRODUCTS products; dropped at the end unless BENCH_KEEP_DB=1), the API as child processes (`src/main.ts api`, one worker per
-// core), the outbox worker (`src/main.ts worker`), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
+// core), the outbox worker (`src/main.ts worker`), the card simulator (`src/main.ts gateway`, as the card processor would be its own
+// service), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
 // own process against the API and then the same run against the baseline.
 // Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
 //
@@ -83,8 +84,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 interface Targets {
   api: string
-  apiPid: number
-  workerPid: number
+  /** The process trees whose CPU is counted (name -> root pid). */
+  pids: Record<string, number>
   baseline: string
   sql: Sql
 }
@@ -107,7 +108,17 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
 
   const instance = `bench-${randomBytes(4).toString('hex')}`
   cleanups.push(() => deleteRedisKeys(redisUrl, instance))
-  const [apiPort, baselinePort] = [await freePort(), await freePort()]
+  const [apiPort, baselinePort, gatewayPort] = [await freePort(), await freePort(), await freePort()]
+  const api = `http://127.0.0.1:${apiPort}`
+  // The card simulator runs as its own process, as the card processor would be its own
+  // service: its CPU is counted apart from the api's (it still shares these cores).
+  const gatewaySecret = randomBytes(32).toString('hex')
+  const gatewayEnv: Record<string, string> = {
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_SECRET: gatewaySecret,
+    GATEWAY_WEBHOOK_URL: `${api}/webhooks/payments`,
+    LOG_LEVEL: 'warn',
+  }
   const apiEnv: Record<string, string> = {
     PORT: String(apiPort),
     HOST: '127.0.0.1',
@@ -116,17 +127,26 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
     INSTANCE: instance,
     WEB_CONCURRENCY: String(settings.cores),
     LOG_LEVEL: 'warn',
+    GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
+    GATEWAY_SECRET: gatewaySecret,
   }
   if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
-  const api = startNode('api', ['--import', 'tsx', 'src/main.ts', 'api'], apiEnv)
+  const gateway = startNode('gateway', ['--import', 'tsx', 'src/main.ts', 'gateway'], gatewayEnv)
+  const apiChild = startNode('api', ['--import', 'tsx', 'src/main.ts', 'api'], apiEnv)
   // The outbox worker, as a deployment runs it: its CPU is part of what an order costs.
   const worker = startNode('worker', ['--import', 'tsx', 'src/main.ts', 'worker'], { ...apiEnv, PORT: '0', LOG_LEVEL: 'error' })
   const baseline = startNode('baseline', ['--import', 'tsx', 'bench/baseline.ts', String(baselinePort)], {})
-  const targets = { api: `http://127.0.0.1:${apiPort}`, apiPid: api.process.pid!, workerPid: worker.process.pid!, baseline: `http://127.0.0.1:${baselinePort}`, sql }
-  await ready(api, `${targets.api}/health/ready`)
+  const targets = {
+    api,
+    pids: { api: apiChild.process.pid!, worker: worker.process.pid!, 'gateway simulator': gateway.process.pid! },
+    baseline: `http://127.0.0.1:${baselinePort}`,
+    sql,
+  }
+  await ready(gateway, `http://127.0.0.1:${gatewayPort}/health/ready`)
+  await ready(apiChild, `${targets.api}/health/ready`)
   await ready(baseline, `${targets.baseline}/`)
   if (!worker.alive()) throw new Error(`the worker did not start:\n${worker.tail()}`)
-  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, baseline on ${targets.baseline}`)
+  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, card simulator on :${gatewayPort}, baseline on ${targets.baseline}`)
   return targets
 }
 
@@ -233,7 +253,7 @@ async function main(): Promise<void> {
     const rows: Row[] = []
     for (const flow of flows) {
       log(`${flow.name}: ${flow.description}`)
-      const countCpu = () => startCpuCount({ api: targets.apiPid, worker: targets.workerPid, 'load generator': process.pid })
+      const countCpu = () => startCpuCount({ ...targets.pids, 'load generator': process.pid })
       const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log, countCpu })
       rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p97_5: null, p99: report.latency.p99, errors: report.errors, ratio: null })
       ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
@@ -242,7 +262,7 @@ async function main(): Promise<void> {
       log(`${scenario.name}: ${scenario.description}`)
       const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
       log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api`)
-      const api = await load(targets.api, options, { api: targets.apiPid, worker: targets.workerPid })
+      const api = await load(targets.api, options, targets.pids)
       if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${Object.entries(api.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
       log(`${scenario.name}: the same against the baseline`)
       const baseline = await load(targets.baseline, options)
