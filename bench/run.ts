@@ -87,6 +87,7 @@ interface Targets {
   /** The process trees whose CPU is counted (name -> root pid). */
   pids: Record<string, number>
   baseline: string
+  baselinePid: number
   sql: Sql
 }
 
@@ -140,6 +141,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
     api,
     pids: { api: apiChild.process.pid!, worker: worker.process.pid!, 'gateway simulator': gateway.process.pid! },
     baseline: `http://127.0.0.1:${baselinePort}`,
+    baselinePid: baseline.process.pid!,
     sql,
   }
   await ready(gateway, `http://127.0.0.1:${gatewayPort}/health/ready`)
@@ -265,7 +267,8 @@ async function main(): Promise<void> {
       const api = await load(targets.api, options, targets.pids)
       if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${Object.entries(api.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
       log(`${scenario.name}: the same against the baseline`)
-      const baseline = await load(targets.baseline, options)
+      const baseline = await load(targets.baseline, options, { baseline: targets.baselinePid })
+      if (baseline.cpuMsPerRequest) log(`${scenario.name}: baseline CPU ms per request: ${Object.entries(baseline.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
       rows.push(row(scenario.name, 'api', api, baseline), row(scenario.name, 'baseline', baseline, null))
       ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
     }
