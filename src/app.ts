@@ -2,7 +2,8 @@
 // function arguments. One place to read to see what depends on what.
 import type { Platform } from './platform/index.ts'
 import { buildHttpServer, type App } from './platform/http/server.ts'
-import { OutboxDispatcher } from './platform/bus/outbox.ts'
+import { OutboxDispatcher, purgeDelivered } from './platform/bus/outbox.ts'
+import { housekeepingRound, startHousekeeping, type HousekeepingTask } from './platform/housekeeping.ts'
 import { createCustomersModule } from './modules/customers/index.ts'
 import { createInventoryModule } from './modules/inventory/index.ts'
 import { createCatalogModule } from './modules/catalog/index.ts'
@@ -98,7 +99,10 @@ export async function createApi(platform: Platform, modules = createModules(plat
   }
 }
 
-/** The `worker` role: delivers outbox events to the modules' handlers. */
+/** How often the worker trims delivered outbox events and expired Idempotency-Keys. */
+const HOUSEKEEPING_INTERVAL_MS = 10 * 60_000
+
+/** The `worker` role: delivers outbox events to the modules' handlers, reconciles charges, keeps house. */
 export function createWorker(platform: Platform, modules: Modules, options: { sharesGatewayWithApi: boolean } = { sharesGatewayWithApi: true }) {
   // Reconciliation asks the gateway what happened to a charge. A worker with its own
   // in-process simulator would find nothing of the API's charges and cancel paid orders,
@@ -114,14 +118,23 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     // Search's in-stock filter follows stock too.
     await modules.search.refreshProducts(productIds, tx)
   })
+  const housekeepingTasks: HousekeepingTask[] = [
+    { name: 'delivered outbox events', run: () => purgeDelivered(platform.sql) },
+    { name: 'expired idempotency keys', run: modules.orders.purgeExpiredKeys },
+  ]
+  let housekeeping: { stop(): Promise<void> } | null = null
   return {
     dispatcher,
     start() {
       dispatcher.start()
       if (reconciles) modules.orders.startReconciliation()
+      housekeeping = startHousekeeping(housekeepingTasks, { intervalMs: HOUSEKEEPING_INTERVAL_MS, log: platform.log })
     },
+    /** One housekeeping round now (tests, and an operator's script). */
+    housekeep: () => housekeepingRound(housekeepingTasks, platform.log),
     async stop() {
       modules.orders.stopReconciliation()
+      await housekeeping?.stop()
       await dispatcher.stop()
       await modules.payments.stop()
     },

@@ -25,6 +25,8 @@ export interface TestApp {
   adminToken(): Promise<string>
   /** Delivers every pending outbox event to the worker's handlers now; answers how many. */
   drainEvents(): Promise<number>
+  /** One round of the worker's housekeeping now; answers the rows removed per task. */
+  housekeep(): Promise<Record<string, number>>
   close(): Promise<void>
 }
 
@@ -101,6 +103,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       return token!
     },
     drainEvents: () => worker.dispatcher.dispatchPending(),
+    housekeep: () => worker.housekeep(),
     async close() {
       await worker.stop()
       await api.stop()

@@ -77,6 +77,18 @@ export async function finishKey(db: Db, key: string, answer: StoredAnswer): Prom
     where key = ${key}`
 }
 
+/**
+ * Deletes up to `batch` keys past their 24 hours; answers how many. A retry after that is a
+ * new request, as the contract says: the key's stored answer may go.
+ */
+export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> {
+  const rows = await sql`
+    delete from orders.idempotency_keys where key in (
+      select key from orders.idempotency_keys where expires_at < now() order by expires_at limit ${batch})
+    returning key`
+  return rows.length
+}
+
 /** Forgets the key: the request did not change anything, so the same key may try again. */
 export async function releaseKey(sql: Sql, key: string): Promise<void> {
   await sql`delete from orders.idempotency_keys where key = ${key} and state = 'running'`

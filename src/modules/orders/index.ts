@@ -1,5 +1,6 @@
 // Orders: checkout, the order state machine, order reads and merchant actions, and the
 // reconciliation of charges whose outcome checkout never learned. The only file other modules import.
+import { purgeExpiredKeys } from './idempotency.ts'
 import { reconcilePendingPayments } from './order-actions.ts'
 import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
@@ -24,6 +25,8 @@ export function createOrdersModule(deps: OrdersDeps) {
     },
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
     reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
+    /** Housekeeping: deletes a batch of Idempotency-Keys past their 24 hours; answers how many. */
+    purgeExpiredKeys: () => purgeExpiredKeys(deps.sql),
     /** Worker: reconcile every 30 s. */
     startReconciliation(intervalMs = 30_000) {
       timer = setInterval(() => {

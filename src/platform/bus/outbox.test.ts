@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { freshDatabase, realServers, type FreshDatabase } from '../../../test/support/db.ts'
 import { createLogger } from '../telemetry/log.ts'
-import { OutboxDispatcher, writeEvent, type OutboxEvent } from './outbox.ts'
+import { DELIVERED_RETENTION_HOURS, OutboxDispatcher, purgeDelivered, writeEvent, type OutboxEvent } from './outbox.ts'
 
 let db: FreshDatabase
 const log = createLogger('silent')
@@ -87,4 +87,22 @@ test('two dispatchers racing over 300 events deliver each exactly once', { skip:
   assert.equal(deliveries.size, 300)
   assert.ok([...deliveries.values()].every((n) => n === 1))
   assert.equal(await pending(), 0)
+})
+
+test('housekeeping removes delivered events older than the retention window, never an undelivered one', async () => {
+  await db.sql`delete from platform.outbox`
+  const ids: Record<string, string> = {}
+  for (const name of ['oldDelivered1', 'oldDelivered2', 'oldPending', 'newDelivered', 'newPending']) {
+    ids[name] = await db.sql.begin((tx) => writeEvent(tx, 'test.purge', { name }))
+  }
+  const age = (names: string[], hours: number) =>
+    db.sql`update platform.outbox set created_at = now() - ${hours} * interval '1 hour' where event_id = any(${names.map((n) => ids[n])}::uuid[])`
+  await age(['oldDelivered1', 'oldDelivered2', 'oldPending'], DELIVERED_RETENTION_HOURS + 1)
+  await db.sql`update platform.outbox set dispatched_at = now() where event_id = any(${[ids.oldDelivered1, ids.oldDelivered2, ids.newDelivered]}::uuid[])`
+
+  assert.equal(await purgeDelivered(db.sql, { batch: 1 }), 1, 'one batch at a time')
+  assert.equal(await purgeDelivered(db.sql), 1)
+  assert.equal(await purgeDelivered(db.sql), 0, 'nothing more to do')
+  const left = await db.sql<{ name: string }[]>`select payload->>'name' as name from platform.outbox order by id`
+  assert.deepEqual(left.map((r) => r.name), ['oldPending', 'newDelivered', 'newPending'])
 })
