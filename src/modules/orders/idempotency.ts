@@ -83,8 +83,8 @@ export async function finishKey(db: Db, key: string, answer: StoredAnswer): Prom
  */
 export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> {
   const rows = await sql`
-    delete from orders.idempotency_keys where key in (
-      select key from orders.idempotency_keys where expires_at < now() order by expires_at limit ${batch})
+    delete from orders.idempotency_keys where key = any(array(
+      select key from orders.idempotency_keys where expires_at < now() order by expires_at limit ${batch}))
     returning key`
   return rows.length
 }
