@@ -33,11 +33,22 @@ export interface PlatformOptions {
   onQuery?: (text: string) => void
   log?: Logger
   metrics?: Metrics
+  /** Overrides IDLE_IN_TRANSACTION_TIMEOUT_MS (tests). */
+  idleInTransactionTimeoutMs?: number
 }
+
+/**
+ * Every session of ours ends a transaction left idle this long: a process that hangs (or is
+ * paused) in the middle of one would otherwise hold its row locks (stock, an order) until
+ * TCP notices, and every checkout of those variants would queue behind it. Our transactions
+ * are never idle for more than a round trip.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 export async function openPlatform(config: Readonly<Config>, options: PlatformOptions = {}): Promise<Platform> {
   const log = options.log ?? createLogger(config.logLevel)
   const metrics = options.metrics ?? createMetrics()
+  const sessionSettings = { idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS) }
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))
@@ -46,6 +57,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     poolSize: config.dbPoolSize,
     metrics,
     onQuery: options.onQuery,
+    settings: sessionSettings,
   })
   const kv = await connectKv(config.redisUrl, config.instance)
   const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance }) : null
@@ -75,7 +87,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
       // One connection in all (the embedded PGlite socket, or a test's PGlite behind a URL,
       // which serves one connection at a time): a second pool would wait for it forever.
       if (embedded || config.dbPoolSize === 1) return null
-      const pool = connectDb({ url: config.databaseUrl!, poolSize: config.dbPoolSize, metrics, onQuery: options.onQuery, settings })
+      const pool = connectDb({ url: config.databaseUrl!, poolSize: config.dbPoolSize, metrics, onQuery: options.onQuery, settings: { ...sessionSettings, ...settings } })
       pools.push(pool)
       return pool
     },
