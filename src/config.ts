@@ -26,6 +26,8 @@ export interface Config {
   maxEventLoopDelayMs: number
   /** Size of the PostgreSQL pool per process. */
   dbPoolSize: number
+  /** PostgreSQL cancels a statement of the api and worker roles after this long (0: never). */
+  dbStatementTimeoutMs: number
   /** Seed a demo catalog when the catalog is empty at `start`. */
   seedDemo: boolean
   /** Longest a search may take (breaker timeout and PostgreSQL statement_timeout). */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
     dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 4, 1, 200) : 1,
+    dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),
     seedDemo: bool(env, 'SEED_DEMO', true),
     searchTimeoutMs: integer(env, 'SEARCH_TIMEOUT_MS', 1500, 1, 60_000),
     searchBreakerResetMs: integer(env, 'SEARCH_BREAKER_RESET_MS', 10_000, 100, 600_000),

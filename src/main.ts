@@ -89,7 +89,8 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
     return
   }
 
-  const platform = await openPlatform(config)
+  // Seeding (COPY) and reindexing (CLUSTER) run statements of minutes: no statement timeout there.
+  const platform = await openPlatform(config, role === 'seed' || role === 'reindex' ? { statementTimeoutMs: 0 } : {})
   switch (role) {
     case 'migrate': {
       const applied = await migrate(platform.sql)

@@ -33,22 +33,15 @@ export interface PlatformOptions {
   onQuery?: (text: string) => void
   log?: Logger
   metrics?: Metrics
-  /** Overrides IDLE_IN_TRANSACTION_TIMEOUT_MS (tests). */
-  idleInTransactionTimeoutMs?: number
+  /** Overrides config.dbStatementTimeoutMs: the seed and reindex roles run minutes-long statements (0). */
+  statementTimeoutMs?: number
 }
-
-/**
- * Every session of ours ends a transaction left idle this long: a process that hangs (or is
- * paused) in the middle of one would otherwise hold its row locks (stock, an order) until
- * TCP notices, and every checkout of those variants would queue behind it. Our transactions
- * are never idle for more than a round trip.
- */
-export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 export async function openPlatform(config: Readonly<Config>, options: PlatformOptions = {}): Promise<Platform> {
   const log = options.log ?? createLogger(config.logLevel)
   const metrics = options.metrics ?? createMetrics()
-  const sessionSettings = { idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS) }
+  // A statement stuck behind a lock or on a struggling server frees its connection (answered 503).
+  const sessionSettings = { statement_timeout: String(options.statementTimeoutMs ?? config.dbStatementTimeoutMs) }
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))

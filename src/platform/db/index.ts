@@ -41,3 +41,13 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string })?.code ?? ''
   return ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03'].includes(code)
 }
+
+/**
+ * True when PostgreSQL could not answer in time rather than refused the request: it is
+ * unreachable, cancelled the statement at statement_timeout (57014), gave up on a lock
+ * (55P03) or has no connection slot left (53300). Answered 503: a retry may succeed.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? ''
+  return isConnectionError(error) || ['57014', '55P03', '53300'].includes(code)
+}

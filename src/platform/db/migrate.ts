@@ -15,6 +15,8 @@ export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<string[]>
   const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
   const applied: string[] = []
   await sql.begin(async (tx) => {
+    // A migration may rewrite a big table: no statement timeout (the pool's is for requests).
+    await tx`set local statement_timeout = 0`
     // Transaction-scoped lock: two processes starting together migrate one after the other.
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`
     await tx`create schema if not exists platform`

@@ -20,6 +20,7 @@ import type { Metrics } from '../telemetry/metrics.ts'
 import { AppError, problemOf, validationFailed, type FieldError } from './errors.ts'
 import { registerAuth, type SessionResolver } from './auth.ts'
 import { securityHeaders } from './security-headers.ts'
+import { isDatabaseUnavailable } from '../db/index.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
 
@@ -178,6 +179,10 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
     appError = error
   } else if ((error as FastifyError).validation) {
     appError = validationFailed(fieldErrorsOf(error as FastifyError))
+  } else if (isDatabaseUnavailable(error)) {
+    // Nothing was changed (the transaction rolled back) and a retry may well succeed.
+    request.log.warn({ err: error }, 'database unavailable')
+    appError = new AppError('unavailable', 'The database is not answering in time; retry shortly', {}, 503)
   } else {
     const status = (error as FastifyError).statusCode ?? 500
     if (status >= 500) {
