@@ -27,6 +27,9 @@ async function searchUntilOpen(t: TestApp): Promise<void> {
 }
 
 async function assertRefusedAtOnce(t: TestApp, searchQueries: () => number, productId: string): Promise<void> {
+  // Searches that timed out before the breaker opened may still be queued for a connection
+  // (the embedded database has one): a query behind them goes out after them.
+  await t.platform.sql`select 1`
   const before = searchQueries()
   for (const path of ['/store/search?q=boot', '/store/search/suggest?q=tr']) {
     const started = performance.now()
