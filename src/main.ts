@@ -63,17 +63,39 @@ async function serve(platform: Platform, withWorker: boolean, modules = createMo
   })
 }
 
+/** More api worker exits than this within CRASH_WINDOW_MS and the primary stops replacing them. */
+const MAX_CRASHES_IN_WINDOW = 5
+const CRASH_WINDOW_MS = 60_000
+
 async function run(role: Role, config: Readonly<Config>, args: string[]): Promise<void> {
   if (role === 'api' && config.webConcurrency > 1 && cluster.isPrimary) {
     // Several API processes share the port; the primary only supervises. Each runs its own
     // in-process card simulator: one shared secret lets any of them verify any one's webhooks.
     const shared = config.gatewaySecret === null ? { GATEWAY_SECRET: randomBytes(32).toString('hex') } : {}
     for (let i = 0; i < config.webConcurrency; i++) cluster.fork(shared)
-    cluster.on('exit', (worker, code) => {
-      if (code !== 0) console.error(`api worker ${worker.process.pid} exited with ${code}`)
+    let stopping = false
+    const recentExits: number[] = []
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return
+      // A worker that died (a crash, the OOM killer) is replaced, or the machine would serve
+      // on fewer cores until someone noticed. Dying again and again is a broken release or
+      // setting: then the primary gives up, so that its supervisor sees the failure.
+      console.error(`api worker ${worker.process.pid} exited (${signal ?? `code ${code}`}); starting another`)
+      const now = Date.now()
+      recentExits.push(now)
+      while (recentExits.length > 0 && recentExits[0] < now - CRASH_WINDOW_MS) recentExits.shift()
+      if (recentExits.length > MAX_CRASHES_IN_WINDOW) {
+        console.error(`${recentExits.length} api workers exited within ${CRASH_WINDOW_MS / 1000} s; giving up`)
+        stopping = true
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM')
+        process.exitCode = 1
+        return
+      }
+      cluster.fork(shared)
     })
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
+        stopping = true
         for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
       })
     }
