@@ -3,6 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
+import { get } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startTestApp, type TestApp } from './support/app.ts'
 import { spawnShop, type ShopProcess } from './support/processes.ts'
@@ -25,6 +26,16 @@ function childrenOf(pid: number): number[] {
   return found
 }
 
+function statusOnNewConnection(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = get(url, { agent: false }, (response) => {
+      response.resume()
+      resolve(response.statusCode ?? 0)
+    })
+    request.on('error', reject)
+  })
+}
+
 async function waitFor<T>(what: string, probe: () => T | null, context: () => string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -43,10 +54,15 @@ test('a dead api worker is replaced; SIGTERM stops them all', { skip: embedded &
     await app?.close()
   })
   app = await startTestApp()
-  api = await spawnShop('api', { DATABASE_URL: app.databaseUrl, REDIS_URL: redisUrl!, INSTANCE: app.instance, LOG_LEVEL: 'warn', WEB_CONCURRENCY: '2' })
+  api = await spawnShop('api', { DATABASE_URL: app.databaseUrl, REDIS_URL: redisUrl!, INSTANCE: app.instance, LOG_LEVEL: 'info', WEB_CONCURRENCY: '2' })
   const primary = api.child.pid!
   const output = () => api!.output()
-  const workers = await waitFor('two workers', () => (childrenOf(primary).length === 2 ? childrenOf(primary) : null), output)
+  // Each worker logs "listening" once it serves the port.
+  const listening = () => output().match(/"msg":"listening"/g)?.length ?? 0
+  // Both serving before one dies: killed while it was the only listener, the port would close.
+  await waitFor('two workers listening', () => (listening() === 2 ? true : null), output)
+  const workers = childrenOf(primary)
+  assert.equal(workers.length, 2)
 
   process.kill(workers[0], 'SIGKILL')
   const replaced = await waitFor('a replacement worker', () => {
@@ -54,9 +70,11 @@ test('a dead api worker is replaced; SIGTERM stops them all', { skip: embedded &
     return now.length === 2 && !now.includes(workers[0]) ? now : null
   }, output)
   assert.ok(replaced.includes(workers[1]), 'the other worker kept running')
+  await waitFor('the replacement listening', () => (listening() === 3 ? true : null), output)
   assert.match(api.output(), /exited \(SIGKILL\); starting another/)
-  // The port answers with the replacement among its workers.
-  assert.equal((await fetch(`${api.url}/health/live`)).status, 200)
+  // The port answers with the replacement among its workers. A new connection each time: a
+  // kept-alive one may have belonged to the killed worker.
+  for (let i = 0; i < 4; i++) assert.equal(await statusOnNewConnection(`${api.url}/health/live`), 200)
 
   const code = await api.stop('SIGTERM')
   assert.equal(code, 0, api.output())
