@@ -35,13 +35,26 @@ export interface PlatformOptions {
   metrics?: Metrics
   /** Overrides config.dbStatementTimeoutMs: the seed and reindex roles run minutes-long statements (0). */
   statementTimeoutMs?: number
+  /** Overrides IDLE_IN_TRANSACTION_TIMEOUT_MS (tests). */
+  idleInTransactionTimeoutMs?: number
 }
+
+/**
+ * PostgreSQL ends a transaction that its process left idle this long: a process that hangs
+ * (or is paused) in the middle of one would otherwise hold its row locks (stock, an order)
+ * until TCP notices, and every checkout of those variants would queue behind it. Our
+ * transactions are never idle for more than a round trip.
+ */
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
 export async function openPlatform(config: Readonly<Config>, options: PlatformOptions = {}): Promise<Platform> {
   const log = options.log ?? createLogger(config.logLevel)
   const metrics = options.metrics ?? createMetrics()
-  // A statement stuck behind a lock or on a struggling server frees its connection (answered 503).
-  const sessionSettings = { statement_timeout: String(options.statementTimeoutMs ?? config.dbStatementTimeoutMs) }
+  const sessionSettings = {
+    // A statement stuck behind a lock or on a struggling server frees its connection (answered 503).
+    statement_timeout: String(options.statementTimeoutMs ?? config.dbStatementTimeoutMs),
+    idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS),
+  }
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))

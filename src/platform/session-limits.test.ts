@@ -1,6 +1,7 @@
-// The statement limit every PostgreSQL session of ours starts with: a statement is cancelled
-// after DB_STATEMENT_TIMEOUT_MS and answered 503 (nothing was changed; retry), and
-// migrations are exempt from it.
+// The limits every PostgreSQL session of ours starts with: a statement is cancelled after
+// DB_STATEMENT_TIMEOUT_MS and answered 503 (nothing was changed; retry), migrations are
+// exempt from that, and a transaction its process leaves idle (hung, paused) is ended after
+// IDLE_IN_TRANSACTION_TIMEOUT_MS, releasing its row locks.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createDatabase, realServers } from '../../test/support/db.ts'
@@ -11,6 +12,7 @@ import { createLogger } from './telemetry/log.ts'
 import { createMetrics } from './telemetry/metrics.ts'
 import { buildHttpServer } from './http/server.ts'
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -20,7 +22,7 @@ let platform: Platform
 before(async () => {
   database = await createDatabase()
   const config = loadConfig({ DATABASE_URL: database.url, DB_POOL_SIZE: '4', LOG_LEVEL: 'silent' })
-  platform = await openPlatform(config, { inMemory: true, log: createLogger('silent'), metrics: createMetrics(false), statementTimeoutMs: 3000 })
+  platform = await openPlatform(config, { inMemory: true, log: createLogger('silent'), metrics: createMetrics(false), statementTimeoutMs: 3000, idleInTransactionTimeoutMs: 300 })
   await migrate(platform.sql)
 })
 after(async () => {
@@ -28,8 +30,9 @@ after(async () => {
   await database?.drop()
 })
 
-test('every session starts with the statement limit, also in a pool with settings of its own', { skip: realServers ? false : 'PGlite has no statement timer' }, async () => {
+test('every session starts with the limits, also in a pool with settings of its own', { skip: realServers ? false : 'PGlite has no statement timer' }, async () => {
   assert.equal((await platform.sql<{ t: string }[]>`select current_setting('statement_timeout') as t`)[0].t, '3s')
+  assert.equal((await platform.sql<{ t: string }[]>`select current_setting('idle_in_transaction_session_timeout') as t`)[0].t, '300ms')
   const searchPool = platform.openPool({ work_mem: '8MB' })!
   const [search] = await searchPool<{ t: string; mem: string }[]>`select current_setting('statement_timeout') as t, current_setting('work_mem') as mem`
   assert.deepEqual(search, { t: '3s', mem: '8MB' })
@@ -64,4 +67,25 @@ test('migrations are exempt from the statement limit', { skip: realServers ? fal
   const dir = mkdtempSync(join(tmpdir(), 'migrations-'))
   writeFileSync(join(dir, '999_test_slow.sql'), 'select pg_sleep(3.5);')
   assert.deepEqual(await migrate(platform.sql, dir), ['999_test_slow.sql'], 'a migration longer than the 3 s limit ran')
+})
+
+test('a row lock held by an idle transaction is released when the limit ends it', { skip: realServers ? false : 'the embedded database serves one connection' }, async () => {
+  const [{ id }] = await platform.sql<{ id: string }[]>`
+    insert into platform.outbox (event_id, type, payload) values (gen_random_uuid(), 'test.lock', '{}') returning id`
+  let holderError: unknown = null
+  let holderWokeUp = false
+  const holder = platform.sql
+    .begin(async (tx) => {
+      await tx`select id from platform.outbox where id = ${id} for update`
+      await sleep(5000) // the "hung" process: idle inside its transaction, many times the limit
+      holderWokeUp = true
+      await tx`select 1`
+    })
+    .catch((error) => (holderError = error))
+  await sleep(100)
+  const [locked] = await platform.sql`select id from platform.outbox where id = ${id} for update`
+  assert.ok(locked, 'the row could be locked again')
+  assert.equal(holderWokeUp, false, 'the lock came back while its holder was still idle, not when it woke up')
+  await holder
+  assert.ok(holderError, 'the idle transaction was ended: its next statement fails')
 })
