@@ -186,10 +186,10 @@ async function deleteRedisKeys(redisUrl: string, instance: string): Promise<void
 async function load(url: string, options: LoadOptions, cpu?: Record<string, number>): Promise<LoadSummary & { cpuMsPerRequest?: Record<string, number> }> {
   const input: LoadInput = { url, warmup: settings.warmup, load: options }
   const child = startNode('load', ['--import', 'tsx', 'bench/load.ts', '-'], {}, JSON.stringify(input))
-  let stopCpu: (() => Record<string, number>) | null = null
-  if (cpu) void child.printed(MEASURING).then(() => (stopCpu = startCpuCount(cpu)))
+  const counter: { stop?: () => Record<string, number> } = {}
+  if (cpu) void child.printed(MEASURING).then(() => (counter.stop = startCpuCount(cpu)))
   const code = await child.exited
-  const used = stopCpu ? (stopCpu as () => Record<string, number>)() : null
+  const used = counter.stop?.() ?? null
   await child.stop()
   const last = child.tail().split('\n').filter((line) => line.startsWith('{')).pop()
   if (code !== 0 || !last) throw new Error(`the load generator failed (exit ${code}):\n${child.tail()}`)

@@ -21,12 +21,18 @@ export function customerView(row: CustomerRow) {
 
 export type CustomerView = ReturnType<typeof customerView>
 
+/** A guest cart line that the account cart had no room for. */
+export interface UnmergedLine {
+  variantId: string
+  quantity: number
+}
+
 /** What accounts need from the cart module: moving a guest cart into the account cart at sign-in. */
 export interface CartMergePort {
   /** Throws when the cart is another customer's account cart. */
   assertMergeable(cartId: string, customerId: string | null): Promise<void>
   /** Answers the guest lines that did not fit (the account cart was full). */
-  mergeGuestCart(customerId: string, guestCartId: string): Promise<{ variantId: string; quantity: number }[]>
+  mergeGuestCart(customerId: string, guestCartId: string): Promise<UnmergedLine[]>
 }
 
 export interface SignInDeps {
@@ -40,7 +46,7 @@ export interface SignedIn {
   token: string
   customer: CustomerView
   /** Only when a guest cart was merged and some of its lines did not fit: the shopper should hear of them. */
-  unmergedLines?: { variantId: string; quantity: number }[]
+  unmergedLines?: UnmergedLine[]
 }
 
 /** Opens a session for a customer whose identity is proven, merging the guest cart first. */

@@ -29,12 +29,6 @@ export async function writeEvent(tx: Db, type: string, payload: Record<string, u
   return eventId
 }
 
-/**
- * Delivers committed outbox rows to in-process handlers (the embedded default and the
- * worker role). Delivery is at least once: an event whose handler fails is tried again
- * later, so handlers must be idempotent. Several workers can run: each claims its batch
- * (FOR UPDATE SKIP LOCKED) for CLAIM_SECONDS.
- */
 /** Delivered events stay this long (to look into what happened), then purgeDelivered removes them. */
 export const DELIVERED_RETENTION_HOURS = 72
 
@@ -55,6 +49,12 @@ export async function purgeDelivered(sql: Sql, options: { retentionHours?: numbe
   return rows.length
 }
 
+/**
+ * Delivers committed outbox rows to in-process handlers (the embedded default and the
+ * worker role). Delivery is at least once: an event whose handler fails is tried again
+ * later, so handlers must be idempotent. Several workers can run: each claims its batch
+ * (FOR UPDATE SKIP LOCKED) for CLAIM_SECONDS.
+ */
 export class OutboxDispatcher {
   private readonly handlers = new Map<string, EventHandler[]>()
   private timer: NodeJS.Timeout | null = null
