@@ -47,11 +47,29 @@ describe('http platform', () => {
     assert.match(generated.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/)
   })
 
-  test('security headers are set', async () => {
-    const res = await t.call('GET', '/health/live')
-    assert.equal(res.headers.get('x-content-type-options'), 'nosniff')
-    assert.ok(res.headers.get('content-security-policy'))
-    assert.ok(res.headers.get('strict-transport-security'))
+  test('security headers: the API set on every answer, the whole document set on HTML pages', async () => {
+    for (const path of ['/health/live', '/store/categories', '/nowhere']) {
+      const res = await t.call('GET', path)
+      assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'", path)
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', path)
+      assert.equal(res.headers.get('cross-origin-resource-policy'), 'same-origin', path)
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path)
+      assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/, path)
+      assert.equal(res.headers.get('cross-origin-opener-policy'), null, `${path}: document-only headers stay off JSON`)
+    }
+    for (const path of ['/', '/docs/']) {
+      const res = await fetch(`${t.url}${path}`)
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/, path)
+      assert.match(res.headers.get('content-security-policy') ?? '', /^default-src 'self'/, `${path}: the page may load its own scripts`)
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'/, path)
+      assert.equal(res.headers.get('x-frame-options'), 'SAMEORIGIN', path)
+      assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin', path)
+      assert.equal(res.headers.get('x-dns-prefetch-control'), 'off', path)
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+      assert.match(res.headers.get('strict-transport-security') ?? '', /max-age=\d+/, path)
+      await res.arrayBuffer()
+    }
   })
 
   test('an unknown route is a 404 problem+json', async () => {

@@ -15,7 +15,10 @@ describe('no password or session token reaches the log', () => {
 
   test('across register, sign-in (right, wrong, throttled), session use, carts and logout', async () => {
     const email = 'logged@shop.test'
-    const registered = await t.call('POST', '/store/auth/register', { body: { email, password: PASSWORD, name: 'Log Tester', country: 'SE' } })
+    const registered = await t.call('POST', '/store/auth/register', {
+      body: { email, password: PASSWORD, name: 'Log Tester', country: 'SE' },
+      headers: { 'x-request-id': 'register-trace-1' },
+    })
     assert.equal(registered.status, 201)
     const login = await t.call('POST', '/store/auth/login', { body: { email, password: PASSWORD } })
     const tokens = [registered.body.token as string, login.body.token as string]
@@ -30,7 +33,9 @@ describe('no password or session token reaches the log', () => {
     await t.call('GET', '/store/customers/me', { token: tokens[0] }) // 401 after logout
 
     const log = lines.join('')
-    assert.match(log, /customer registered/, 'the log was captured')
+    const registeredLine = lines.find((line) => line.includes('customer registered'))
+    assert.ok(registeredLine, 'the log was captured')
+    assert.equal(JSON.parse(registeredLine).reqId, 'register-trace-1', "a request's lines carry its id")
     assert.match(log, /sign-in throttled/)
     assert.ok(!log.includes(PASSWORD.slice(0, 7)), 'no password (nor a prefix of one)')
     for (const token of tokens) {

@@ -19,7 +19,8 @@ import type { Logger } from '../telemetry/log.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
 import { AppError, problemOf, validationFailed, type FieldError } from './errors.ts'
 import { registerAuth, type SessionResolver } from './auth.ts'
-import { securityHeaders } from './security-headers.ts'
+import { requestLogger } from './request-logger.ts'
+import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts'
 import { isDatabaseUnavailable } from '../db/index.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -51,6 +52,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     loggerInstance: deps.log,
     // One line per failed request (onResponse below) instead of two per request.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLogger,
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
@@ -64,9 +66,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
-  const SECURITY_HEADERS = securityHeaders()
+  // The hooks below run on every answer, so they take a callback rather than being async
+  // functions: no promise per hook per request.
   app.addHook('onRequest', (request, reply, done) => {
-    reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
+    reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
     done()
   })
   // While draining, each answer closes its connection: a keep-alive client that is
@@ -76,16 +79,21 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     draining = true
     app.server.closeIdleConnections()
   })
-  app.addHook('onSend', async (_request, reply) => {
+  const DOCUMENT_HEADERS = documentSecurityHeaders()
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close')
+    const type = reply.getHeader('content-type')
+    if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(DOCUMENT_HEADERS)
+    done(null, payload)
   })
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     deps.metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     )
     if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed')
+    done()
   })
 
   // Start-up work (WebAssembly PGlite, JIT warm-up) lags the loop before the first request;
