@@ -3,7 +3,7 @@
 // Load scenarios: a fresh `shop_bench_<random>` database on the DATABASE_URL server (migrated,
 // seeded with BENCH_PRODUCTS products; dropped at the end unless BENCH_KEEP_DB=1), the API as child processes (`src/main.ts api`, one worker per
 // core), the outbox worker (`src/main.ts worker`), the card simulator (`src/main.ts gateway`, as the card processor would be its own
-// service), the bare baseline (bench/baseline.ts), and for each scenario an autocannon run in its
+// service), the bare baseline (bench/baseline.ts), and for each scenario a load-tool run (wrk, or autocannon where wrk is not installed) in its
 // own process against the API and then the same run against the baseline.
 // Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
 //
@@ -23,7 +23,7 @@ import { intFromEnv } from './lib/env.ts'
 import { waitFor200 } from './lib/http.ts'
 import { freePort, killAllNow, ROOT, startNode, stopAll, type Child } from './lib/processes.ts'
 import { table, writeResults, type Row } from './lib/report.ts'
-import { MEASURING, type LoadInput, type LoadSummary } from './load.ts'
+import { loadTool, MEASURING, type LoadInput, type LoadSummary } from './load.ts'
 import { scenarios, type FlowScenario, type LoadOptions, type LoadScenario, type TaskScenario } from './scenarios/index.ts'
 
 // One database per run, dropped at the end: runs side by side never touch each other's data.
@@ -149,6 +149,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
   await ready(baseline, `${targets.baseline}/`)
   if (!worker.alive()) throw new Error(`the worker did not start:\n${worker.tail()}`)
   log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, card simulator on :${gatewayPort}, baseline on ${targets.baseline}`)
+  log(`load tool (load scenarios): ${loadTool()}${loadTool() === 'autocannon' ? ' (install wrk for a load generator that takes less of the cores it shares)' : ''}`)
   return targets
 }
 
@@ -179,7 +180,7 @@ async function deleteRedisKeys(redisUrl: string, instance: string): Promise<void
 // --- load ----------------------------------------------------------------------------------
 
 /**
- * One autocannon run in its own process. With `cpu`, also the CPU each process group spent
+ * One load-tool run in its own process. With `cpu`, also the CPU each process group spent
  * during the measured part, per request (milliseconds): a figure that the machine's
  * run-to-run noise moves far less than req/s.
  */

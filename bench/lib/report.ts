@@ -7,7 +7,7 @@ export interface Row {
   target: string
   rps: number
   p50: number
-  /** autocannon has no p95: p97.5 bounds it from above (a p95 goal is met when p97.5 meets it). */
+  /** autocannon has no p95 (and wrk's column matches it): p97.5 bounds it from above (a p95 goal is met when p97.5 meets it). */
   p97_5: number | null
   p99: number
   errors: number

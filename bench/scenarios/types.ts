@@ -1,10 +1,10 @@
-// What a benchmark scenario is. Load scenarios describe an autocannon run against the API
+// What a benchmark scenario is. Load scenarios describe a load-tool run (wrk or autocannon) against the API
 // (and, for comparison, the same run against the bare baseline); task scenarios time
 // something else (the seed) and run only when named.
 import type { Sql } from '../../src/platform/db/index.ts'
 
 /**
- * autocannon options, JSON-safe (the load generator runs in its own process): no functions.
+ * Load options, JSON-safe (the load generator runs in its own process): no functions.
  * `url` is filled in per target.
  */
 export interface LoadOptions {
@@ -17,7 +17,7 @@ export interface LoadOptions {
   body?: string
   /** One path for every request. */
   path?: string
-  /** Every request picks one of these paths at random (the load generator's setupRequest). */
+  /** Requests walk these paths, shuffled, each connection (or wrk thread) from its own place in the list. */
   paths?: string[]
 }
 

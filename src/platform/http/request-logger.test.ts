@@ -1,8 +1,11 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { PassThrough } from 'node:stream'
-import { createLogger } from '../telemetry/log.ts'
-import { requestLogger } from './request-logger.ts'
+import { createLogger, type Logger } from '../telemetry/log.ts'
+import { requestLogger as fastifyRequestLogger } from './request-logger.ts'
+
+// Fastify types request.log narrowly; what it gets is a whole pino logger.
+const requestLogger = (...args: Parameters<typeof fastifyRequestLogger>) => fastifyRequestLogger(...args) as unknown as Logger
 
 function capture(level: 'info' | 'warn') {
   const stream = new PassThrough()
