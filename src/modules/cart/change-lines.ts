@@ -3,8 +3,9 @@ import type { HashIncrementResult } from '../../platform/kv/types.ts'
 import type { CartDeps } from './ports.ts'
 import { MAX_LINES, MAX_QUANTITY, type CartMeta } from './store.ts'
 
-// Each change is one atomic KV operation on the line (checked increment or compare-and-set),
-// so concurrent changes never lose an update and a refused change writes nothing.
+// Each change is one atomic KV operation on the line (checked increment or compare-and-set,
+// which also renews the cart's life), so concurrent changes never lose an update and a refused
+// change writes nothing.
 
 const SET_ATTEMPTS = 5
 
@@ -48,11 +49,8 @@ export async function addItem(
     })
   }
 
-  const result = await deps.store.increment(cartId, variantId, quantity, Math.min(MAX_QUANTITY, available))
-  if (!result.applied) throw refusal(result, variantId, available, quantity)
-
-  // The snapshot follows the line (a reader in between falls back to the catalog); it keeps
-  // the time the line was first added, so lines keep their order.
+  // The snapshot is written with the line, in one step; it keeps the time the line was first
+  // added, so lines keep their order.
   const snapshot = {
     productId: variant.productId,
     name: variant.name,
@@ -60,7 +58,9 @@ export async function addItem(
     unitPrice: variant.price,
     addedAt: snapshots.get(variantId)?.addedAt ?? new Date().toISOString(),
   }
-  await Promise.all([deps.store.saveSnapshot(cartId, variantId, snapshot), deps.store.touch(cartId, meta.owner)])
+  const result = await deps.store.increment(cartId, variantId, quantity, Math.min(MAX_QUANTITY, available), snapshot)
+  if (!result.applied) throw refusal(result, variantId, available, quantity)
+  await deps.store.touchOwner(meta.owner)
 }
 
 function refusal(result: Extract<HashIncrementResult, { applied: false }>, variantId: string, available: number, adding: number): AppError {
@@ -79,7 +79,7 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
   // Compare-and-set, so a set racing an add or a removal neither loses the add nor revives the line.
   for (let attempt = 0; attempt < SET_ATTEMPTS; attempt++) {
     const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
-    if (result.applied) return deps.store.touch(cartId, meta.owner)
+    if (result.applied) return deps.store.touchOwner(meta.owner)
     current = result.value
     if (current === 0) throw notFound('Cart line')
   }

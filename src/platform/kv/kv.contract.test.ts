@@ -117,6 +117,31 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(h)
     })
 
+    test('hincrbyWithin: when applied, it also writes alsoSet and renews the keys in renew; when refused, neither', async () => {
+      const [lines, items, meta] = [key('{companions}:lines'), key('{companions}:items'), key('{companions}:meta')]
+      await kv.set(meta, 'm', { ttlMs: 1000 })
+      const applied = await kv.hincrbyWithin(lines, 'v1', 2, {
+        max: 5,
+        ttlMs: 120_000,
+        renew: [meta, items],
+        alsoSet: { key: items, fields: { v1: 'snapshot 1', note: 'x' } },
+      })
+      assert.deepEqual(applied, { applied: true, value: 2 })
+      assert.deepEqual(await kv.hgetall(items), { v1: 'snapshot 1', note: 'x' })
+      for (const renewed of [lines, items, meta]) assert.ok((await kv.ttl(renewed)) > 115_000, `${renewed} renewed`)
+
+      await kv.expire(meta, 1000)
+      const refused = await kv.hincrbyWithin(lines, 'v1', 9, { max: 5, ttlMs: 120_000, renew: [meta], alsoSet: { key: items, fields: { v1: 'snapshot 2' } } })
+      assert.deepEqual(refused, { applied: false, value: 2, refused: 'range' })
+      assert.equal(await kv.hget(items, 'v1'), 'snapshot 1', 'a refused change writes nothing')
+      assert.ok((await kv.ttl(meta)) <= 1000, 'nor renews anything')
+
+      const absent = key('{companions}:absent')
+      await kv.hincrbyWithin(lines, 'v2', 1, { ttlMs: 60_000, renew: [absent] })
+      assert.equal(await kv.ttl(absent), -2, 'renewing a key that does not exist does not create it')
+      await kv.del(lines, items, meta)
+    })
+
     test('ping answers', async () => {
       await kv.ping()
     })

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { HashIncrementBounds, HashIncrementResult, Kv } from './types.ts'
+import type { HashIncrementOptions, HashIncrementResult, Kv } from './types.ts'
 
 type Entry = { value: string | Map<string, string>; expiresAt: number | null }
 
@@ -122,18 +122,28 @@ export class MemoryKv implements Kv {
     return this.hash(key, false)?.size ?? 0
   }
 
-  async hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult> {
+  async hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult> {
     // One synchronous block: nothing else runs between the check and the write.
     const map = this.hash(key, false)
     const current = map?.get(field)
     const value = Number(current ?? '0')
-    if (current === undefined && bounds.maxFields !== undefined && (map?.size ?? 0) >= bounds.maxFields) {
+    if (current === undefined && options.maxFields !== undefined && (map?.size ?? 0) >= options.maxFields) {
       return { applied: false, value, refused: 'fields' }
     }
     const next = value + by
-    if (next < (bounds.min ?? -Infinity) || next > (bounds.max ?? Infinity)) return { applied: false, value, refused: 'range' }
+    if (next < (options.min ?? -Infinity) || next > (options.max ?? Infinity)) return { applied: false, value, refused: 'range' }
     this.hash(key, true)!.set(field, String(next))
-    if (bounds.ttlMs) this.live(key)!.expiresAt = Date.now() + bounds.ttlMs
+    if (options.alsoSet) {
+      const other = this.hash(options.alsoSet.key, true)!
+      for (const [name, text] of Object.entries(options.alsoSet.fields)) other.set(name, text)
+    }
+    if (options.ttlMs) {
+      const expiresAt = Date.now() + options.ttlMs
+      for (const renewed of [key, ...(options.renew ?? [])]) {
+        const entry = this.live(renewed)
+        if (entry) entry.expiresAt = expiresAt
+      }
+    }
     return { applied: true, value: next }
   }
 

@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis'
-import type { HashIncrementBounds, HashIncrementResult, Kv } from './types.ts'
+import type { HashIncrementOptions, HashIncrementResult, Kv } from './types.ts'
 
-// KEYS[1] hash; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep).
-// Answers {applied 0|1, value, refusal}. One script, so check and write are atomic.
+// KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3..] more
+// keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
+// alsoSet field/value pairs. Answers {applied 0|1, value, refusal}. One script, so the check
+// and every write are atomic: a refused change writes nothing, an applied one all of it.
 const HINCRBY_WITHIN = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local value = tonumber(current or '0')
@@ -15,10 +17,14 @@ if nextValue < tonumber(ARGV[3]) or nextValue > tonumber(ARGV[4]) then
   return {0, value, 'range'}
 end
 nextValue = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if tonumber(ARGV[6]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[6]) end
+if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
+if tonumber(ARGV[6]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+end
 return {1, nextValue, ''}`
 
-type HincrbyWithinCommand = (key: string, ...args: (string | number)[]) => Promise<[number, number, string]>
+type HincrbyWithinCommand = (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<[number, number, string]>
 
 /**
  * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
@@ -40,7 +46,7 @@ export class RedisKv implements Kv {
       lazyConnect: true,
     })
     // defineCommand runs the script by its SHA (EVALSHA) and prefixes KEYS like any key.
-    this.redis.defineCommand('hincrbyWithin', { numberOfKeys: 1, lua: HINCRBY_WITHIN })
+    this.redis.defineCommand('hincrbyWithin', { lua: HINCRBY_WITHIN })
   }
 
   async connect(): Promise<void> {
@@ -106,16 +112,19 @@ export class RedisKv implements Kv {
     return this.redis.hlen(key)
   }
 
-  async hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult> {
+  async hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult> {
     const run = (this.redis as unknown as { hincrbyWithin: HincrbyWithinCommand }).hincrbyWithin.bind(this.redis)
+    const keys = [key, options.alsoSet?.key ?? key, ...(options.renew ?? [])]
     const [applied, value, refused] = await run(
-      key,
+      keys.length,
+      ...keys,
       field,
       by,
-      bounds.min ?? Number.MIN_SAFE_INTEGER,
-      bounds.max ?? Number.MAX_SAFE_INTEGER,
-      bounds.maxFields ?? -1,
-      bounds.ttlMs ? Math.max(1, Math.round(bounds.ttlMs)) : 0,
+      options.min ?? Number.MIN_SAFE_INTEGER,
+      options.max ?? Number.MAX_SAFE_INTEGER,
+      options.maxFields ?? -1,
+      options.ttlMs ? Math.max(1, Math.round(options.ttlMs)) : 0,
+      ...Object.entries(options.alsoSet?.fields ?? {}).flat(),
     )
     return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
   }

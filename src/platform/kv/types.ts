@@ -28,10 +28,11 @@ export interface Kv {
    * Atomic guarded increment: adds `by` to a hash field only when the result stays within
    * [min, max] and, for a field the hash does not hold yet, the hash has fewer than
    * `maxFields` fields; otherwise nothing changes. When applied, `ttlMs` renews the key's
-   * life. With min = max = target it is a compare-and-set. Answers the field's value after
-   * the call (0 for an absent field) and, when refused, why.
+   * life, and the same step writes `alsoSet` and renews the keys in `renew`. With min = max =
+   * target it is a compare-and-set. Answers the field's value after the call (0 for an absent
+   * field) and, when refused, why.
    */
-  hincrbyWithin(key: string, field: string, by: number, bounds: HashIncrementBounds): Promise<HashIncrementResult>
+  hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult>
 
   publish(channel: string, message: string): Promise<void>
   /** Answers a function that ends the subscription. */
@@ -41,11 +42,19 @@ export interface Kv {
   close(): Promise<void>
 }
 
-export interface HashIncrementBounds {
+export interface HashIncrementOptions {
   min?: number
   max?: number
   maxFields?: number
+  /** When applied: the new life of the key and of every key in `renew`. */
   ttlMs?: number
+  /**
+   * When applied: more keys whose life `ttlMs` renews. They share the key's hash tag, so the
+   * one script stays in one Redis Cluster slot.
+   */
+  renew?: string[]
+  /** When applied: fields written into another hash (same hash tag) in the same atomic step. */
+  alsoSet?: { key: string; fields: Record<string, string> }
 }
 
 export type HashIncrementResult =
