@@ -49,6 +49,11 @@ export async function readCart(deps: { store: CartStore; catalog: VariantPort },
   }
 }
 
+/** A cart just made: nothing to read back. */
+export function emptyCartView(id: string): CartView {
+  return { id, items: [], subtotal: { amount: 0, currency: DEFAULT_CURRENCY } }
+}
+
 export async function snapshotFromCatalog(catalog: VariantPort, variantId: string): Promise<LineSnapshot | null> {
   const variant = await catalog.getVariant(variantId)
   if (!variant) return null

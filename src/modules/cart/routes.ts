@@ -3,7 +3,7 @@ import type { App } from '../../platform/http/server.ts'
 import { requireSession } from '../../platform/http/auth.ts'
 import { accountCartId } from './account-cart.ts'
 import { addItem, removeItem, setQuantity } from './change-lines.ts'
-import { readCart } from './cart-view.ts'
+import { emptyCartView, readCart } from './cart-view.ts'
 import { openCart } from './open-cart.ts'
 import type { CartDeps } from './ports.ts'
 import { AddItemBody, CartParams, CartResponse, LineParams, SetQuantityBody } from './schemas.ts'
@@ -17,7 +17,7 @@ export function cartRoutes(deps: CartDeps) {
     app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } } }, async (_request, reply) => {
       const id = await deps.store.create(null)
       reply.code(201)
-      return readCart(deps, id)
+      return emptyCartView(id)
     })
 
     app.get('/store/carts/:id', { schema: { tags: ['cart'], params: CartParams, response: answers } }, async (request) => {

@@ -29,7 +29,8 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
  * own scripts, styles and images. The rest of helmet's headers (DNS prefetch, opener policy,
  * the download and XSS switches of old browsers) only mean something to a document, and a
  * JSON answer spent ~5 % of a cached product read writing them. Computed once: they do not
- * depend on the request.
+ * depend on the request. (A web worker's script is governed by its own answer's CSP: a page
+ * that starts workers must serve their scripts with this set too.)
  */
 export function documentSecurityHeaders(): Record<string, string> {
   const headers: Record<string, string> = {}
