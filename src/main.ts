@@ -45,7 +45,7 @@ function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
 }
 
 async function seedDemoIfEmpty(platform: Platform, modules: Modules): Promise<void> {
-  if (!platform.config.seedDemo || (await modules.catalog.listProducts({ limit: 1 })).items.length > 0) return
+  if (!platform.config.seedDemo || (await modules.catalog.hasProducts())) return
   platform.log.info({ products: DEMO_PRODUCTS }, 'empty catalog: seeding the demo catalog')
   await seedCatalog(platform.sql, { products: DEMO_PRODUCTS, seed: 1, log: platform.log })
 }

@@ -144,6 +144,44 @@ describe('catalog over HTTP', () => {
     assert.equal(sub.body.items.length, 2)
   })
 
+  test('a list page reads its products through the cache: a hot page is one light query, and an update or a stock change shows at once', async () => {
+    const made = []
+    for (let i = 0; i < 3; i++) made.push(await create({ category: 'listed-hot' }))
+    const page = () => t.call('GET', '/store/products?category=listed-hot')
+    const first = await page()
+    assert.equal(first.status, 200)
+    assert.match(first.headers.get('content-type') ?? '', /^application\/json/)
+    for (const [i, product] of made.entries()) {
+      const detail = await t.call('GET', `/store/products/${product.id}`)
+      assert.deepEqual(first.body.items[i], detail.body, 'an item is exactly the product as its own page shows it')
+    }
+    assert.equal(first.body.nextCursor, null)
+
+    const before = queries.length
+    assert.deepEqual((await page()).body, first.body)
+    const hot = queries.slice(before)
+    assert.equal(hot.length, 1, `a hot page makes one query: ${hot.join(' | ')}`)
+    assert.doesNotMatch(hot[0], /catalog\.variants/, 'the ids only: bodies come from the cache')
+
+    await t.call('PATCH', `/admin/products/${made[1].id}`, { token, body: { name: 'Renamed While Listed' } })
+    assert.equal((await page()).body.items[1].name, 'Renamed While Listed')
+    const variantId = made[2].variants[0].id
+    const stock = await t.call('PUT', `/admin/inventory/${variantId}`, { token, body: { available: 0 } })
+    assert.equal(stock.status, 200, JSON.stringify(stock.body))
+    await t.drainEvents() // the worker turns inventory.availability_changed into an invalidation
+    assert.equal((await page()).body.items[2].variants[0].inStock, false, 'a stock change invalidates the listed copy too')
+  })
+
+  test('a product deleted after its id was listed is left out, and the cursor still moves on', async () => {
+    const made = []
+    for (let i = 0; i < 3; i++) made.push((await create({ category: 'listed-gone' })).id)
+    await t.call('GET', `/store/products?category=listed-gone&limit=2`) // caches them
+    await t.call('DELETE', `/admin/products/${made[0]}`, { token })
+    const page = await t.call('GET', '/store/products?category=listed-gone&limit=2')
+    assert.deepEqual(page.body.items.map((p: { id: string }) => p.id), [made[1], made[2]])
+    assert.equal(page.body.nextCursor, null)
+  })
+
   test('validation errors name the field', async () => {
     const bad = await t.call('POST', '/admin/products', {
       token,

@@ -6,7 +6,7 @@ import type { Metrics } from '../../platform/telemetry/metrics.ts'
 import { TieredCache } from '../../platform/cache/tiered-cache.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { StockPort } from './product-view.ts'
-import { listProductPage, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
+import { listProductPageJson, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
 import { catalogRoutes } from './routes.ts'
 import * as repo from './repo.ts'
 import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
@@ -69,7 +69,11 @@ export function createCatalogModule(deps: CatalogDeps) {
       if (json === null) throw notFound('Product')
       return JSON.parse(json) as ProductViewT
     },
-    listProducts: (query: { category?: string; limit?: number; cursor?: string }) => listProductPage(deps.sql, deps.stock, query),
+    /** A listing page as JSON ({ items, nextCursor }), its products read through the cache. */
+    listProductsJson: (query: { category?: string; limit?: number; cursor?: string }) => listProductPageJson(deps.sql, productCache, query),
+    async hasProducts(): Promise<boolean> {
+      return (await repo.listProductIds(deps.sql, { limit: 1 })).length > 0
+    },
     createProduct: (input: CreateProductInput) => createProduct(writeDeps, input),
     updateProduct: (id: string, input: UpdateProductInput) => updateProduct(writeDeps, id, input),
     deleteProduct: (id: string) => deleteProduct(writeDeps, id),

@@ -26,8 +26,3 @@ export function toProductView(row: ProductRow, inStock: Map<string, boolean>): P
     updatedAt: row.updated_at.toISOString(),
   }
 }
-
-export async function toProductViews(rows: ProductRow[], stock: StockPort): Promise<ProductViewT[]> {
-  const inStock = await stock.inStock(rows.flatMap((r) => r.variants.map((v) => v.id)))
-  return rows.map((row) => toProductView(row, inStock))
-}

@@ -1,6 +1,7 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { validationFailed } from '../../platform/http/errors.ts'
-import { toProductView, toProductViews, type StockPort } from './product-view.ts'
+import type { CachedBody, TieredCache } from '../../platform/cache/tiered-cache.ts'
+import { toProductView, type StockPort } from './product-view.ts'
 import * as repo from './repo.ts'
 import type { CategoryNode, ProductViewT } from './schemas.ts'
 
@@ -22,22 +23,28 @@ export function decodeCursor(cursor: string): string {
   return match[1]
 }
 
-export async function listProductPage(
+/**
+ * A listing page, as JSON: its ids from PostgreSQL (a light keyset query), each product's body
+ * from the product cache, the same copy a detail read serves, so an update or a stock change
+ * that invalidates a product shows in every listing at once. A hot page costs one query and no
+ * serializing. A product deleted between the two reads is left out; the cursor still moves on.
+ */
+export async function listProductPageJson(
   sql: Sql,
-  stock: StockPort,
+  products: TieredCache,
   query: { category?: string; limit?: number; cursor?: string },
-): Promise<{ items: ProductViewT[]; nextCursor: string | null }> {
+): Promise<string> {
   const limit = query.limit ?? 20
-  const rows = await repo.listProducts(sql, {
+  const ids = await repo.listProductIds(sql, {
     category: query.category,
     afterId: query.cursor ? decodeCursor(query.cursor) : undefined,
     limit: limit + 1,
   })
-  const page = rows.slice(0, limit)
-  return {
-    items: await toProductViews(page, stock),
-    nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1].id) : null,
-  }
+  const page = ids.slice(0, limit)
+  const bodies = await Promise.all(page.map((id) => (products.peek(id) ?? products.get(id)) as CachedBody | Promise<CachedBody>))
+  const items = bodies.flatMap((cached) => (cached.body === null ? [] : [cached.body]))
+  const nextCursor = ids.length > limit ? JSON.stringify(encodeCursor(page[page.length - 1])) : 'null'
+  return `{"items":[${items.join(',')}],"nextCursor":${nextCursor}}`
 }
 
 export async function loadCategoryTreeJson(sql: Sql): Promise<string> {

@@ -37,18 +37,17 @@ export async function loadProduct(db: Db, id: string): Promise<ProductRow | null
   return row ?? null
 }
 
-export async function listProducts(
-  db: Db,
-  options: { category?: string; afterId?: string; limit: number },
-): Promise<ProductRow[]> {
+/** The ids of a listing page, in id order (keyset: after `afterId`); the bodies come from the product cache. */
+export async function listProductIds(db: Db, options: { category?: string; afterId?: string; limit: number }): Promise<string[]> {
   const category = options.category
-  return db<ProductRow[]>`
-    select ${PRODUCT_COLUMNS(db)} from catalog.products p
+  const rows = await db<{ id: string }[]>`
+    select p.id::text as id from catalog.products p
     where p.deleted_at is null
       ${category ? db`and (p.category_path = ${category} or p.category_path like ${category + '/%'})` : db``}
       ${options.afterId ? db`and p.id > ${options.afterId}` : db``}
     order by p.id
     limit ${options.limit}`
+  return rows.map((row) => row.id)
 }
 
 export async function ensureCategory(db: Db, path: string): Promise<boolean> {

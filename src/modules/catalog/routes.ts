@@ -13,7 +13,7 @@ export interface CatalogForRoutes {
   productCache: TieredCache
   categoryCache: TieredCache
   productForAdmin(id: string): Promise<ProductViewT>
-  listProducts(query: { category?: string; limit?: number; cursor?: string }): Promise<{ items: ProductViewT[]; nextCursor: string | null }>
+  listProductsJson(query: { category?: string; limit?: number; cursor?: string }): Promise<string>
   createProduct(input: CreateProductInput): Promise<string>
   updateProduct(id: string, input: UpdateProductInput): Promise<void>
   deleteProduct(id: string): Promise<void>
@@ -44,8 +44,8 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
       },
     })
 
-    app.get('/store/products', { schema: { tags: ['catalog'], querystring: ListQuery } }, async (request) =>
-      catalog.listProducts(request.query),
+    app.get('/store/products', { schema: { tags: ['catalog'], querystring: ListQuery } }, async (request, reply) =>
+      reply.type('application/json; charset=utf-8').send(await catalog.listProductsJson(request.query)),
     )
 
     app.get('/store/categories', { schema: { tags: ['catalog'] } }, async (request, reply) =>
