@@ -172,6 +172,15 @@ describe('catalog over HTTP', () => {
     assert.equal((await page()).body.items[2].variants[0].inStock, false, 'a stock change invalidates the listed copy too')
   })
 
+  test('a category listed as a leaf lists its new subcategory\'s products once it has one', async () => {
+    const parent = await create({ category: 'growing' })
+    const ids = async () => (await t.call('GET', '/store/products?category=growing')).body.items.map((p: { id: string }) => p.id)
+    assert.deepEqual(await ids(), [parent.id])
+    const child = await create({ category: 'growing/new-aisle' })
+    assert.deepEqual(await ids(), [parent.id, child.id])
+    assert.deepEqual((await t.call('GET', '/store/products?category=growing/new-aisle')).body.items.map((p: { id: string }) => p.id), [child.id])
+  })
+
   test('a product deleted after its id was listed is left out, and the cursor still moves on', async () => {
     const made = []
     for (let i = 0; i < 3; i++) made.push((await create({ category: 'listed-gone' })).id)
