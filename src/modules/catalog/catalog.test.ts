@@ -181,6 +181,18 @@ describe('catalog over HTTP', () => {
     assert.deepEqual((await t.call('GET', '/store/products?category=growing/new-aisle')).body.items.map((p: { id: string }) => p.id), [child.id])
   })
 
+  test('a cold list page loads its products in one query, not one per product', async () => {
+    const made = []
+    for (let i = 0; i < 6; i++) made.push(await create({ category: 'listed-cold' }))
+    for (const product of made) await t.api.modules.catalog.invalidateProduct(product.id)
+    const before = queries.length
+    const page = await t.call('GET', '/store/products?category=listed-cold')
+    assert.deepEqual(page.body.items.map((p: { id: string }) => p.id), made.map((p) => p.id))
+    for (const [i, product] of made.entries()) assert.deepEqual(page.body.items[i], product, 'loaded together, each is the product as the store shows it')
+    const productQueries = queries.slice(before).filter((q) => q.includes('catalog.products'))
+    assert.equal(productQueries.length, 2, `the page's ids, then its products together: ${productQueries.join(' | ')}`)
+  })
+
   test('a product deleted after its id was listed is left out, and the cursor still moves on', async () => {
     const made = []
     for (let i = 0; i < 3; i++) made.push((await create({ category: 'listed-gone' })).id)

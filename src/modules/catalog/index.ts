@@ -1,4 +1,5 @@
 // Catalog: products, variants, categories, brands. The only file other modules import.
+import DataLoader from 'dataloader'
 import type { Db, Sql } from '../../platform/db/index.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
@@ -6,7 +7,7 @@ import type { Metrics } from '../../platform/telemetry/metrics.ts'
 import { TieredCache } from '../../platform/cache/tiered-cache.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { StockPort } from './product-view.ts'
-import { listProductPageJson, loadCategoryTreeJson, loadProductJson } from './read-catalog.ts'
+import { listProductPageJson, loadCategoryTreeJson, loadProductJson, loadProductsJson } from './read-catalog.ts'
 import { catalogRoutes } from './routes.ts'
 import * as repo from './repo.ts'
 import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
@@ -30,7 +31,14 @@ export interface CatalogDeps {
 
 export function createCatalogModule(deps: CatalogDeps) {
   const cacheDeps = { kv: deps.kv, log: deps.log, metrics: deps.metrics, lruTtlMs: deps.lruTtlMs, loadTimeoutMs: deps.loadTimeoutMs }
-  const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => loadProductJson(deps.sql, deps.stock, id) })
+  // Product loads that start in the same tick share one query (DataLoader batches them): a cold
+  // listing page's products, a burst of detail misses after a deploy. The cache already makes
+  // one load per key at a time, so the loader keeps no cache of its own.
+  const productLoader = new DataLoader<string, string | null>((ids) => loadProductsJson(deps.sql, deps.stock, ids), {
+    cache: false,
+    maxBatchSize: 100,
+  })
+  const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => productLoader.load(id) })
   const categoryCache = new TieredCache({ ...cacheDeps, name: 'categories', load: async () => loadCategoryTreeJson(deps.sql) })
   const variants = createVariantLookup(deps.sql, deps.lruTtlMs)
 

@@ -13,6 +13,14 @@ export async function loadProductJson(sql: Sql, stock: StockPort, id: string): P
   return JSON.stringify(toProductView(row, inStock))
 }
 
+/** Serialized products for the cache, in the order of `ids` (null: no such product): two queries in all. */
+export async function loadProductsJson(sql: Sql, stock: StockPort, ids: readonly string[]): Promise<(string | null)[]> {
+  const rows = await repo.loadProducts(sql, [...ids])
+  const inStock = await stock.inStock(rows.flatMap((row) => row.variants.map((v) => v.id)))
+  const byId = new Map(rows.map((row) => [row.id, JSON.stringify(toProductView(row, inStock))]))
+  return ids.map((id) => byId.get(id) ?? null)
+}
+
 // Cursors are opaque to clients; inside, the last id seen.
 export const encodeCursor = (id: string) => Buffer.from(`p:${id}`).toString('base64url')
 

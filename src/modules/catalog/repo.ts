@@ -37,6 +37,12 @@ export async function loadProduct(db: Db, id: string): Promise<ProductRow | null
   return row ?? null
 }
 
+/** Several products in one query (deleted ones left out), in no particular order. */
+export async function loadProducts(db: Db, ids: string[]): Promise<ProductRow[]> {
+  return db<ProductRow[]>`
+    select ${PRODUCT_COLUMNS(db)} from catalog.products p where p.id = any(${ids}::bigint[]) and p.deleted_at is null`
+}
+
 /** The ids of a listing page, in id order (keyset: after `afterId`); the bodies come from the product cache. */
 export async function listProductIds(db: Db, options: { category?: string; afterId?: string; limit: number }): Promise<string[]> {
   const category = options.category
