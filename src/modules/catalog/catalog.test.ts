@@ -181,6 +181,23 @@ describe('catalog over HTTP', () => {
     assert.deepEqual((await t.call('GET', '/store/products?category=growing/new-aisle')).body.items.map((p: { id: string }) => p.id), [child.id])
   })
 
+  test('a list page has an ETag and Cache-Control, answers 304 while unchanged, and a new ETag once a listed product changes', async () => {
+    const made = [await create({ category: 'listed-etag' }), await create({ category: 'listed-etag' })]
+    const path = '/store/products?category=listed-etag'
+    const first = await t.call('GET', path)
+    const etag = first.headers.get('etag')
+    assert.match(etag ?? '', /^".+"$/)
+    assert.match(first.headers.get('cache-control') ?? '', /public, max-age=\d+, stale-while-revalidate=\d+/)
+    assert.equal((await t.call('GET', path, { headers: { 'if-none-match': etag! } })).status, 304)
+    assert.notEqual((await t.call('GET', '/store/products?category=listed-etag&limit=1')).headers.get('etag'), etag, 'another page, another tag')
+
+    await t.call('PATCH', `/admin/products/${made[1].id}`, { token, body: { description: 'changed while listed' } })
+    const changed = await t.call('GET', path, { headers: { 'if-none-match': etag! } })
+    assert.equal(changed.status, 200)
+    assert.notEqual(changed.headers.get('etag'), etag)
+    assert.equal(changed.body.items[1].description, 'changed while listed')
+  })
+
   test('a cold list page loads its products in one query, not one per product', async () => {
     const made = []
     for (let i = 0; i < 6; i++) made.push(await create({ category: 'listed-cold' }))

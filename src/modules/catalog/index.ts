@@ -7,7 +7,7 @@ import type { Metrics } from '../../platform/telemetry/metrics.ts'
 import { TieredCache } from '../../platform/cache/tiered-cache.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { StockPort } from './product-view.ts'
-import { listProductPageJson, loadCategoryTreeJson, loadProductJson, loadProductsJson } from './read-catalog.ts'
+import { listProductPage, loadCategoryTreeJson, loadProductJson, loadProductsJson } from './read-catalog.ts'
 import { catalogRoutes } from './routes.ts'
 import * as repo from './repo.ts'
 import { productsForIndex, scanProductsForIndex } from './index-feed.ts'
@@ -77,8 +77,8 @@ export function createCatalogModule(deps: CatalogDeps) {
       if (json === null) throw notFound('Product')
       return JSON.parse(json) as ProductViewT
     },
-    /** A listing page as JSON ({ items, nextCursor }), its products read through the cache. */
-    listProductsJson: (query: { category?: string; limit?: number; cursor?: string }) => listProductPageJson(deps.sql, productCache, query),
+    /** A listing page as JSON ({ items, nextCursor }) with its ETag, its products read through the cache. */
+    listProductsPage: (query: { category?: string; limit?: number; cursor?: string }) => listProductPage(deps.sql, productCache, query),
     async hasProducts(): Promise<boolean> {
       return (await repo.listProductIds(deps.sql, { limit: 1 })).length > 0
     },

@@ -1,6 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { validationFailed } from '../../platform/http/errors.ts'
-import type { CachedBody, TieredCache } from '../../platform/cache/tiered-cache.ts'
+import { etagOf, type CachedBody, type TieredCache } from '../../platform/cache/tiered-cache.ts'
 import { toProductView, type StockPort } from './product-view.ts'
 import * as repo from './repo.ts'
 import type { CategoryNode, ProductViewT } from './schemas.ts'
@@ -36,12 +36,14 @@ export function decodeCursor(cursor: string): string {
  * from the product cache, the same copy a detail read serves, so an update or a stock change
  * that invalidates a product shows in every listing at once. A hot page costs one query and no
  * serializing. A product deleted between the two reads is left out; the cursor still moves on.
+ * The page's ETag comes from its products' ETags (a short hash, not one over the whole page),
+ * and `source` names the slowest tier that answered.
  */
-export async function listProductPageJson(
+export async function listProductPage(
   sql: Sql,
   products: TieredCache,
   query: { category?: string; limit?: number; cursor?: string },
-): Promise<string> {
+): Promise<CachedBody> {
   const limit = query.limit ?? 20
   const ids = await repo.listProductIds(sql, {
     category: query.category,
@@ -50,10 +52,16 @@ export async function listProductPageJson(
   })
   const page = ids.slice(0, limit)
   const bodies = await Promise.all(page.map((id) => (products.peek(id) ?? products.get(id)) as CachedBody | Promise<CachedBody>))
-  const items = bodies.flatMap((cached) => (cached.body === null ? [] : [cached.body]))
+  const found = bodies.filter((cached) => cached.body !== null)
   const nextCursor = ids.length > limit ? JSON.stringify(encodeCursor(page[page.length - 1])) : 'null'
-  return `{"items":[${items.join(',')}],"nextCursor":${nextCursor}}`
+  return {
+    body: `{"items":[${found.map((cached) => cached.body).join(',')}],"nextCursor":${nextCursor}}`,
+    etag: etagOf(found.map((cached) => cached.etag).join('') + nextCursor),
+    source: SOURCES_SLOWEST_FIRST.find((source) => found.some((cached) => cached.source === source)) ?? 'lru',
+  }
 }
+
+const SOURCES_SLOWEST_FIRST: CachedBody['source'][] = ['stale', 'db', 'kv', 'lru']
 
 export async function loadCategoryTreeJson(sql: Sql): Promise<string> {
   const rows = await repo.allCategories(sql)

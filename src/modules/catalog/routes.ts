@@ -13,7 +13,7 @@ export interface CatalogForRoutes {
   productCache: TieredCache
   categoryCache: TieredCache
   productForAdmin(id: string): Promise<ProductViewT>
-  listProductsJson(query: { category?: string; limit?: number; cursor?: string }): Promise<string>
+  listProductsPage(query: { category?: string; limit?: number; cursor?: string }): Promise<CachedBody>
   createProduct(input: CreateProductInput): Promise<string>
   updateProduct(id: string, input: UpdateProductInput): Promise<void>
   deleteProduct(id: string): Promise<void>
@@ -45,7 +45,7 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
     })
 
     app.get('/store/products', { schema: { tags: ['catalog'], querystring: ListQuery } }, async (request, reply) =>
-      reply.type('application/json; charset=utf-8').send(await catalog.listProductsJson(request.query)),
+      sendCached(request, reply, await catalog.listProductsPage(request.query), 'Product list'),
     )
 
     app.get('/store/categories', { schema: { tags: ['catalog'] } }, async (request, reply) =>
