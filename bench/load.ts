@@ -3,11 +3,12 @@
 // where <json> is { "url": "http://127.0.0.1:3000", "warmup": 3, "load": LoadOptions }.
 // Prints one line of JSON: the LoadSummary.
 import { execFile, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
+import { reapedChildrenCpuMs } from './lib/cpu.ts'
 import type { LoadOptions } from './scenarios/types.ts'
 
 /** Printed when the warm-up is over and the measured run starts. */
@@ -128,15 +129,6 @@ async function runAutocannon(input: LoadInput): Promise<LoadSummary> {
     statusCodes,
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   }
-}
-
-const CLOCK_TICKS_PER_SECOND = 100
-
-/** Children's CPU (user + system, ms) that this process has waited for: wrk, once it exits. */
-function reapedChildrenCpuMs(): number {
-  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
-  // cutime and cstime, fields 16 and 17 of stat(5), counted from field 3 after the name.
-  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_SECOND
 }
 
 interface WrkResult {

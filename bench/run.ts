@@ -17,7 +17,7 @@ import { Redis } from 'ioredis'
 import { connectDb, type Sql } from '../src/platform/db/index.ts'
 import { migrate } from '../src/platform/db/migrate.ts'
 import { seedCatalog } from '../src/seed/index.ts'
-import { startCpuCount } from './lib/cpu.ts'
+import { describeCpu, startCpuCount } from './lib/cpu.ts'
 import { dropDatabase, ensureDatabase, recreateDatabase } from './lib/database.ts'
 import { intFromEnv } from './lib/env.ts'
 import { waitFor200 } from './lib/http.ts'
@@ -266,10 +266,10 @@ async function main(): Promise<void> {
       const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
       log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api`)
       const api = await load(targets.api, options, targets.pids)
-      if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${Object.entries(api.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
+      if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${describeCpu(api.cpuMsPerRequest)}`)
       log(`${scenario.name}: the same against the baseline`)
       const baseline = await load(targets.baseline, options, { baseline: targets.baselinePid })
-      if (baseline.cpuMsPerRequest) log(`${scenario.name}: baseline CPU ms per request: ${Object.entries(baseline.cpuMsPerRequest).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
+      if (baseline.cpuMsPerRequest) log(`${scenario.name}: baseline CPU ms per request: ${describeCpu(baseline.cpuMsPerRequest)}`)
       rows.push(row(scenario.name, 'api', api, baseline), row(scenario.name, 'baseline', baseline, null))
       ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
     }

@@ -63,3 +63,19 @@ export function startCpuCount(roots: Record<string, number>): () => Record<strin
     return used
   }
 }
+
+/**
+ * CPU milliseconds of this process's children that it has waited for (cutime + cstime of
+ * /proc/self/stat): a load tool run as a child, once it has exited.
+ */
+export function reapedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND
+}
+
+/** "api 0.056, postgres 0.2": a reading per group, for the log. */
+export const describeCpu = (ms: Record<string, number>) =>
+  Object.entries(ms)
+    .map(([name, value]) => `${name} ${value}`)
+    .join(', ')

@@ -4,6 +4,7 @@
 // times the CPU per request on the load generator, which shares the cores with the servers.
 import { randomUUID } from 'node:crypto'
 import { Pool } from 'undici'
+import { describeCpu } from '../lib/cpu.ts'
 import type { FlowScenario } from './types.ts'
 
 const VARIANTS = 200
@@ -77,7 +78,7 @@ export const checkout: FlowScenario = {
     await api.close()
     // Where an order's CPU goes: the cores are shared, so this is what bounds orders/s.
     const perOrder = Object.fromEntries(Object.entries(cpu).map(([name, ms]) => [name, Number((ms / Math.max(1, latencies.length)).toFixed(2))]))
-    ctx.log(`checkout: CPU ms per order: ${Object.entries(perOrder).map(([name, ms]) => `${name} ${ms}`).join(', ')}`)
+    ctx.log(`checkout: CPU ms per order: ${describeCpu(perOrder)}`)
     const [{ orders }] = await ctx.sql<{ orders: number }[]>`select count(*)::int as orders from orders.orders where status = 'paid'`
     return {
       rps: Math.round(latencies.length / ctx.duration),

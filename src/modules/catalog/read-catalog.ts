@@ -7,10 +7,8 @@ import type { CategoryNode, ProductViewT } from './schemas.ts'
 
 /** Serialized product for the cache, or null when there is no such product. */
 export async function loadProductJson(sql: Sql, stock: StockPort, id: string): Promise<string | null> {
-  const row = await repo.loadProduct(sql, id)
-  if (!row) return null
-  const inStock = await stock.inStock(row.variants.map((v) => v.id))
-  return JSON.stringify(toProductView(row, inStock))
+  const [json] = await loadProductsJson(sql, stock, [id])
+  return json
 }
 
 /** Serialized products for the cache, in the order of `ids` (null: no such product): two queries in all. */
@@ -51,7 +49,7 @@ export async function listProductPage(
     limit: limit + 1,
   })
   const page = ids.slice(0, limit)
-  const bodies = await Promise.all(page.map((id) => (products.peek(id) ?? products.get(id)) as CachedBody | Promise<CachedBody>))
+  const bodies = await Promise.all(page.map((id) => products.peek(id) ?? products.get(id)))
   const found = bodies.filter((cached) => cached.body !== null)
   const nextCursor = ids.length > limit ? JSON.stringify(encodeCursor(page[page.length - 1])) : 'null'
   return {

@@ -31,12 +31,6 @@ const PRODUCT_COLUMNS = (db: Db) => db`
     from catalog.variants v where v.product_id = p.id
   ), '[]'::json) as variants`
 
-export async function loadProduct(db: Db, id: string): Promise<ProductRow | null> {
-  const [row] = await db<ProductRow[]>`
-    select ${PRODUCT_COLUMNS(db)} from catalog.products p where p.id = ${id} and p.deleted_at is null`
-  return row ?? null
-}
-
 /** Several products in one query (deleted ones left out), in no particular order. */
 export async function loadProducts(db: Db, ids: string[]): Promise<ProductRow[]> {
   return db<ProductRow[]>`

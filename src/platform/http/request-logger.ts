@@ -29,7 +29,7 @@ class RequestLogger {
 
   #log(level: Level, args: LogArgs): void {
     // A disabled level costs nothing, as on pino itself.
-    if (!(this.#made ?? this.#parent).isLevelEnabled(level)) return
+    if (!this.isLevelEnabled(level)) return
     ;(this.#real()[level] as (...a: LogArgs) => void)(...args)
   }
 
