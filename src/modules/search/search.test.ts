@@ -95,6 +95,7 @@ describe('search over HTTP', () => {
     const body = await search({ q: 'trail boot' })
     assert.equal(body.items[0].name, 'Trail Boot')
     assert.ok(names(body).includes('Trail Boot Cleaner Kit'))
+    assert.equal((await search({ q: 'TRAIL Boot' })).items[0].name, 'Trail Boot', 'in any case')
   })
 
   test('all words must match', async () => {
