@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
 import { reapedChildrenCpuMs } from './lib/cpu.ts'
+import { openLoop, percentile } from './open-loop.ts'
 import type { LoadOptions } from './scenarios/types.ts'
 
 /** Printed when the warm-up is over and the measured run starts. */
@@ -27,7 +28,8 @@ export interface LoadSummary {
   rps: number
   requests: number
   seconds: number
-  latency: { p50: number; p90: number; p97_5: number; p99: number; max: number; mean: number }
+  /** Milliseconds; autocannon has no p95. */
+  latency: { p50: number; p90: number; p95?: number; p97_5: number; p99: number; max: number; mean: number }
   /** non-2xx answers + connection errors (autocannon counts timeouts among its errors). */
   errors: number
   non2xx: number
@@ -81,7 +83,41 @@ export function loadTool(): 'wrk' | 'autocannon' {
 }
 
 export function runLoad(input: LoadInput): Promise<LoadSummary> {
+  if (input.load.rate) return runOpenLoop(input, input.load.rate)
   return loadTool() === 'wrk' ? runWrk(input) : runAutocannon(input)
+}
+
+async function runOpenLoop(input: LoadInput, rate: number): Promise<LoadSummary> {
+  const load = { ...input.load, rate }
+  const paths = shuffled(load.paths ?? [load.path ?? '/'])
+  if (input.warmup > 0) await openLoop(input.url, load, input.warmup, paths)
+  process.stdout.write(`${MEASURING}\n`)
+  const cpuBefore = process.cpuUsage()
+  const result = await openLoop(input.url, load, load.duration ?? 10, paths)
+  const cpu = process.cpuUsage(cpuBefore)
+  const at = (p: number) => Number(percentile(result.latencies, p).toFixed(3))
+  const sum = result.latencies.reduce((total, ms) => total + ms, 0)
+  return {
+    url: input.url,
+    rps: Math.round(result.requests / result.seconds),
+    requests: result.requests,
+    seconds: Math.round(result.seconds),
+    latency: {
+      p50: at(50),
+      p90: at(90),
+      p95: at(95),
+      p97_5: at(97.5),
+      p99: at(99),
+      max: at(100),
+      mean: result.requests > 0 ? Number((sum / result.requests).toFixed(3)) : 0,
+    },
+    errors: result.non2xx + result.connectionErrors,
+    non2xx: result.non2xx,
+    connectionErrors: result.connectionErrors,
+    timeouts: 0,
+    statusCodes: result.non2xx > 0 ? { '4xx/5xx': result.non2xx } : {},
+    cpuMs: Math.round(cpuMsOf(cpu)),
+  }
 }
 
 async function runAutocannon(input: LoadInput): Promise<LoadSummary> {
@@ -136,6 +172,7 @@ interface WrkResult {
   durationUs: number
   p50: number
   p90: number
+  p95: number
   p97_5: number
   p99: number
   max: number
@@ -196,7 +233,7 @@ async function runWrk(input: LoadInput): Promise<LoadSummary> {
       rps: Math.round(result.requests / seconds),
       requests: result.requests,
       seconds: Math.round(seconds),
-      latency: { p50: result.p50, p90: result.p90, p97_5: result.p97_5, p99: result.p99, max: result.max, mean: result.mean },
+      latency: { p50: result.p50, p90: result.p90, p95: result.p95, p97_5: result.p97_5, p99: result.p99, max: result.max, mean: result.mean },
       errors: result.status + connectionErrors,
       non2xx: result.status,
       connectionErrors,

@@ -43,6 +43,8 @@ const settings = {
   connections: intFromEnv('BENCH_CONNECTIONS', 64),
   duration: intFromEnv('BENCH_DURATION', 10),
   warmup: intFromEnv('BENCH_WARMUP', 3, 0),
+  /** Requests per second in an open loop (bench/open-loop.ts) instead of the load tool's closed loop; 0: closed. */
+  rate: intFromEnv('BENCH_RATE', 0, 0),
   cores: os.availableParallelism(),
 }
 
@@ -208,6 +210,7 @@ function row(scenario: string, target: string, summary: LoadSummary, baseline: L
     target,
     rps: summary.rps,
     p50: summary.latency.p50,
+    p95: summary.latency.p95 ?? null,
     p97_5: summary.latency.p97_5,
     p99: summary.latency.p99,
     errors: summary.errors,
@@ -258,13 +261,15 @@ async function main(): Promise<void> {
       log(`${flow.name}: ${flow.description}`)
       const countCpu = () => startCpuCount({ ...targets.pids, 'load generator': process.pid })
       const report = await flow.run({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, log, countCpu })
-      rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p97_5: null, p99: report.latency.p99, errors: report.errors, ratio: null })
+      rows.push({ scenario: flow.name, target: 'api (flows/s)', rps: report.rps, p50: report.latency.p50, p95: null, p97_5: null, p99: report.latency.p99, errors: report.errors, ratio: null })
       ;(results.loads as unknown[]).push({ scenario: flow.name, description: flow.description, ...report })
     }
     for (const scenario of loads) {
       log(`${scenario.name}: ${scenario.description}`)
-      const options = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
-      log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api`)
+      const prepared = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
+      const options = settings.rate > 0 ? { ...prepared, rate: settings.rate } : prepared
+      const loop = options.rate ? `open loop: ${options.rate} requests/s arriving on schedule, up to ${options.connections ?? settings.connections} connections` : `closed loop: ${options.connections ?? settings.connections} connections`
+      log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api (${loop})`)
       const api = await load(targets.api, options, targets.pids)
       if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${describeCpu(api.cpuMsPerRequest)}`)
       log(`${scenario.name}: the same against the baseline`)

@@ -56,10 +56,10 @@ function done(summary, latency, _)
   local ms = function(us) return us / 1000 end
   local e = summary.errors
   io.write(string.format(
-    '{"requests":%d,"durationUs":%d,"p50":%.3f,"p90":%.3f,"p97_5":%.3f,"p99":%.3f,"max":%.3f,"mean":%.3f,' ..
+    '{"requests":%d,"durationUs":%d,"p50":%.3f,"p90":%.3f,"p95":%.3f,"p97_5":%.3f,"p99":%.3f,"max":%.3f,"mean":%.3f,' ..
       '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\n',
     summary.requests, summary.duration,
-    ms(latency:percentile(50)), ms(latency:percentile(90)), ms(latency:percentile(97.5)), ms(latency:percentile(99)),
+    ms(latency:percentile(50)), ms(latency:percentile(90)), ms(latency:percentile(95)), ms(latency:percentile(97.5)), ms(latency:percentile(99)),
     ms(latency.max), ms(latency.mean),
     e.connect, e.read, e.write, e.status, e.timeout))
 end

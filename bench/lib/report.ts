@@ -7,7 +7,8 @@ export interface Row {
   target: string
   rps: number
   p50: number
-  /** autocannon has no p95 (and wrk's column matches it): p97.5 bounds it from above (a p95 goal is met when p97.5 meets it). */
+  /** null where the load tool does not give one (autocannon has no p95). */
+  p95: number | null
   p97_5: number | null
   p99: number
   errors: number
@@ -18,12 +19,13 @@ export interface Row {
 const number = (n: number) => n.toLocaleString('en-US')
 
 export function table(rows: Row[]): string {
-  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p97.5 ms', 'p99 ms', 'errors', 'vs baseline']
+  const header = ['scenario', 'target', 'req/s', 'p50 ms', 'p95 ms', 'p97.5 ms', 'p99 ms', 'errors', 'vs baseline']
   const cells = rows.map((r) => [
     r.scenario,
     r.target,
     number(r.rps),
     String(r.p50),
+    r.p95 === null ? '-' : String(r.p95),
     r.p97_5 === null ? '-' : String(r.p97_5),
     String(r.p99),
     number(r.errors),

@@ -19,6 +19,12 @@ export interface LoadOptions {
   path?: string
   /** Requests walk these paths, shuffled, each connection (or wrk thread) from its own place in the list. */
   paths?: string[]
+  /**
+   * Requests per second, arriving on schedule whatever the answers (an open loop,
+   * bench/open-loop.ts), latency counted from each request's due time. Without it the load
+   * tool runs a closed loop: `connections` requests in flight at all times.
+   */
+  rate?: number
 }
 
 export interface LoadContext {
