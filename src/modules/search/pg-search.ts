@@ -18,6 +18,8 @@ export interface PgSearchOptions {
    * transaction that sets them first.
    */
   searchSql?: Sql | null
+  /** Matches counted exactly before the total becomes an estimate (EXACT_TOTAL_LIMIT; tests set fewer). */
+  exactTotalLimit?: number
 }
 
 /** Up to this many matches are counted (and ranked, and faceted) exactly; beyond it, estimated. */
@@ -35,22 +37,32 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>
 
 /**
  * The tsquery for `text`: websearch syntax for the words, and the last word as a prefix.
- * The prefix becomes the known words (names, brands, categories) that start with it, most
- * common first: GIN looks those up as exact keys, where a 'word':* partial match would
- * scan and merge whole posting lists (50 ms instead of 8 ms at 1 M products). A prefix no
- * known word starts with still gets the partial match. Vocabulary words are made of
- * letters and digits only (split on [^[:alnum:]]), so joining them with ' | ' is safe.
+ * The prefix becomes the word itself or the known words (names, brands, categories) that
+ * start with it, most common first: GIN looks those up as exact keys, where a 'word':*
+ * partial match would scan and merge whole posting lists (50 ms instead of 8 ms at 1 M
+ * products). The word itself stays in: a shopper who typed a whole word ("day") means it,
+ * and the vocabulary only knows the longer name words it begins ("daypack"). Each stem
+ * goes in once ("lighting" and "light" are both 'light'): the planner, estimating a broad
+ * query's total, counts a repeated alternative as another chance to match. A prefix no
+ * known word starts with gets the partial match. Stems of vocabulary words (split on
+ * [^[:alnum:]]) are letters and digits only, so joining them with ' | ' is safe.
  */
 function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: true }): Fragment {
   const { head, prefix } = options.prefix ? parseText(text) : { head: text, prefix: null }
   const words = db`websearch_to_tsquery('english', ${head})`
   if (!prefix) return words
-  const startsWith = db`coalesce(
-    (select to_tsquery('english', string_agg(term_key, ' | ')) from (
-      select term_key from search.terms
-      where kind = 'word' and term_key like ${prefix.toLowerCase() + '%'} and products > 0
-      order by products desc limit ${PREFIX_EXPANSIONS}) known),
-    to_tsquery('english', ${prefixQuery(prefix)}))`
+  const startsWith = db`(
+    select case when bool_or(known and stem is not null) then to_tsquery('simple', string_agg(distinct stem, ' | '))
+                else to_tsquery('english', ${prefixQuery(prefix)}) end
+    from (
+      select true as known, term_key as word from (
+        select term_key from search.terms
+        where kind = 'word' and term_key like ${prefix.toLowerCase() + '%'} and products > 0
+        order by products desc limit ${PREFIX_EXPANSIONS}) completions
+      union all
+      select false, ${prefix.toLowerCase()}
+    ) words
+    left join lateral unnest(tsvector_to_array(to_tsvector('english', word))) as stem on true)`
   return head ? db`(${words} && ${startsWith})` : startsWith
 }
 
@@ -191,7 +203,8 @@ function toPage(row: AnswerRow, limit: number, counted: number, total = counted)
   const more = row.items.length > limit
   const items = row.items.slice(0, limit)
   const last = items[items.length - 1]
-  // Past EXACT_TOTAL_LIMIT the counts come from the first matches: scale them to the estimate.
+  // Past the exact limit the counts come from the first matches in the table's order, an
+  // even sample of the catalog (pg-index.ts, finishLoad): scale them to the estimate.
   const scale = counted > 0 ? total / counted : 1
   const facets = facetsOf(row.groups, (n) => Math.round(n * scale))
   return {
@@ -216,11 +229,13 @@ function toPage(row: AnswerRow, limit: number, counted: number, total = counted)
 
 /**
  * One statement answers the page, the count and the facets. Count and facets come from at
- * most EXACT_TOTAL_LIMIT + 1 matches; past that the total is the planner's estimate, the
- * facet counts are scaled to it and `totalIsEstimate` says so. Relevance ranks those
- * matches; the other orders read the page straight off their index over all matches.
+ * most `exactLimit` + 1 matches; past that the total is the planner's estimate, the facet
+ * counts are scaled to it and `totalIsEstimate` says so. Relevance ranks those matches;
+ * the other orders read the page straight off their index over all matches. The first
+ * matches are those first in the table, which is laid out in stripes that each hold an
+ * even share of every category: a broad query's sample spans the catalog.
  */
-async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
+async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Promise<SearchPage> {
   const ordering = orderingOf(db, request)
   const ranked = request.sort === 'relevance' && request.text !== ''
   const { queries, match, score, query } =
@@ -235,7 +250,7 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
     matched as materialized (
       select d.product_id, d.brand, d.category_path, d.min_price, ${ranked ? score : db`0::bigint`} as score
       from q, search.documents d where ${match} ${filters}
-      limit ${EXACT_TOTAL_LIMIT + 1}
+      limit ${exactLimit + 1}
     ),
     groups as materialized (
       select category_path, brand, width_bucket(min_price, ${PRICE_BOUNDS}::bigint[]) as bucket, count(*) as n
@@ -251,7 +266,7 @@ async function runSearch(db: Db, request: SearchRequest): Promise<SearchPage> {
     })
     select ${GROUPS(db)}, ${ITEMS(db, ordering)}`
   const counted = row.groups.reduce((sum, group) => sum + group[3], 0)
-  if (counted <= EXACT_TOTAL_LIMIT) return toPage(row, request.limit, counted)
+  if (counted <= exactLimit) return toPage(row, request.limit, counted)
   // The planner estimates from its statistics of the tsquery's lexemes: give it the
   // tsquery as a value (the prefix expansion is a subquery it could not see into), and the
   // filters on the plain columns, whose statistics it has (this statement is only planned).
@@ -294,7 +309,7 @@ export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
   }
 
   return {
-    search: (request) => run((db) => runSearch(db, request)),
+    search: (request) => run((db) => runSearch(db, request, options.exactTotalLimit ?? EXACT_TOTAL_LIMIT)),
 
     correct: (text) => run((db) => correctWords(db, text)),
     // A primary-key range read: one round trip, no transaction (the breaker still times it).

@@ -30,6 +30,7 @@ const CORPUS: CorpusProduct[] = [
   { name: 'Portable Speaker', brand: 'Soniq', category: 'electronics/audio', price: 7999, stock: 9, description: 'Loud and waterproof.' },
   { name: 'Desk Lamp', brand: 'Lumio', category: 'home/lighting', price: 3999, stock: 12, description: 'Warm light for late work.' },
   { name: 'Cast Iron Skillet', brand: 'Hearthstone', category: 'home/kitchen', price: 4499, stock: 3, description: 'Seasoned and ready to cook.' },
+  { name: 'Canvas Daypack', brand: 'Cedar & Pine', category: 'outdoor/packs', price: 3499, stock: 4, description: 'Folds flat.' },
 ]
 
 const productBody = (p: CorpusProduct) => ({
@@ -123,6 +124,12 @@ describe('search over HTTP', () => {
     assert.deepEqual(names(await search({ q: 'waterp' })).sort(), ['Portable Speaker', 'Ridgeline Waterproof Jacket', 'Trailrunner Waterproof Hiking Boot'])
     assert.deepEqual(names(await search({ q: 'wool hiki' })), ['Wool Hiking Socks'])
     assert.deepEqual(names(await search({ q: 'headph' })), ['Wireless Noise Cancelling Headphones'])
+  })
+
+  test('a whole word typed without a space matches itself, not only the longer known words it begins', async () => {
+    // "day" begins "Daypack" (a name's word), and two descriptions say "days".
+    const day = names(await search({ q: 'day' })).sort()
+    assert.deepEqual(day, ['Canvas Daypack', 'Linen Summer Shirt', 'Trailrunner Waterproof Hiking Boot'])
   })
 
   test('a typo falls back to similar names and brands, with didYouMean', async () => {

@@ -1,0 +1,51 @@
+// A query that matches more documents than are counted exactly is answered from the first
+// matches in table order: the table's layout decides what that sample is. It has to span
+// the catalog, or a broad query's facets and results show only a few categories.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { seedCatalog } from '../../seed/index.ts'
+import { createPgSearchEngine } from './pg-search.ts'
+
+const PRODUCTS = 2_500
+/** Small enough that a common word is far past it in a catalog of PRODUCTS. */
+const EXACT_LIMIT = 150
+/** A word of the seed's descriptions in every department ("Made for long days ...": about half of them). */
+const BROAD = 'day'
+
+let t: TestApp
+
+before(async () => {
+  t = await startTestApp()
+  await seedCatalog(t.platform.sql, { products: PRODUCTS, seed: 7 })
+  await t.api.modules.search.reindexIfEmpty() // a first build: lays the table out
+})
+after(() => t?.close())
+
+test('past the exact limit, the counted matches are an even sample of the whole catalog', async () => {
+  const truth = await t.platform.sql<{ category: string; n: number }[]>`
+    select category_path as category, count(*)::int as n from search.documents
+    where document @@ to_tsquery('english', ${BROAD}) group by 1`
+  const matches = truth.reduce((sum, row) => sum + row.n, 0)
+  assert.ok(matches > EXACT_LIMIT * 4, `"${BROAD}" matches ${matches} documents, far past the limit`)
+
+  const engine = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: EXACT_LIMIT })
+  const page = await engine.search({ text: BROAD, filters: {}, sort: 'relevance', limit: 20, after: null, matching: { kind: 'fulltext' } })
+  assert.equal(page.totalIsEstimate, true, `total ${page.total} of ${matches}`)
+
+  // Per department (the top of the category tree): each holds about a tenth of the matches.
+  const department = (path: string) => path.split('/')[0]
+  const truthShare = new Map<string, number>()
+  for (const row of truth) truthShare.set(department(row.category), (truthShare.get(department(row.category)) ?? 0) + row.n / matches)
+  assert.ok(truthShare.size >= 5, 'the word spans many departments')
+  const faceted = new Map(page.facets.category.filter((c) => !c.value.includes('/')).map((c) => [c.value, c.count]))
+  const facetTotal = [...faceted.values()].reduce((sum, n) => sum + n, 0)
+  // Clustered by category alone, the sample came from the first departments of the
+  // alphabet only. An even sample of 150 holds every department, each near its true share
+  // (a tenth of the matches: about 2.5 points of standard error; 10 points allowed).
+  for (const [name, share] of truthShare) {
+    assert.ok(faceted.has(name), `department ${name} (${(share * 100).toFixed(1)} % of the matches) is in the facets`)
+    const estimated = faceted.get(name)! / facetTotal
+    assert.ok(Math.abs(estimated - share) < 0.1, `${name}: estimated ${(estimated * 100).toFixed(1)} %, truly ${(share * 100).toFixed(1)} %`)
+  }
+})
