@@ -49,3 +49,33 @@ test('past the exact limit, the counted matches are an even sample of the whole 
     assert.ok(Math.abs(estimated - share) < 0.1, `${name}: estimated ${(estimated * 100).toFixed(1)} %, truly ${(share * 100).toFixed(1)} %`)
   }
 })
+
+test('past the exact limit, a page in price or date order is still exact, page after page', async () => {
+  const sampled = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: 20 })
+  const exact = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: 1_000_000 })
+  const cases: { text: string; sort: 'price_asc' | 'price_desc' | 'newest' | 'relevance'; filters?: { category?: string; inStock?: boolean } }[] = [
+    // Tents are among the dearest products: walking prices from the cheapest end finds none
+    // in its budget, so the page comes from sorting all the tents.
+    { text: 'tent', sort: 'price_asc' },
+    { text: 'tent', sort: 'price_desc' },
+    // Half of all descriptions: the walk fills the page at once.
+    { text: BROAD, sort: 'price_asc' },
+    { text: BROAD, sort: 'newest' },
+    // Browsing a department without words, and everything in stock, newest first.
+    { text: '', sort: 'price_asc', filters: { category: 'outdoor' } },
+    { text: '', sort: 'relevance', filters: { inStock: true } },
+  ]
+  for (const c of cases) {
+    const request = { text: c.text, filters: c.filters ?? {}, sort: c.sort, limit: 7, after: null, matching: { kind: 'fulltext' } as const }
+    let [a, b] = [await sampled.search(request), await exact.search(request)]
+    assert.equal(a.totalIsEstimate, true, `${c.text || '(browse)'} ${c.sort}: past the limit of 20`)
+    assert.equal(b.totalIsEstimate, false)
+    for (let page = 1; page <= 3; page++) {
+      const ids = (p: typeof a) => p.items.map((item) => item.id)
+      assert.equal(ids(a).length, 7)
+      assert.deepEqual(ids(a), ids(b), `${c.text || '(browse)'} ${c.sort}, page ${page}: the same items as counting every match`)
+      assert.deepEqual(a.next, b.next)
+      ;[a, b] = [await sampled.search({ ...request, after: a.next }), await exact.search({ ...request, after: b.next })]
+    }
+  }
+})
