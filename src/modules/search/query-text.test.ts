@@ -11,6 +11,9 @@ test('the last bare word becomes a prefix while it may still be typed', () => {
   assert.deepEqual(parseText('boot b'), { head: 'boot b', prefix: null }, 'one letter is too short')
   assert.deepEqual(parseText('boot:*'), { head: 'boot:*', prefix: null })
   assert.deepEqual(parseText('über'), { head: '', prefix: 'über' })
+  assert.deepEqual(parseText('boot or tent'), { head: 'boot or tent', prefix: null }, 'after "or": the word is an alternative')
+  assert.deepEqual(parseText('boot OR te'), { head: 'boot OR te', prefix: null })
+  assert.deepEqual(parseText('color te'), { head: 'color', prefix: 'te' }, 'a word ending in "or" is just a word')
 })
 
 test('only letters and digits ever become tsquery syntax', () => {

@@ -13,6 +13,8 @@ export interface ParsedText {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
 const LAST_BARE_WORD = /(^|\s)([\p{L}\p{N}]+)$/u
 const WORD = /[\p{L}\p{N}]+/gu
+/** websearch_to_tsquery's OR: the word "or" (any case) between two words. */
+const AFTER_OR = /(^|\s)or$/i
 /** Shorter prefixes expand to too many index terms to be worth it. */
 const MIN_PREFIX = 2
 const MAX_CORRECTED_WORDS = 8
@@ -24,8 +26,9 @@ export function cleanText(raw: string): string {
 
 /**
  * Splits off the last word for prefix matching (search as you type). Not when the text
- * ends in a space (the word is finished), inside an open "phrase", or after a '-'
- * (an exclusion is a whole word).
+ * ends in a space (the word is finished), inside an open "phrase", after a '-' (an
+ * exclusion is a whole word), or after "or": the prefix is ANDed with the rest, so
+ * "boot or tent" would become boot AND tent and find nothing.
  */
 export function parseText(raw: string): ParsedText {
   const text = cleanText(raw)
@@ -33,7 +36,9 @@ export function parseText(raw: string): ParsedText {
   const quotes = (text.match(/"/g) ?? []).length
   const match = LAST_BARE_WORD.exec(text)
   if (finished || quotes % 2 === 1 || !match || match[2].length < MIN_PREFIX) return { head: text, prefix: null }
-  return { head: text.slice(0, match.index).trim(), prefix: match[2] }
+  const head = text.slice(0, match.index).trim()
+  if (AFTER_OR.test(head)) return { head: text, prefix: null }
+  return { head, prefix: match[2] }
 }
 
 /** The tsquery text for the prefix: safe because the word holds letters and digits only. */

@@ -109,6 +109,11 @@ describe('search over HTTP', () => {
     assert.deepEqual(loose.sort(), ['Trailrunner Waterproof Hiking Boot', 'Wool Hiking Socks'])
   })
 
+  test('"or" between words finds either, also as the last word is typed', async () => {
+    const found = names(await search({ q: 'skillet or lamp' })).sort()
+    assert.deepEqual(found, ['Cast Iron Skillet', 'Desk Lamp'])
+  })
+
   test('-word excludes', async () => {
     const found = names(await search({ q: 'boot -waterproof -trail' }))
     assert.deepEqual(found.sort(), ['City Leather Chelsea Boot', 'Summit Insulated Winter Boot', 'Wool Hiking Socks'])
