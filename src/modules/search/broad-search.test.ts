@@ -79,3 +79,30 @@ test('past the exact limit, a page in price or date order is still exact, page a
     }
   }
 })
+
+test('past the exact limit, a product named exactly what was typed still comes first', async () => {
+  // Created after the build, so it sits at the end of the table, past any sample.
+  const token = await t.adminToken()
+  const created = await t.call('POST', '/admin/products', {
+    token,
+    body: {
+      name: 'Tent',
+      description: 'Just a tent.',
+      brand: 'Plain',
+      category: 'outdoor/tents',
+      images: [],
+      variants: [{ sku: `TENT-${Date.now()}`, title: 'One size', price: { amount: 9900, currency: 'USD' }, stock: 5 }],
+    },
+  })
+  assert.equal(created.status, 201, JSON.stringify(created.body))
+  await t.drainEvents()
+
+  const sampled = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: 20 })
+  const request = { text: 'tent', filters: {}, sort: 'relevance' as const, limit: 5, after: null, matching: { kind: 'fulltext' } as const }
+  const first = await sampled.search(request)
+  assert.equal(first.totalIsEstimate, true, `${first.total} matches, past the limit of 20`)
+  assert.equal(first.items[0].id, created.body.id)
+  assert.equal(first.items.filter((item) => item.id === created.body.id).length, 1)
+  const second = await sampled.search({ ...request, after: first.next })
+  assert.ok(!second.items.some((item) => item.id === created.body.id), 'and only on the first page')
+})

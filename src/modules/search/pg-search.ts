@@ -227,6 +227,33 @@ function toPage(row: AnswerRow, limit: number, counted: number, total = counted)
   }
 }
 
+/**
+ * Past the exact limit, relevance ranks only a sample of the matches. A product named
+ * exactly what was typed outranks them all (EXACT_NAME_BOOST), so it is looked up on its
+ * own (an index on lower(name)) and still comes first: "iphone 15" among 30,000 cases.
+ */
+async function exactNameItems(db: Db, text: string, ordering: Ordering, where: { queries: Fragment; match: Fragment; score: Fragment; filters: Fragment; after: Fragment }): Promise<ItemJson[]> {
+  const { queries, match, score, filters, after } = where
+  const [row] = await db<{ items: ItemJson[] }[]>`
+    with q as materialized (select ${queries}),
+    page as (
+      select * from (
+        select ${SUMMARY_COLUMNS(db)}, ${score} as score from q, search.documents d
+        where lower(d.name) = ${text.toLowerCase()} and ${match} ${filters}
+      ) named where ${after}
+    )
+    select ${ITEMS(db, ordering)}`
+  return row.items
+}
+
+/** Relevance order of two items: score, then id, both descending (as the statement sorts). */
+function byRelevance(a: ItemJson, b: ItemJson): number {
+  const [ka, kb] = [BigInt(a.key), BigInt(b.key)]
+  if (ka !== kb) return ka > kb ? -1 : 1
+  const [ia, ib] = [BigInt(a.id), BigInt(b.id)]
+  return ia === ib ? 0 : ia > ib ? -1 : 1
+}
+
 /** Rows a sorted page may walk in its index order before it sorts all matches instead. */
 const WALK_ROWS_PER_ITEM = 50
 
@@ -305,7 +332,14 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
     explain (format json) select 1 from search.documents d
     where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filtersOf(db, request.filters, false)}`
   const estimate = Math.max(counted, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
-  const items = ranked ? row.items : await pageBeyondSample(db, ordering, { queries, match, filters, after }, limit)
+  let items: ItemJson[]
+  if (!ranked) items = await pageBeyondSample(db, ordering, { queries, match, filters, after }, limit)
+  else if (request.matching.kind !== 'fulltext') items = row.items
+  else {
+    const named = await exactNameItems(db, request.text, ordering, { queries, match, score, filters, after })
+    const ids = new Set(named.map((item) => item.id))
+    items = [...named, ...row.items.filter((item) => !ids.has(item.id))].sort(byRelevance).slice(0, limit)
+  }
   return { ...toPage({ groups: row.groups, items }, request.limit, counted, estimate), totalIsEstimate: true }
 }
 
