@@ -4,7 +4,7 @@
 // the answer, so a slow server is asked less, and at saturation their latency is just
 // connections / throughput. A goal such as "p95 at or under 50 ms at 300 queries/s" is a
 // statement about an arrival rate, and only an open loop measures it.
-import { Pool } from 'undici'
+import { LeanPool, rawRequest } from './lib/lean-http.ts'
 import type { LoadOptions } from './scenarios/types.ts'
 
 export interface OpenLoopResult {
@@ -25,7 +25,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
  * them requests wait in the client's queue, and that wait is counted), walking `paths`.
  */
 export async function openLoop(url: string, load: LoadOptions & { rate: number }, seconds: number, paths: readonly string[]): Promise<OpenLoopResult> {
-  const pool = new Pool(url, { connections: load.connections ?? 64, pipelining: 1, keepAliveTimeout: 60_000 })
+  const { hostname, port, host } = new URL(url)
+  const pool = new LeanPool(hostname, Number(port), load.connections ?? 64)
+  const method = load.method ?? 'GET'
+  const requests = paths.map((path) => rawRequest(host, method, path, load.headers, load.body))
   const total = Math.max(1, Math.round(load.rate * seconds))
   const latencies = new Float64Array(total)
   let answered = 0
@@ -38,24 +41,16 @@ export async function openLoop(url: string, load: LoadOptions & { rate: number }
 
   const send = (i: number) => {
     const due = dueAt(i)
-    return pool
-      .request({
-        path: paths[i % paths.length],
-        method: load.method ?? 'GET',
-        headers: load.headers,
-        body: load.body,
-        headersTimeout: (load.timeout ?? 10) * 1000,
-        bodyTimeout: (load.timeout ?? 10) * 1000,
-      })
-      .then(async (response) => {
-        await response.body.dump()
+    return pool.request(requests[i % requests.length]).then(
+      (status) => {
         lastAnswer = performance.now()
         latencies[answered++] = lastAnswer - due
-        if (response.statusCode >= 400) non2xx++
-      })
-      .catch(() => {
+        if (status >= 400) non2xx++
+      },
+      () => {
         connectionErrors++
-      })
+      },
+    )
   }
 
   // Send whatever has come due, then sleep until the next is due (at least 1 ms: at high
@@ -66,8 +61,12 @@ export async function openLoop(url: string, load: LoadOptions & { rate: number }
     while (i < total && dueAt(i) <= now) pending.push(send(i++))
     if (i < total) await sleep(Math.max(1, Math.floor(dueAt(i) - performance.now())))
   }
-  await Promise.all(pending)
-  await pool.close()
+  // Answers still missing this long after the last request was sent count as errors.
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, (load.timeout ?? 10) * 1000, 'timeout')))
+  if ((await Promise.race([Promise.all(pending), timeout])) === 'timeout') connectionErrors = total - answered
+  clearTimeout(timer)
+  pool.close()
   const measured = latencies.subarray(0, answered).sort()
   return { requests: answered, seconds: Math.max(lastAnswer - start, 1) / 1000, latencies: measured, non2xx, connectionErrors }
 }
