@@ -279,6 +279,9 @@ describe('checkout, orders and payments', () => {
     const adminList = await t.call('GET', '/admin/orders?status=paid&limit=100', { token })
     assert.ok(adminList.body.items.some((o: { id: string }) => o.id === orderId))
     assert.ok(adminList.body.items.every((o: { status: string }) => o.status === 'paid'))
+    const unknown = await t.call('GET', '/admin/orders?status=shipped', { token })
+    assert.equal(unknown.status, 400)
+    assert.deepEqual(unknown.body.errors, [{ path: 'status', message: 'must be equal to one of the allowed values' }], 'one error, naming the field')
 
     const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token })
     assert.equal(refunded.status, 200, JSON.stringify(refunded.body))

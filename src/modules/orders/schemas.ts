@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { TRANSITIONS, type OrderStatus } from './state-machine.ts'
 
 export const CartParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 export const OrderParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -38,7 +39,8 @@ export const CheckoutBody = Type.Object(
   { additionalProperties: false },
 )
 
-export const OrderStatusEnum = Type.Union(['pending_payment', 'paid', 'fulfilled', 'cancelled', 'refunded'].map((s) => Type.Literal(s)))
+/** An `enum` keyword (not a union of literals): a bad value gets one "must be equal to one of the allowed values", not five "must be equal to constant". */
+export const OrderStatusEnum = Type.Enum(Object.keys(TRANSITIONS) as OrderStatus[])
 
 export const OrderListQuery = Type.Object(
   {
