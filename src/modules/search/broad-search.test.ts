@@ -106,3 +106,19 @@ test('past the exact limit, a product named exactly what was typed still comes f
   const second = await sampled.search({ ...request, after: first.next })
   assert.ok(!second.items.some((item) => item.id === created.body.id), 'and only on the first page')
 })
+
+test('past the exact limit, the total is estimated from where the counted matches ended, words that go together included', async () => {
+  const exact = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: 1_000_000 })
+  const sampled = createPgSearchEngine({ sql: t.platform.sql, statementTimeoutMs: 10_000, exactTotalLimit: 20 })
+  // "sleeping" and "bag" mostly come together: the planner, taking them as independent,
+  // estimated a few matches (below the 21 counted) where there are dozens.
+  for (const text of ['sleeping bag', BROAD]) {
+    const request = { text, filters: {}, sort: 'relevance' as const, limit: 5, after: null, matching: { kind: 'fulltext' } as const }
+    const truth = (await exact.search(request)).total
+    const page = await sampled.search(request)
+    assert.ok(truth > 40, `${text}: ${truth} matches, well past the limit of 20`)
+    assert.equal(page.totalIsEstimate, true)
+    const error = Math.abs(page.total - truth) / truth
+    assert.ok(error < 0.4, `${text}: estimated ${page.total}, truly ${truth}`)
+  }
+})

@@ -72,8 +72,6 @@ interface Match {
   /** The row condition and the score, reading the tsqueries from `q`. */
   match: Fragment
   score: Fragment
-  /** The full-text part of the match, for estimating how many documents match. */
-  query: Fragment
 }
 
 // Every tsquery is built once, in a one-row CTE `q` that the statement joins: written
@@ -87,7 +85,6 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
     // and back (about 4 % of a search); lower() maps character to character, so a name of
     // another length can never equal the text, and its length is checked first.
     return {
-      query,
       queries: db`${query} as tsq`,
       match: db`d.document @@ q.tsq`,
       score: db`((case when char_length(d.name) = ${[...text].length} and lower(d.name) = ${text.toLowerCase()} then ${EXACT_NAME_BOOST} else 0 end)
@@ -98,7 +95,6 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
     // The corrected words are whole words: full-text search on them (and on what was typed).
     const corrected = tsquery(db, matching.corrected, { prefix: false })
     return {
-      query: db`(${corrected} || ${query})`,
       queries: db`(${corrected} || ${query}) as tsq, ${corrected} as ranked_tsq`,
       match: db`d.document @@ q.tsq`,
       score: db`round(ts_rank(d.document, q.ranked_tsq) * 1000000)::bigint`,
@@ -106,7 +102,6 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
   }
   // No known word is near: names and brands that look like what was typed (trigram GIN indexes).
   return {
-    query,
     queries: db`${query} as tsq`,
     match: db`(d.document @@ q.tsq or ${text} <% d.name or ${text} <% d.brand)`,
     score: db`(case when d.document @@ q.tsq then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, q.tsq) * 1000000)
@@ -196,6 +191,8 @@ interface ItemJson {
 interface AnswerRow {
   groups: Group[]
   items: ItemJson[]
+  /** The heap block of the last counted match (matches are read in block order). */
+  lastBlock: number | null
 }
 
 /** `counted`: the matches the groups hold; `total`: that, or past EXACT_TOTAL_LIMIT the estimate. */
@@ -244,6 +241,32 @@ async function exactNameItems(db: Db, text: string, ordering: Ordering, where: {
     )
     select ${ITEMS(db, ordering)}`
   return row.items
+}
+
+/**
+ * How many documents match, from the counted ones. With words, the matches come from the
+ * full-text index through a bitmap, which reads the table in block order, and the table's
+ * stripes spread every kind of product evenly over it: the counted matches were found in
+ * the first (lastBlock + 1) blocks, so the whole table holds about counted * blocks /
+ * (lastBlock + 1). The planner's estimate assumes the words independent, and
+ * "sleeping bag", two words that go together, came out below the 10,000 counted (31,000
+ * match); the sample's estimate was within 1.5 % for "tent" (30,860 against 31,232).
+ */
+async function estimateFromSample(db: Db, counted: number, lastBlock: number | null): Promise<number> {
+  const [{ blocks }] = await db<{ blocks: number }[]>`
+    select (pg_relation_size('search.documents') / current_setting('block_size')::bigint)::int as blocks`
+  return lastBlock === null ? counted : Math.round((counted * blocks) / (lastBlock + 1))
+}
+
+/**
+ * Browsing (no words) reads its matches through whichever index serves the filters, not
+ * in block order: the planner's estimate from its statistics of the plain columns (this
+ * statement is only planned), which a few simple filters suit.
+ */
+async function estimateFromPlan(db: Db, filters: SearchFilters): Promise<number> {
+  const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
+    explain (format json) select 1 from search.documents d where true ${filtersOf(db, filters, false)}`
+  return Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows'])
 }
 
 /** Relevance order of two items: score, then id, both descending (as the statement sorts). */
@@ -298,8 +321,8 @@ async function pageBeyondSample(db: Db, ordering: Ordering, where: { queries: Fr
 async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Promise<SearchPage> {
   const ordering = orderingOf(db, request)
   const ranked = request.sort === 'relevance' && request.text !== ''
-  const { queries, match, score, query } =
-    request.text === '' ? { queries: db`null::tsquery as tsq`, match: db`true`, score: db`0::bigint`, query: null } : matchAndScore(db, request.text, request.matching)
+  const { queries, match, score } =
+    request.text === '' ? { queries: db`null::tsquery as tsq`, match: db`true`, score: db`0::bigint` } : matchAndScore(db, request.text, request.matching)
   const filters = filtersOf(db, request.filters, request.text !== '')
   const after = request.after ? ordering.after(request.after) : db`true`
   const limit = request.limit + 1
@@ -308,7 +331,7 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
   const [row] = await db<AnswerRow[]>`
     with q as materialized (select ${queries}),
     matched as materialized (
-      select d.product_id, d.brand, d.category_path, d.min_price, d.created_at, ${ranked ? score : db`0::bigint`} as score
+      select d.ctid, d.product_id, d.brand, d.category_path, d.min_price, d.created_at, ${ranked ? score : db`0::bigint`} as score
       from q, search.documents d where ${match} ${filters}
       limit ${exactLimit + 1}
     ),
@@ -321,17 +344,10 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
         select product_id, score from matched where ${after} order by ${ordering.by} limit ${limit}
       ) m join search.documents d using (product_id)
     )
-    select ${GROUPS(db)}, ${ITEMS(db, ordering)}`
+    select ${GROUPS(db)}, ${ITEMS(db, ordering)}, (select (max(ctid)::text::point)[0]::int from matched) as "lastBlock"`
   const counted = row.groups.reduce((sum, group) => sum + group[3], 0)
   if (counted <= exactLimit) return toPage(row, request.limit, counted)
-  // The planner estimates from its statistics of the tsquery's lexemes: give it the
-  // tsquery as a value (the prefix expansion is a subquery it could not see into), and the
-  // filters on the plain columns, whose statistics it has (this statement is only planned).
-  const [tsq] = query ? await db<{ text: string }[]>`select (${query})::text as text` : [null]
-  const [plan] = await db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
-    explain (format json) select 1 from search.documents d
-    where ${tsq ? db`d.document @@ ${tsq.text}::tsquery` : db`true`} ${filtersOf(db, request.filters, false)}`
-  const estimate = Math.max(counted, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']))
+  const estimate = Math.max(counted, request.text !== '' ? await estimateFromSample(db, counted, row.lastBlock) : await estimateFromPlan(db, request.filters))
   let items: ItemJson[]
   if (!ranked) items = await pageBeyondSample(db, ordering, { queries, match, filters, after }, limit)
   else if (request.matching.kind !== 'fulltext') items = row.items
@@ -340,7 +356,7 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
     const ids = new Set(named.map((item) => item.id))
     items = [...named, ...row.items.filter((item) => !ids.has(item.id))].sort(byRelevance).slice(0, limit)
   }
-  return { ...toPage({ groups: row.groups, items }, request.limit, counted, estimate), totalIsEstimate: true }
+  return { ...toPage({ ...row, items }, request.limit, counted, estimate), totalIsEstimate: true }
 }
 
 /**
