@@ -312,7 +312,7 @@ async function pageBeyondSample(db: Db, ordering: Ordering, where: { queries: Fr
 /**
  * One statement answers the page, the count and the facets. Count and facets come from at
  * most `exactLimit` + 1 matches, and the page is sorted from those. Past that the total is
- * the planner's estimate, the facet counts are scaled to it and `totalIsEstimate` says so;
+ * an estimate (estimateFromSample), the facet counts are scaled to it and `totalIsEstimate` says so;
  * relevance ranks the counted matches, and the other orders read their page from all the
  * matches (pageBeyondSample). The first matches are those first in the table, which is
  * laid out in stripes that each hold an even share of every category: a broad query's
