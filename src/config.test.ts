@@ -70,3 +70,17 @@ test('a bad setting stops `start` with a message naming the variable', () => {
   assert.equal(result.status, 78)
   assert.match(result.stderr, /PORT/)
 })
+
+test('a bad argument stops `seed` and `reindex` before anything is opened, naming it', () => {
+  const env = { PATH: process.env.PATH, DATA_DIR: '/nonexistent/shop-data' }
+  for (const [args, named] of [
+    [['seed', '--products', 'many'], /--products/],
+    [['reindex', '--bogus'], /Unknown option '--bogus'/],
+  ] as const) {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { env, encoding: 'utf8', timeout: 60_000 })
+    assert.equal(result.status, 2, result.stderr)
+    assert.match(result.stderr, /^Bad argument/m)
+    assert.match(result.stderr, named)
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'a message, not a stack trace')
+  }
+})

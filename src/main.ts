@@ -111,6 +111,9 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
     return
   }
 
+  // A bad argument is refused before anything is opened.
+  if (role === 'seed') seedArgs(args)
+  if (role === 'reindex') reindexArgs(args)
   // Seeding (COPY) and reindexing (CLUSTER) run statements of minutes: no statement timeout there.
   const platform = await openPlatform(config, role === 'seed' || role === 'reindex' ? { statementTimeoutMs: 0 } : {})
   switch (role) {
@@ -121,11 +124,7 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       return
     }
     case 'seed': {
-      const { values } = parseArgs({ args, options: { products: { type: 'string' }, seed: { type: 'string', default: '1' } } })
-      const products = Number(values.products)
-      const seed = Number(values.seed)
-      if (!Number.isInteger(products) || products < 1) throw new ConfigError('--products', 'must be a whole number of at least 1')
-      if (!Number.isInteger(seed)) throw new ConfigError('--seed', 'must be a whole number')
+      const { products, seed } = seedArgs(args)
       await migrate(platform.sql)
       const result = await seedCatalog(platform.sql, { products, seed, progress: process.stderr.isTTY, log: platform.log })
       platform.log.info(result, 'seeded')
@@ -133,9 +132,11 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       return
     }
     case 'reindex': {
-      // Rebuilds the search index from the catalog (a catalog seeded without events).
+      // Rebuilds the search index from the catalog (a catalog seeded without events);
+      // --layout also rewrites the table in its read layout (locks it while it runs).
       await migrate(platform.sql)
       const result = await createModules(platform).search.reindexAll({
+        layOut: reindexArgs(args).layout,
         onProgress: (indexed) => indexed % 100_000 === 0 && platform.log.info({ indexed }, 'reindexing'),
       })
       platform.log.info(result, 'search index rebuilt')
@@ -169,6 +170,20 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
   }
 }
 
+function seedArgs(args: string[]): { products: number; seed: number } {
+  const { values } = parseArgs({ args, options: { products: { type: 'string' }, seed: { type: 'string', default: '1' } } })
+  const products = Number(values.products)
+  const seed = Number(values.seed)
+  if (!Number.isInteger(products) || products < 1) throw new ConfigError('--products', 'must be a whole number of at least 1')
+  if (!Number.isInteger(seed)) throw new ConfigError('--seed', 'must be a whole number')
+  return { products, seed }
+}
+
+function reindexArgs(args: string[]): { layout: boolean } {
+  const { values } = parseArgs({ args, options: { layout: { type: 'boolean', default: false } } })
+  return { layout: values.layout }
+}
+
 const [roleArg, ...rest] = process.argv.slice(2)
 const role = (roleArg ?? 'start') as Role
 if (!ROLES.includes(role)) usage()
@@ -190,6 +205,11 @@ try {
 run(role, config, rest).catch((error) => {
   if (error instanceof ConfigError) {
     console.error(`Bad argument ${error.message}`)
+    process.exit(2)
+  }
+  // parseArgs: an unknown option, or one missing its value ("Unknown option '--bogus'").
+  if (typeof error?.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS_')) {
+    console.error(`Bad argument: ${error.message}`)
     process.exit(2)
   }
   console.error('fatal:', error)

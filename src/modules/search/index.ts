@@ -9,7 +9,7 @@ import type { Metrics } from '../../platform/telemetry/metrics.ts'
 import { AnswerCache } from './answer-cache.ts'
 import { Breaker, SearchUnavailable } from './breaker.ts'
 import type { SearchEngine } from './engine.ts'
-import { refreshProducts, reindexAll, type IndexerDeps, type ReindexResult } from './indexer.ts'
+import { refreshProducts, reindexAll, type IndexerDeps, type ReindexOptions, type ReindexResult } from './indexer.ts'
 import { pgSearchIndex } from './pg-index.ts'
 import { createPgSearchEngine, searchSessionSettings } from './pg-search.ts'
 import { searchRoutes } from './routes.ts'
@@ -98,7 +98,7 @@ export function createSearchModule(deps: SearchDeps) {
       productIds.length === 0 ? Promise.resolve() : refreshProducts(indexer, productIds, tx),
 
     /** Rebuilds the whole index from the catalog (the `reindex` role). */
-    reindexAll(options: { batchSize?: number; writers?: number; onProgress?: (indexed: number) => void } = {}): Promise<ReindexResult> {
+    reindexAll(options: ReindexOptions = {}): Promise<ReindexResult> {
       return reindexAll(indexer, options)
     },
 

@@ -29,6 +29,19 @@ describe('bulk reindex of a catalog seeded without events', () => {
     assert.ok(suggest.length > 0 && suggest.every((s: { text: string }) => s.text.toLowerCase().startsWith('tra')))
   })
 
+  test('a first build lays the table out in stripes; a later rebuild only when asked (--layout)', async () => {
+    const clusteredOn = async () =>
+      (await t.platform.sql<{ index: string }[]>`
+        select indexrelid::regclass::text as index from pg_index
+        where indrelid = 'search.documents'::regclass and indisclustered`)[0]?.index ?? null
+    assert.equal(await clusteredOn(), 'search.documents_layout', 'the first build clustered the table')
+    await t.platform.sql`alter table search.documents cluster on documents_category` // as an index built before the stripes
+    await t.api.modules.search.reindexAll()
+    assert.equal(await clusteredOn(), 'search.documents_category', 'a plain rebuild leaves the layout alone')
+    await t.api.modules.search.reindexAll({ layOut: true })
+    assert.equal(await clusteredOn(), 'search.documents_layout')
+  })
+
   test('documents carry the catalog price range and the inventory in-stock state', async () => {
     const mismatches = await t.platform.sql`
       with truth as (
