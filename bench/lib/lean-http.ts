@@ -7,6 +7,8 @@ import { connect, type Socket } from 'node:net'
 
 interface Job {
   raw: Buffer
+  /** HEAD: the answer has headers only, whatever its Content-Length says. */
+  head: boolean
   resolve: (status: number) => void
   reject: (error: Error) => void
 }
@@ -55,10 +57,11 @@ class LeanConnection {
       const end = this.buffer.indexOf(HEADER_END)
       if (end < 0) return
       const head = this.buffer.toString('latin1', 0, end)
-      const length = CONTENT_LENGTH.exec(head)
-      if (!length) return this.drop(new Error('an answer without content-length'))
       this.status = Number(head.slice(9, 12))
-      this.expected = end + HEADER_END.length + Number(length[1])
+      const bodiless = this.job?.head || this.status === 204 || this.status === 304 || this.status < 200
+      const length = bodiless ? null : CONTENT_LENGTH.exec(head)
+      if (!bodiless && !length) return this.drop(new Error('an answer without content-length (chunked answers are not read)'))
+      this.expected = end + HEADER_END.length + (length ? Number(length[1]) : 0)
     }
     if (this.buffer.length < this.expected || !this.job) return
     const job = this.job
@@ -92,7 +95,7 @@ export class LeanPool {
   /** Sends a request made by rawRequest; answers the status code. */
   request(raw: Buffer): Promise<number> {
     return new Promise((resolve, reject) => {
-      const job = { raw, resolve, reject }
+      const job = { raw, head: raw.subarray(0, 5).toString('latin1') === 'HEAD ', resolve, reject }
       const connection = this.idle.pop() ?? (this.all.size < this.connections ? this.open() : null)
       if (connection) connection.send(job)
       else this.waiting.push(job)
