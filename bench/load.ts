@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
 import { reapedChildrenCpuMs } from './lib/cpu.ts'
-import { openLoop, percentile } from './open-loop.ts'
+import { percentile } from './lib/stats.ts'
+import { openLoop } from './open-loop.ts'
 import type { LoadOptions } from './scenarios/types.ts'
 
 /** Printed when the warm-up is over and the measured run starts. */

@@ -70,10 +70,3 @@ export async function openLoop(url: string, load: LoadOptions & { rate: number }
   const measured = latencies.subarray(0, answered).sort()
   return { requests: answered, seconds: Math.max(lastAnswer - start, 1) / 1000, latencies: measured, non2xx, connectionErrors }
 }
-
-/** The p-th percentile (0-100) of sorted values; 0 for none. */
-export function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return 0
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
-  return sorted[Math.max(0, index)]
-}

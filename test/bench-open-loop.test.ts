@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { LeanPool, rawRequest } from '../bench/lib/lean-http.ts'
-import { openLoop, percentile } from '../bench/open-loop.ts'
+import { percentile } from '../bench/lib/stats.ts'
+import { openLoop } from '../bench/open-loop.ts'
 
 async function serve(handler: http.RequestListener): Promise<{ url: string; port: number; close: () => Promise<void> }> {
   const server = http.createServer(handler)

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { Pool } from 'undici'
 import { describeCpu } from '../lib/cpu.ts'
+import { percentile } from '../lib/stats.ts'
 import type { FlowScenario } from './types.ts'
 
 const VARIANTS = 200
@@ -36,7 +37,6 @@ async function oneCheckout(api: Pool, variantId: string): Promise<boolean> {
   return order.status === 201 && order.json.status === 'paid'
 }
 
-const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : 0)
 
 export const checkout: FlowScenario = {
   kind: 'flow',
@@ -82,7 +82,7 @@ export const checkout: FlowScenario = {
     const [{ orders }] = await ctx.sql<{ orders: number }[]>`select count(*)::int as orders from orders.orders where status = 'paid'`
     return {
       rps: Math.round(latencies.length / ctx.duration),
-      latency: { p50: Math.round(percentile(latencies, 0.5)), p99: Math.round(percentile(latencies, 0.99)) },
+      latency: { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)) },
       errors,
       data: { users, completed: latencies.length, paidOrdersInDatabase: orders, cpuMsPerOrder: perOrder },
     }

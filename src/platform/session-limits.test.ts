@@ -7,7 +7,6 @@ import assert from 'node:assert/strict'
 import { createDatabase, realServers } from '../../test/support/db.ts'
 import { loadConfig } from '../config.ts'
 import { migrate } from './db/migrate.ts'
-import { searchSessionSettings } from '../modules/search/pg-search.ts'
 import { openPlatform, type Platform } from './index.ts'
 import { createLogger } from './telemetry/log.ts'
 import { createMetrics } from './telemetry/metrics.ts'
@@ -39,14 +38,6 @@ test('every session starts with the limits, also in a pool with settings of its 
   assert.deepEqual(search, { t: '3s', mem: '8MB' })
   const own = platform.openPool({ statement_timeout: '1500' })!
   assert.equal((await own<{ t: string }[]>`select current_setting('statement_timeout') as t`)[0].t, '1500ms', "a pool's own limit wins (search sets its own)")
-})
-
-test("search's pool runs with search's own settings: its timeout, its work_mem, no prefetch hints", { skip: realServers ? false : 'PGlite has no second pool' }, async () => {
-  const searchPool = platform.openPool(searchSessionSettings(2000))!
-  const [row] = await searchPool<{ t: string; mem: string; prefetch: string }[]>`
-    select current_setting('statement_timeout') as t, current_setting('work_mem') as mem,
-           current_setting('effective_io_concurrency') as prefetch`
-  assert.deepEqual(row, { t: '2s', mem: '32MB', prefetch: '0' })
 })
 
 test('a statement past the limit is cancelled, and a request that meets it gets 503 with Retry-After', { skip: realServers ? false : 'PGlite has no statement timer' }, async () => {

@@ -224,15 +224,23 @@ function toPage(row: AnswerRow, limit: number, counted: number, total = counted)
   }
 }
 
+/** The parts of a search statement, shared by the follow-up statements past the exact limit. */
+interface Statement extends Match {
+  filters: Fragment
+  after: Fragment
+}
+
+/** The one-row CTE `q` holding the search's tsqueries (see matchAndScore). */
+const QUERIES = (db: Db, queries: Fragment) => db`q as materialized (select ${queries})`
+
 /**
  * Past the exact limit, relevance ranks only a sample of the matches. A product named
  * exactly what was typed outranks them all (EXACT_NAME_BOOST), so it is looked up on its
  * own (an index on lower(name)) and still comes first: "iphone 15" among 30,000 cases.
  */
-async function exactNameItems(db: Db, text: string, ordering: Ordering, where: { queries: Fragment; match: Fragment; score: Fragment; filters: Fragment; after: Fragment }): Promise<ItemJson[]> {
-  const { queries, match, score, filters, after } = where
+async function exactNameItems(db: Db, text: string, ordering: Ordering, { queries, match, score, filters, after }: Statement): Promise<ItemJson[]> {
   const [row] = await db<{ items: ItemJson[] }[]>`
-    with q as materialized (select ${queries}),
+    with ${QUERIES(db, queries)},
     page as (
       select * from (
         select ${SUMMARY_COLUMNS(db)}, ${score} as score from q, search.documents d
@@ -289,11 +297,10 @@ const WALK_ROWS_PER_ITEM = 50
  * gets a budget; a page it cannot fill from that many rows comes from sorting all the
  * matches (through the full-text index: 15-30 ms for 33,000 tents).
  */
-async function pageBeyondSample(db: Db, ordering: Ordering, where: { queries: Fragment; match: Fragment; filters: Fragment; after: Fragment }, limit: number): Promise<ItemJson[]> {
-  const { queries, match, filters, after } = where
+async function pageBeyondSample(db: Db, ordering: Ordering, { queries, match, filters, after }: Statement, limit: number): Promise<ItemJson[]> {
   const walk = limit * WALK_ROWS_PER_ITEM
   const [walked] = await db<{ walked: number; items: ItemJson[] }[]>`
-    with q as materialized (select ${queries}),
+    with ${QUERIES(db, queries)},
     w as materialized (select d.* from search.documents d where ${after} order by ${ordering.by} limit ${walk}),
     page as (select ${SUMMARY_COLUMNS(db)}, 0::bigint as score from q, w d where ${match} ${filters} order by ${ordering.by} limit ${limit})
     select (select count(*)::int from w) as walked, ${ITEMS(db, ordering)}`
@@ -301,7 +308,7 @@ async function pageBeyondSample(db: Db, ordering: Ordering, where: { queries: Fr
   if (walked.items.length >= limit || walked.walked < walk) return walked.items
   // All the matches first (a materialized CTE: no index order to walk), then the page.
   const [sorted] = await db<{ items: ItemJson[] }[]>`
-    with q as materialized (select ${queries}),
+    with ${QUERIES(db, queries)},
     m as materialized (select d.product_id, d.min_price, d.created_at from q, search.documents d where ${match} ${filters}),
     top as (select product_id from m where ${after} order by ${ordering.by} limit ${limit}),
     page as (select ${SUMMARY_COLUMNS(db)}, 0::bigint as score from top join search.documents d using (product_id))
@@ -329,7 +336,7 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
   // `matched` holds only what counting, faceting and ranking need (narrow rows); the page's
   // few summaries are read by primary key.
   const [row] = await db<AnswerRow[]>`
-    with q as materialized (select ${queries}),
+    with ${QUERIES(db, queries)},
     matched as materialized (
       select d.ctid, d.product_id, d.brand, d.category_path, d.min_price, d.created_at, ${ranked ? score : db`0::bigint`} as score
       from q, search.documents d where ${match} ${filters}
@@ -349,10 +356,11 @@ async function runSearch(db: Db, request: SearchRequest, exactLimit: number): Pr
   if (counted <= exactLimit) return toPage(row, request.limit, counted)
   const estimate = Math.max(counted, request.text !== '' ? await estimateFromSample(db, counted, row.lastBlock) : await estimateFromPlan(db, request.filters))
   let items: ItemJson[]
-  if (!ranked) items = await pageBeyondSample(db, ordering, { queries, match, filters, after }, limit)
+  const statement = { queries, match, score, filters, after }
+  if (!ranked) items = await pageBeyondSample(db, ordering, statement, limit)
   else if (request.matching.kind !== 'fulltext') items = row.items
   else {
-    const named = await exactNameItems(db, request.text, ordering, { queries, match, score, filters, after })
+    const named = await exactNameItems(db, request.text, ordering, statement)
     const ids = new Set(named.map((item) => item.id))
     items = [...named, ...row.items.filter((item) => !ids.has(item.id))].sort(byRelevance).slice(0, limit)
   }
