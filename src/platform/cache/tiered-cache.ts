@@ -26,6 +26,15 @@ export interface TieredCacheOptions {
   /** How long an emergency copy is kept for when PostgreSQL is down. */
   staleTtlMs?: number
   loadTimeoutMs?: number
+  /** How long an invalidation waits for the other processes to confirm they dropped their copy. */
+  ackTimeoutMs?: number
+}
+
+/** An invalidation waiting for the other processes' confirmations. */
+interface AckWait {
+  received: number
+  needed: number
+  resolve: () => void
 }
 
 interface LruEntry {
@@ -46,9 +55,16 @@ const MINUTE = 60_000
 export class TieredCache {
   private readonly lru: LRUCache<string, LruEntry>
   private readonly inflight = new Map<string, Promise<CachedBody>>()
-  /** Per key, when it was last invalidated: a load begun before that must not fill the LRU. */
+  /**
+   * Per key, the invalidation count when it was last invalidated: a load begun before that
+   * must not fill the caches. A count, not a clock: a load and an invalidation in the same
+   * millisecond are still ordered.
+   */
   private readonly invalidatedAt = new Map<string, number>()
-  private unsubscribe: (() => Promise<void>) | null = null
+  private invalidations = 0
+  private readonly unsubscribes: (() => Promise<void>)[] = []
+  private readonly ackWaits = new Map<string, AckWait>()
+  private ackSequence = 0
   private readonly o: Required<TieredCacheOptions>
   /** Tags this process's invalidation messages, so it does not act on its own echo. */
   private readonly origin = randomUUID()
@@ -61,6 +77,7 @@ export class TieredCache {
       negativeTtlMs: 30_000,
       staleTtlMs: 24 * 60 * MINUTE,
       loadTimeoutMs: 2_000,
+      ackTimeoutMs: 250,
       ...options,
     }
     // Entries outlive their freshness on purpose: a stale entry is the fallback while
@@ -80,15 +97,30 @@ export class TieredCache {
     return `${this.o.name}:${key}:stale`
   }
 
+  /** Where the processes that dropped a key tell the one that invalidated it. */
+  private ackChannel(origin: string) {
+    return `${this.channel}:ack:${origin}`
+  }
+
   async start(): Promise<void> {
-    this.unsubscribe = await this.o.kv.subscribe(this.channel, (message) => {
-      const [origin, key] = splitOnce(message, ' ')
-      if (origin !== this.origin) this.forgetLocally(key)
-    })
+    const { kv } = this.o
+    this.unsubscribes.push(
+      await kv.subscribe(this.channel, (message) => {
+        const [origin, rest] = splitOnce(message, ' ')
+        if (origin === this.origin) return
+        const [ackId, key] = splitOnce(rest, ' ')
+        this.forgetLocally(key)
+        void this.safely(() => kv.publish(this.ackChannel(origin), ackId))
+      }),
+      await kv.subscribe(this.ackChannel(this.origin), (ackId) => {
+        const wait = this.ackWaits.get(ackId)
+        if (wait && ++wait.received >= wait.needed) wait.resolve()
+      }),
+    )
   }
 
   async stop(): Promise<void> {
-    await this.unsubscribe?.()
+    await Promise.all(this.unsubscribes.splice(0).map((unsubscribe) => unsubscribe()))
   }
 
   /** Synchronous fast path: a fresh in-process copy, or undefined. */
@@ -107,22 +139,63 @@ export class TieredCache {
     this.o.metrics.cacheLookups.inc({ cache: this.o.name, tier: 'lru', result: 'miss' })
     let pending = this.inflight.get(key)
     if (!pending) {
-      pending = this.fill(key).finally(() => this.inflight.delete(key))
-      this.inflight.set(key, pending)
+      const filling = this.fill(key).finally(() => {
+        // An invalidation may have replaced this load with a newer one meanwhile.
+        if (this.inflight.get(key) === filling) this.inflight.delete(key)
+      })
+      this.inflight.set(key, filling)
+      pending = filling
     }
     return pending
   }
 
-  /** Drops the key everywhere: KV now and again shortly (a load racing the update), every LRU via pub/sub. */
+  /**
+   * Drops the key everywhere, and answers once every process has: the KV copy now, every
+   * other process's LRU through pub/sub, whose receivers confirm. So a read that follows the
+   * update, in any process, sees it. A load racing the update may have written the old copy
+   * back to the KV before its process heard of the update; the second delete, after the
+   * confirmations, removes it (each process writes before it confirms, on one connection).
+   * A process that does not confirm in time delays nothing further; the delete a second
+   * later catches a late write there.
+   */
   async invalidate(key: string): Promise<void> {
+    const { kv } = this.o
     this.forgetLocally(key)
-    await this.safely(() => this.o.kv.del(this.kvKey(key)))
-    await this.safely(() => this.o.kv.publish(this.channel, `${this.origin} ${key}`))
-    setTimeout(() => void this.safely(() => this.o.kv.del(this.kvKey(key))), 1000).unref()
+    await this.safely(() => kv.del(this.kvKey(key)))
+    const others = await this.publishAndAwaitAcks(key)
+    if (others > 0) await this.safely(() => kv.del(this.kvKey(key)))
+    setTimeout(() => void this.safely(() => kv.del(this.kvKey(key))), 1000).unref()
+  }
+
+  /** Tells the other processes; answers how many there were once they confirmed, or on timeout. */
+  private async publishAndAwaitAcks(key: string): Promise<number> {
+    const ackId = String(++this.ackSequence)
+    // Registered before publishing: a confirmation may overtake the publish's own reply.
+    const wait: AckWait = { received: 0, needed: Number.POSITIVE_INFINITY, resolve: () => {} }
+    const confirmed = new Promise<void>((resolve) => (wait.resolve = resolve))
+    this.ackWaits.set(ackId, wait)
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const receivers = await this.safely(() => this.o.kv.publish(this.channel, `${this.origin} ${ackId} ${key}`))
+      // This process hears its own message once it has subscribed (start); it does not confirm.
+      wait.needed = (receivers ?? 0) - (this.unsubscribes.length > 0 ? 1 : 0)
+      if (wait.needed <= 0) return 0
+      if (wait.received >= wait.needed) return wait.needed
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.o.ackTimeoutMs)))
+      if ((await Promise.race([confirmed, timedOut])) === 'timeout') {
+        this.o.log.warn({ cache: this.o.name, key, needed: wait.needed, received: wait.received }, 'not every process confirmed an invalidation in time')
+      }
+      return wait.needed
+    } finally {
+      clearTimeout(timer)
+      this.ackWaits.delete(ackId)
+    }
   }
 
   private forgetLocally(key: string): void {
-    this.invalidatedAt.set(key, Date.now())
+    this.invalidatedAt.set(key, ++this.invalidations)
+    // A load begun before now would answer the old copy to whoever joins it.
+    this.inflight.delete(key)
     const entry = this.lru.get(key)
     // Keep the body as an emergency copy, but never serve it as fresh again.
     if (entry) this.lru.set(key, { ...entry, freshUntil: 0 })
@@ -130,7 +203,7 @@ export class TieredCache {
   }
 
   private async fill(key: string): Promise<CachedBody> {
-    const startedAt = Date.now()
+    const startedAt = this.invalidations
     const fromKv = await this.safely(() => this.o.kv.get(this.kvKey(key)))
     if (fromKv !== null && fromKv !== undefined) {
       this.o.metrics.cacheLookups.inc({ cache: this.o.name, tier: 'kv', result: 'hit' })
@@ -155,7 +228,7 @@ export class TieredCache {
   }
 
   private changedSince(key: string, startedAt: number): boolean {
-    return (this.invalidatedAt.get(key) ?? 0) >= startedAt
+    return (this.invalidatedAt.get(key) ?? 0) > startedAt
   }
 
   private remember(key: string, body: string | null, source: CachedBody['source'], startedAt: number): CachedBody {

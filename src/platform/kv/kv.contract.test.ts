@@ -85,14 +85,14 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await assert.rejects(kv.hget(key('str'), 'f'))
     })
 
-    test('publish reaches subscribers and stops after unsubscribe', async () => {
+    test('publish reaches subscribers, counts them, and stops after unsubscribe', async () => {
       const got: string[] = []
       const stop = await kv.subscribe('contract-channel', (m) => got.push(m))
-      await kv.publish('contract-channel', 'hello')
+      assert.equal(await kv.publish('contract-channel', 'hello'), 1, 'one subscriber received it')
       for (let i = 0; i < 50 && got.length === 0; i++) await sleep(10)
       assert.deepEqual(got, ['hello'])
       await stop()
-      await kv.publish('contract-channel', 'after')
+      assert.equal(await kv.publish('contract-channel', 'after'), 0)
       await sleep(50)
       assert.deepEqual(got, ['hello'])
     })

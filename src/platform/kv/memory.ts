@@ -150,6 +150,7 @@ export class MemoryKv implements Kv {
   async publish(channel: string, message: string) {
     // Delivered on a later tick, as over a network: a publisher never runs a handler inline.
     setImmediate(() => this.channels.emit(channel, message))
+    return this.channels.listenerCount(channel)
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void) {

@@ -130,7 +130,7 @@ export class RedisKv implements Kv {
   }
 
   async publish(channel: string, message: string) {
-    await this.redis.publish(this.channel(channel), message)
+    return this.redis.publish(this.channel(channel), message)
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void) {

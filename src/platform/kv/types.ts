@@ -34,7 +34,8 @@ export interface Kv {
    */
   hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult>
 
-  publish(channel: string, message: string): Promise<void>
+  /** Answers how many subscribers received the message (Redis: subscribed connections). */
+  publish(channel: string, message: string): Promise<number>
   /** Answers a function that ends the subscription. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>>
 
