@@ -1,5 +1,5 @@
 // Scratch databases on the DATABASE_URL server, for the benchmark's own use.
-import postgres from 'postgres'
+import { connectDb } from '../../src/platform/db/index.ts'
 
 function withDatabase(serverUrl: string, name: string): string {
   const url = new URL(serverUrl)
@@ -8,7 +8,7 @@ function withDatabase(serverUrl: string, name: string): string {
 }
 
 async function onServer(serverUrl: string, statement: string): Promise<void> {
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
+  const admin = connectDb({ url: serverUrl, poolSize: 1 })
   try {
     await admin.unsafe(statement)
   } finally {
@@ -27,7 +27,7 @@ export async function recreateDatabase(serverUrl: string, name: string): Promise
 /** Creates database `name` unless it exists; answers its URL. */
 export async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
+  const admin = connectDb({ url: serverUrl, poolSize: 1 })
   try {
     const [found] = await admin`select 1 from pg_database where datname = ${name}`
     if (!found) await admin.unsafe(`create database ${name}`)

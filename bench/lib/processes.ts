@@ -48,11 +48,18 @@ function lineCollector(lines: string[], onLine: (line: string) => void) {
 }
 
 /**
+ * Node options for every process the bench starts, from BENCH_NODE_ARGS: profiling flags
+ * that NODE_OPTIONS refuses, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (a cluster's
+ * workers inherit them; each process writes its profile when it exits).
+ */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+
+/**
  * Starts `node <args>` (in the repository root) with `env` added to this process's
  * environment; `input`, when given, is written to its stdin.
  */
 export function startNode(name: string, args: string[], env: Record<string, string>, input?: string): Child {
-  const proc = spawn(process.execPath, args, {
+  const proc = spawn(process.execPath, [...NODE_ARGS, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

@@ -1,7 +1,6 @@
 // Test databases: a fresh, migrated database per test file. Against the real PostgreSQL
 // server when DATABASE_URL is set (CI), against an in-memory embedded PGlite otherwise.
 import { randomBytes } from 'node:crypto'
-import postgres from 'postgres'
 import { connectDb, type Sql } from '../../src/platform/db/index.ts'
 import { startEmbeddedPostgres } from '../../src/platform/db/embedded.ts'
 import { migrate } from '../../src/platform/db/migrate.ts'
@@ -23,7 +22,7 @@ export async function createDatabase(): Promise<{ url: string; drop(): Promise<v
     return { url: embedded.url, drop: () => embedded.stop() }
   }
   const name = `shop_test_${randomBytes(6).toString('hex')}`
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  const admin = connectDb({ url: serverUrl, poolSize: 1 })
   await admin.unsafe(`create database ${name}`)
   await admin.end()
   const url = new URL(serverUrl)
@@ -31,7 +30,7 @@ export async function createDatabase(): Promise<{ url: string; drop(): Promise<v
   return {
     url: url.toString(),
     async drop() {
-      const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+      const admin = connectDb({ url: serverUrl, poolSize: 1 })
       await admin.unsafe(`drop database if exists ${name} with (force)`)
       await admin.end()
     },

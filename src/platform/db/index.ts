@@ -16,8 +16,23 @@ export interface DbOptions {
   settings?: Record<string, string>
 }
 
+/**
+ * postgres.js options for a URL: libpq's `?host=/directory` (a Unix socket, as in
+ * postgres://user@localhost/db?host=/run/postgresql) becomes postgres.js's `path`, which
+ * would otherwise send `host` to the server as a setting.
+ */
+export function socketOptions(url: string): { url: string; path?: string } {
+  const parsed = new URL(url)
+  const directory = parsed.searchParams.get('host')
+  if (!directory?.startsWith('/')) return { url }
+  parsed.searchParams.delete('host')
+  return { url: parsed.toString(), path: `${directory}/.s.PGSQL.${parsed.port || 5432}` }
+}
+
 export function connectDb(options: DbOptions): Sql {
-  return postgres(options.url, {
+  const { url, path } = socketOptions(options.url)
+  return postgres(url, {
+    ...(path && { path }),
     max: options.poolSize,
     connect_timeout: 5,
     idle_timeout: 30,
