@@ -2,7 +2,7 @@
 // spelling corrections from its words, completions from its names and brands.
 import type { Db } from '../../platform/db/index.ts'
 import type { Correction, Suggestion } from './engine.ts'
-import { applyCorrections, prefixKey, wordsOf } from './query-text.ts'
+import { applyCorrections, editsOf, MAX_EDITED_LENGTH, prefixKey, wordsOf } from './query-text.ts'
 
 interface CorrectionRow {
   word: string
@@ -12,29 +12,48 @@ interface CorrectionRow {
 
 /**
  * A word is known when it is in the vocabulary or a vocabulary word starts with its English
- * stem ("boots" -> boot, "ser" -> serum); stop words are left alone. An unknown word gets
- * the most similar vocabulary word (pg_trgm %), if one is similar enough. Only the small
- * vocabulary is read: an EXISTS over the documents would risk a sequential scan.
+ * stem ("boots" -> boot, "ser" -> serum); stop words are left alone. An unknown word gets a
+ * vocabulary word one edit away (editsOf: a swap first, then the most common), else the most
+ * similar one (pg_trgm %), if one is similar enough. Only the small vocabulary is read: an
+ * EXISTS over the documents would risk a sequential scan. Each one-edit neighbour is one
+ * lookup (a few hundred per word, in one hash join), and corrections run only when a search
+ * found almost nothing.
  */
+const CORRECTIONS = `
+  with one_edit as materialized (
+    -- A join, not term_key = any(...): given the array, the planner probes the trigram index.
+    select t.term_key, t.products from unnest($1::text[]) as e(word)
+    join search.terms t on t.kind = 'word' and t.term_key = e.word and t.products > 0
+  )
+  select w.word, known.yes as known,
+    case when known.yes then null else coalesce(
+      (select e.word from unnest($1::text[], $2::int[], $3::int[]) as e(word, n, swap)
+       join one_edit t on t.term_key = e.word
+       where e.n = w.n
+       order by e.swap desc, t.products desc, e.word limit 1),
+      (select t.term_key from search.terms t
+       where t.kind = 'word' and t.products > 0 and t.term_key % w.word
+       order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1))
+    end as nearest
+  from unnest($4::text[]) with ordinality as w(word, n)
+  cross join lateral (select
+    numnode(plainto_tsquery('english', w.word)) = 0
+    or exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0)
+    or exists (select 1 from search.terms t, (select (ts_lexize('english_stem', w.word))[1] as stem) s
+               where t.kind = 'word' and t.products > 0
+                 and t.term_key >= s.stem and t.term_key < s.stem || chr(1114111)) as yes
+  ) known
+  order by w.n`
+
 export async function correctWords(db: Db, text: string): Promise<Correction> {
   const words = wordsOf(text)
   if (words.length === 0) return { allWordsKnown: true, corrected: null }
-  const rows = await db<CorrectionRow[]>`
-    select w.word, known.yes as known,
-      case when known.yes then null else
-        (select t.term_key from search.terms t
-         where t.kind = 'word' and t.products > 0 and t.term_key % w.word
-         order by similarity(t.term_key, w.word) desc, t.products desc, t.term_key limit 1)
-      end as nearest
-    from unnest(${words}::text[]) with ordinality as w(word, n)
-    cross join lateral (select
-      numnode(plainto_tsquery('english', w.word)) = 0
-      or exists (select 1 from search.terms t where t.kind = 'word' and t.term_key = w.word and t.products > 0)
-      or exists (select 1 from search.terms t, (select (ts_lexize('english_stem', w.word))[1] as stem) s
-                 where t.kind = 'word' and t.products > 0
-                   and t.term_key >= s.stem and t.term_key < s.stem || chr(1114111)) as yes
-    ) known
-    order by w.n`
+  const edits = words.flatMap((word, i) => ([...word].length <= MAX_EDITED_LENGTH ? editsOf(word).map((edit) => ({ ...edit, n: i + 1 })) : []))
+  const editWords = edits.map((e) => e.word)
+  const parameters = [editWords, edits.map((e) => e.n), edits.map((e) => (e.swap ? 1 : 0)), words]
+  // Planned for its arrays each time (an unnamed statement): the generic plan of a prepared
+  // one guesses ten neighbours and probes the index for each, 4.5 ms against 0.7 at 1 M.
+  const rows = await db.unsafe<CorrectionRow[]>(CORRECTIONS, parameters, { prepare: false })
   const corrections = new Map(rows.filter((r) => r.nearest).map((r) => [r.word, r.nearest!]))
   return {
     allWordsKnown: rows.every((r) => r.known),

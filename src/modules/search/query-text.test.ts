@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { applyCorrections, cleanText, parseText, prefixKey, prefixQuery, wordsOf } from './query-text.ts'
+import { applyCorrections, cleanText, editsOf, parseText, prefixKey, prefixQuery, wordsOf } from './query-text.ts'
 
 test('the last bare word becomes a prefix while it may still be typed', () => {
   assert.deepEqual(parseText('waterproof boo'), { head: 'waterproof', prefix: 'boo' })
@@ -30,4 +30,19 @@ test('text is cleaned of control characters and extra spaces', () => {
 test('words for correction and their replacement keep the rest as typed', () => {
   assert.deepEqual(wordsOf('Trialrunner "hiking" -x boots boots'), ['trialrunner', 'hiking', 'boots'])
   assert.equal(applyCorrections('Trialrunner -boots "x"', new Map([['trialrunner', 'trailrunner']])), 'trailrunner -boots "x"')
+})
+
+test('editsOf: every word one swap, drop, change or addition away, 3 letters or longer, each once', () => {
+  const edits = editsOf('tnet')
+  const words = edits.map((e) => e.word)
+  assert.equal(new Set(words).size, words.length, 'no word twice')
+  assert.deepEqual(edits.find((e) => e.word === 'tent'), { word: 'tent', swap: true })
+  assert.deepEqual(edits.find((e) => e.word === 'net'), { word: 'net', swap: false }, 'a letter dropped')
+  assert.ok(words.includes('tnets') && words.includes('tbet'), 'a letter added, a letter changed')
+  assert.ok(!words.includes('tnet'), 'not the word itself')
+  assert.ok(words.every((w) => w.length >= 3))
+  // 3 swaps + 4 drops + 4 x 35 changes + 5 x 36 additions, less the ones reached twice.
+  assert.ok(words.length > 250 && words.length < 330, String(words.length))
+  assert.ok(!editsOf('abc').some((e) => e.word.length < 3), 'dropping a letter of a 3-letter word leaves nothing to look up')
+  assert.deepEqual(editsOf('aab').filter((e) => e.swap).map((e) => e.word), ['aba'], 'swapping two equal letters changes nothing')
 })

@@ -53,6 +53,45 @@ export function wordsOf(text: string): string[] {
   return [...new Set(words)].slice(0, MAX_CORRECTED_WORDS)
 }
 
+/** Words up to this long also get their one-edit neighbours looked up (editsOf). */
+export const MAX_EDITED_LENGTH = 12
+const EDIT_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
+
+/** One edit away from a word; `swap` marks two neighbouring letters exchanged. */
+export interface Edit {
+  word: string
+  swap: boolean
+}
+
+/**
+ * Every word one edit from `word` (Damerau: two neighbouring letters swapped, one letter
+ * dropped, changed or added), 3 letters or longer, each once. Trigram similarity misses
+ * these in short words: "tnet" and "tent" share one trigram of nine (0.11), yet one swap
+ * apart. A swap comes first where a word can be reached both ways.
+ */
+export function editsOf(word: string): Edit[] {
+  const letters = [...word] // code points, not UTF-16 units
+  const n = letters.length
+  const head = (i: number) => letters.slice(0, i).join('')
+  const tail = (i: number) => letters.slice(i).join('')
+  const found = new Map<string, boolean>()
+  const add = (candidate: string, length: number, swap: boolean) => {
+    if (length >= 3 && candidate !== word && !found.has(candidate)) found.set(candidate, swap)
+  }
+  for (let i = 0; i + 1 < n; i++) add(head(i) + letters[i + 1] + letters[i] + tail(i + 2), n, true)
+  for (let i = 0; i <= n; i++) {
+    const before = head(i)
+    const from = tail(i)
+    const after = tail(i + 1)
+    if (i < n) add(before + after, n - 1, false)
+    for (const c of EDIT_ALPHABET) {
+      if (i < n) add(before + c + after, n, false)
+      add(before + c + from, n + 1, false)
+    }
+  }
+  return [...found].map(([text, swap]) => ({ word: text, swap }))
+}
+
 /** The text with words replaced by their corrections, everything else kept as typed. */
 export function applyCorrections(text: string, corrections: Map<string, string>): string {
   return text.replace(WORD, (word) => corrections.get(word.toLowerCase()) ?? word)

@@ -150,6 +150,20 @@ describe('search over HTTP', () => {
     assert.equal(fine.didYouMean, undefined)
   })
 
+  test('swapped letters in short words are corrected, where trigrams see too little alike', async () => {
+    // "lmap" and "lamp" share one trigram of nine; one swap apart.
+    const lamp = await search({ q: 'dsek lmap' })
+    assert.equal(lamp.didYouMean, 'desk lamp')
+    assert.equal(lamp.items[0].name, 'Desk Lamp')
+    const socks = await search({ q: 'wool scoks' })
+    assert.equal(socks.didYouMean, 'wool socks')
+    assert.equal(socks.items[0].name, 'Wool Hiking Socks')
+    // A dropped letter is one edit too.
+    const skillet = await search({ q: 'skilet' })
+    assert.equal(skillet.didYouMean, 'skillet')
+    assert.deepEqual(names(skillet), ['Cast Iron Skillet'])
+  })
+
   test('filters: category with subcategories, several brands, price range, in stock', async () => {
     assert.equal((await search({ category: 'apparel' })).total, 6)
     assert.equal((await search({ category: 'apparel/shirts' })).total, 3)
