@@ -126,6 +126,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   const housekeepingTasks: HousekeepingTask[] = [
     { name: 'delivered outbox events', run: () => purgeDelivered(platform.sql) },
     { name: 'expired idempotency keys', run: modules.orders.purgeExpiredKeys },
+    { name: 'old payment webhook events', run: modules.payments.purgeOldWebhookEvents },
   ]
   let housekeeping: { stop(): Promise<void> } | null = null
   return {

@@ -12,6 +12,7 @@ import type { BreakerState } from '../../platform/breaker.ts'
 import { createHttpGateway, type HttpGatewayOptions } from './http-gateway.ts'
 import { receivePaymentEvent, type PaymentEventHandler } from './receive-event.ts'
 import { paymentRoutes } from './routes.ts'
+import { purgeOldWebhookEvents } from './repo.ts'
 import { startSimulator, type Simulator, type SimulatorOptions } from './simulator/server.ts'
 
 export * from './gateway.ts'
@@ -19,6 +20,7 @@ export type { PaymentEventHandler } from './receive-event.ts'
 export type { BreakerState } from '../../platform/breaker.ts'
 export type { Simulator, SimulatorSettings, SimulatorStats } from './simulator/server.ts'
 export { TEST_CARDS } from './simulator/cards.ts'
+export { WEBHOOK_EVENT_RETENTION_DAYS } from './repo.ts'
 export { createHttpGateway } from './http-gateway.ts'
 export { startSimulator } from './simulator/server.ts'
 export { signatureHeader, verifySignature, SIGNATURE_HEADER } from './signature.ts'
@@ -104,6 +106,8 @@ export function createPaymentsModule(deps: PaymentsDeps) {
     onPaymentEvent(handler: PaymentEventHandler): void {
       handlers.push(handler)
     },
+    /** Housekeeping: deletes a batch of webhook events past WEBHOOK_EVENT_RETENTION_DAYS; answers how many. */
+    purgeOldWebhookEvents: () => purgeOldWebhookEvents(deps.sql),
     /** The in-process simulator sends webhooks to this server (unless GATEWAY_WEBHOOK_URL says otherwise). */
     deliverWebhooksTo(server: Server): void {
       webhookServer = server

@@ -12,6 +12,29 @@ export async function recordWebhookEvent(db: Db, event: PaymentEvent): Promise<b
   return rows.length === 1
 }
 
+/**
+ * A processor redelivers an event for days at most (Stripe: three), so a recorded event id
+ * is needed for deduplication only that long; 30 days also leaves a month to look into what
+ * the processor said. Without a limit the table grows by one row per order, forever.
+ */
+export const WEBHOOK_EVENT_RETENTION_DAYS = 30
+
+/**
+ * Deletes up to `batch` webhook events received before the retention window; answers how
+ * many. Found through the BRIN index on received_at, deleted by primary key (see the
+ * outbox's purgeDelivered for why `= any(array(...))`).
+ */
+export async function purgeOldWebhookEvents(db: Db, options: { retentionDays?: number; batch?: number } = {}): Promise<number> {
+  const days = options.retentionDays ?? WEBHOOK_EVENT_RETENTION_DAYS
+  const rows = await db`
+    delete from payments.webhook_events where event_id = any(array(
+      select event_id from payments.webhook_events
+      where received_at < now() - ${days} * interval '1 day'
+      limit ${options.batch ?? 5000}))
+    returning event_id`
+  return rows.length
+}
+
 export interface WebhookEventRow {
   eventId: string
   type: string
