@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Db, Sql } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
+import { deleteBatch } from '../../platform/db/delete-batch.ts'
 
 const KEY_LIFE_HOURS = 24
 // A `running` key older than this belongs to a process that died mid-request: take it over.
@@ -82,11 +83,7 @@ export async function finishKey(db: Db, key: string, answer: StoredAnswer): Prom
  * new request, as the contract says: the key's stored answer may go.
  */
 export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> {
-  const rows = await sql`
-    delete from orders.idempotency_keys where key = any(array(
-      select key from orders.idempotency_keys where expires_at < now() order by expires_at limit ${batch}))
-    returning key`
-  return rows.length
+  return deleteBatch(sql, { table: 'orders.idempotency_keys', key: 'key', where: sql`expires_at < now()`, orderBy: sql`expires_at`, limit: batch })
 }
 
 /** Forgets the key: the request did not change anything, so the same key may try again. */

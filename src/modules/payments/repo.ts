@@ -1,5 +1,6 @@
 // SQL for the payments schema: plain rows in and out.
 import type { Db } from '../../platform/db/index.ts'
+import { deleteBatch } from '../../platform/db/delete-batch.ts'
 import type { PaymentEvent } from './gateway.ts'
 
 /** Records a webhook event once; false when it was already recorded (a redelivery). */
@@ -19,20 +20,15 @@ export async function recordWebhookEvent(db: Db, event: PaymentEvent): Promise<b
  */
 export const WEBHOOK_EVENT_RETENTION_DAYS = 30
 
-/**
- * Deletes up to `batch` webhook events received before the retention window; answers how
- * many. Found through the BRIN index on received_at, deleted by primary key (see the
- * outbox's purgeDelivered for why `= any(array(...))`).
- */
+/** Deletes up to `batch` webhook events received before the retention window (BRIN on received_at); answers how many. */
 export async function purgeOldWebhookEvents(db: Db, options: { retentionDays?: number; batch?: number } = {}): Promise<number> {
   const days = options.retentionDays ?? WEBHOOK_EVENT_RETENTION_DAYS
-  const rows = await db`
-    delete from payments.webhook_events where event_id = any(array(
-      select event_id from payments.webhook_events
-      where received_at < now() - ${days} * interval '1 day'
-      limit ${options.batch ?? 5000}))
-    returning event_id`
-  return rows.length
+  return deleteBatch(db, {
+    table: 'payments.webhook_events',
+    key: 'event_id',
+    where: db`received_at < now() - ${days} * interval '1 day'`,
+    limit: options.batch ?? 5000,
+  })
 }
 
 export interface WebhookEventRow {

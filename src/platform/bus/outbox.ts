@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Db, Sql, Tx } from '../db/index.ts'
 import type { Logger } from '../telemetry/log.ts'
+import { deleteBatch } from '../db/delete-batch.ts'
 
 export interface OutboxEvent<T = unknown> {
   eventId: string
@@ -34,19 +35,16 @@ export const DELIVERED_RETENTION_HOURS = 72
 
 /**
  * Deletes up to `batch` delivered events created before the retention window; answers how
- * many. Never an undelivered one. The old rows are found through the BRIN index on
- * created_at, and deleted by primary key (`= any(array(...))`: with `in (...)` the planner
- * hashes the batch and scans the whole table for it).
+ * many. Never an undelivered one. The old rows are found through the BRIN index on created_at.
  */
 export async function purgeDelivered(sql: Sql, options: { retentionHours?: number; batch?: number } = {}): Promise<number> {
   const hours = options.retentionHours ?? DELIVERED_RETENTION_HOURS
-  const rows = await sql`
-    delete from platform.outbox where id = any(array(
-      select id from platform.outbox
-      where created_at < now() - ${hours} * interval '1 hour' and dispatched_at is not null
-      limit ${options.batch ?? 5000}))
-    returning id`
-  return rows.length
+  return deleteBatch(sql, {
+    table: 'platform.outbox',
+    key: 'id',
+    where: sql`created_at < now() - ${hours} * interval '1 hour' and dispatched_at is not null`,
+    limit: options.batch ?? 5000,
+  })
 }
 
 /**
