@@ -178,6 +178,8 @@ export class TieredCache {
     try {
       const receivers = await this.safely(() => this.o.kv.publish(this.channel, `${this.origin} ${ackId} ${key}`))
       // This process hears its own message once it has subscribed (start); it does not confirm.
+      // (On Redis Cluster, PUBLISH counts only the subscribers of the node it reached: the
+      // scale-out work moves these channels to sharded pub/sub, whose count is the whole.)
       wait.needed = (receivers ?? 0) - (this.unsubscribes.length > 0 ? 1 : 0)
       if (wait.needed <= 0) return 0
       if (wait.received >= wait.needed) return wait.needed
