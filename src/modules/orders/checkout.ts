@@ -1,4 +1,5 @@
 import type { Sql } from '../../platform/db/index.ts'
+import { transaction } from '../../platform/db/transaction.ts'
 import { AppError, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
@@ -7,6 +8,7 @@ import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from 
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
+import type { OrderStatus } from './state-machine.ts'
 
 export interface CheckoutDeps {
   sql: Sql
@@ -110,7 +112,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     region: input.customer?.region ?? 'us',
     lines,
   }
-  const placed = await deps.sql.begin(async (tx) => {
+  const placed = await transaction(deps.sql, async (tx) => {
     // Independent statements, sent together: the order's rows, the stock read, the event.
     const [written, reserved] = await Promise.all([
       insertOrder(tx, newOrder),
@@ -128,23 +130,29 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
 
   const outcome = await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
   // The outcome and the answer under the key commit together.
-  const answer = await deps.sql.begin(async (tx) => {
-    const status = await applyChargeOutcomeIn(tx, deps, orderId, outcome, 'checkout')
-    // Built from what this request wrote; only an unknown outcome (rare) reads the order
-    // again, since the webhook may have settled it meanwhile.
-    const view = status
-      ? orderView({ ...placed.order, status }, placed.lines, accessToken)
-      : (await readOrderView(tx, orderId, accessToken))!.view
-    const answer: StoredAnswer =
-      outcome.status === 'captured'
-        ? { status: 201, body: view }
-        : outcome.status === 'declined'
-          ? declined(orderId, outcome.message, outcome.declineCode)
-          : // We do not know whether the card was charged: the order stays pending_payment and
-            // the reconciliation job asks the gateway with the same key. Never charge again from here.
-            { status: 202, body: view }
-    await finishKey(tx, input.idempotencyKey, answer)
-    return answer
+  const answer = await transaction(deps.sql, async (tx) => {
+    let stored: StoredAnswer | null = null
+    const storeAnswer = async (status: OrderStatus | null) => {
+      // Built from what this request wrote; only an unknown outcome (rare) reads the order
+      // again, since the webhook may have settled it meanwhile.
+      const view = status
+        ? orderView({ ...placed.order, status }, placed.lines, accessToken)
+        : (await readOrderView(tx, orderId, accessToken))!.view
+      stored =
+        outcome.status === 'captured'
+          ? { status: 201, body: view }
+          : outcome.status === 'declined'
+            ? declined(orderId, outcome.message, outcome.declineCode)
+            : // We do not know whether the card was charged: the order stays pending_payment and
+              // the reconciliation job asks the gateway with the same key. Never charge again from here.
+              { status: 202, body: view }
+      await finishKey(tx, input.idempotencyKey, stored)
+    }
+    // The answer is stored with the outcome's writes (one round trip), once the lock says
+    // what the order's status is; an unknown outcome takes no lock, and stores it after.
+    const status = await applyChargeOutcomeIn(tx, deps, orderId, outcome, 'checkout', storeAnswer)
+    if (!stored) await storeAnswer(status)
+    return stored!
   })
   if (outcome.status === 'captured') {
     await deps.cart.clear(input.cartId).catch((error) => deps.log.warn({ err: error, orderId }, 'could not empty the cart after checkout'))

@@ -4,6 +4,7 @@
 import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { PaymentEvent } from './gateway.ts'
 import { recordWebhookEvent } from './repo.ts'
+import { transaction } from '../../platform/db/transaction.ts'
 
 /**
  * Runs inside the transaction that records the event, only the first time it arrives.
@@ -13,7 +14,7 @@ export type PaymentEventHandler = (event: PaymentEvent, tx: Tx) => Promise<void>
 
 /** Answers false when the event had already been received. */
 export async function receivePaymentEvent(sql: Sql, handlers: readonly PaymentEventHandler[], event: PaymentEvent): Promise<boolean> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     if (!(await recordWebhookEvent(tx, event))) return false
     for (const handler of handlers) await handler(event, tx)
     return true
