@@ -25,8 +25,7 @@ export function cartCheckoutPort(store: CartStore) {
     },
 
     async clear(cartId: string) {
-      const lines = await store.lines(cartId)
-      for (const variantId of lines.keys()) await store.removeLine(cartId, variantId)
+      await store.removeAllLines(cartId)
     },
   }
 }
