@@ -168,13 +168,19 @@ export async function loadVariant(db: Db, variantId: string): Promise<VariantRow
 }
 
 /** Variants for sale among `variantIds`, with their products' names; unknown, malformed or deleted ones are absent. */
+/**
+ * `in ($1, $2, ...)`, not `= any($1)`: a prepared statement per number of ids, whose generic
+ * plan PostgreSQL can reuse. With an array parameter it assumed ten elements, so the generic
+ * plan never looked cheaper than planning for the one or two ids a cart holds, and checkout
+ * paid 0.13 ms of PostgreSQL CPU to plan this join on every order.
+ */
 export async function loadVariants(db: Db, variantIds: string[]): Promise<VariantRow[]> {
   const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
   if (ids.length === 0) return []
   return db<VariantRow[]>`
     select v.id, v.product_id, p.name, v.title, v.price_amount, v.currency
     from catalog.variants v join catalog.products p on p.id = v.product_id
-    where v.id = any(${ids}::bigint[]) and p.deleted_at is null`
+    where v.id in ${db(ids)} and p.deleted_at is null`
 }
 
 export async function productIdsOfVariants(db: Db, variantIds: string[]): Promise<string[]> {

@@ -20,13 +20,17 @@ export interface StockChange {
   sold?: number
 }
 
+// Ids go in as `in ($1, $2, ...)`, one prepared statement per count, so PostgreSQL reuses a
+// generic plan; with `= any($1)` it planned these reads again on every call (see the
+// catalog's loadVariants).
+
 /** Units available per variant; unknown (or malformed) ids count 0. */
 export async function availableUnits(db: Db, variantIds: string[]): Promise<Map<string, number>> {
   const result = new Map(variantIds.map((id) => [id, 0]))
   const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))
   if (ids.length === 0) return result
   const rows = await db<{ variant_id: string; available: number }[]>`
-    select variant_id, available from inventory.stock where variant_id = any(${ids}::bigint[])`
+    select variant_id, available from inventory.stock where variant_id in ${db(ids)}`
   for (const row of rows) result.set(row.variant_id, row.available)
   return result
 }
@@ -37,9 +41,10 @@ export async function readStock(db: Db, variantId: string): Promise<StockRow | n
 
 /** Several rows in one query (a checkout's lines): absent ids are absent from the map. */
 export async function readStocks(db: Db, variantIds: string[]): Promise<Map<string, StockRow>> {
+  if (variantIds.length === 0) return new Map()
   const rows = await db<StockRow[]>`
     select variant_id, available, reserved, sold, version, low_stock_threshold
-    from inventory.stock where variant_id = any(${variantIds}::bigint[])`
+    from inventory.stock where variant_id in ${db(variantIds)}`
   return new Map(rows.map((row) => [row.variant_id, row]))
 }
 
