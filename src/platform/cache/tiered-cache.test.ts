@@ -131,6 +131,32 @@ function suite(name: string, makeWorld: () => World) {
   })
 }
 
+test('a load that began before an invalidation stays uncached even after the cache forgot which keys it invalidated', async () => {
+  const record = new Record()
+  const kv = new MemoryKv()
+  const cache = makeCache(kv, record)
+  await cache.start()
+  try {
+    record.values.set('k', 'old')
+    let open!: () => void
+    record.gate = new Promise((resolve) => (open = resolve))
+    const early = cache.get('k')
+    while (record.loads === 0) await new Promise((resolve) => setImmediate(resolve))
+    record.gate = null
+    record.values.set('k', 'new')
+    await cache.invalidate('k')
+    // Enough other invalidations that the per-key memory is emptied (it is bounded).
+    for (let i = 0; i <= 10_000; i++) await cache.invalidate(`other-${i}`)
+    open()
+    assert.equal((await early).body, 'old')
+    assert.equal(cache.peek('k'), undefined, 'the old copy was not kept')
+    assert.equal((await cache.get('k')).body, 'new')
+  } finally {
+    await cache.stop()
+    await kv.close()
+  }
+})
+
 // The in-process KV: every "process" shares one store, as the processes share Redis.
 suite('in-process kv', () => {
   const kv = new MemoryKv()

@@ -44,6 +44,8 @@ interface LruEntry {
 }
 
 const NOT_FOUND = '\u0000'
+/** Keys whose last invalidation is remembered; past this the memory starts over. */
+const MAX_REMEMBERED_INVALIDATIONS = 10_000
 const MINUTE = 60_000
 
 /**
@@ -62,6 +64,8 @@ export class TieredCache {
    */
   private readonly invalidatedAt = new Map<string, number>()
   private invalidations = 0
+  /** The count when invalidatedAt was last emptied (it is bounded): older loads count as changed. */
+  private forgottenUpTo = 0
   private readonly unsubscribes: (() => Promise<void>)[] = []
   private readonly ackWaits = new Map<string, AckWait>()
   private ackSequence = 0
@@ -201,7 +205,10 @@ export class TieredCache {
     const entry = this.lru.get(key)
     // Keep the body as an emergency copy, but never serve it as fresh again.
     if (entry) this.lru.set(key, { ...entry, freshUntil: 0 })
-    if (this.invalidatedAt.size > 10_000) this.invalidatedAt.clear()
+    if (this.invalidatedAt.size > MAX_REMEMBERED_INVALIDATIONS) {
+      this.invalidatedAt.clear()
+      this.forgottenUpTo = this.invalidations
+    }
   }
 
   private async fill(key: string): Promise<CachedBody> {
@@ -230,7 +237,8 @@ export class TieredCache {
   }
 
   private changedSince(key: string, startedAt: number): boolean {
-    return (this.invalidatedAt.get(key) ?? 0) > startedAt
+    // A load begun before the map was emptied cannot know what it missed: it is not kept.
+    return startedAt < this.forgottenUpTo || (this.invalidatedAt.get(key) ?? 0) > startedAt
   }
 
   private remember(key: string, body: string | null, source: CachedBody['source'], startedAt: number): CachedBody {
