@@ -43,6 +43,10 @@ test('the lean client reads answers of any size, answers without a body, and sen
     ])
     assert.deepEqual(statuses.slice(0, 5), [200, 200, 304, 404, 201])
     assert.ok(statuses.slice(5).every((status) => status === 200))
+    // With its body, for flows that read what they were answered.
+    assert.deepEqual(await pool.answer(rawRequest('h', 'POST', '/', {}, 'hello')), { status: 201, body: '5' })
+    assert.deepEqual(await pool.answer(rawRequest('h', 'GET', '/70000')), { status: 200, body: 'x'.repeat(70_000) })
+    assert.deepEqual(await pool.answer(rawRequest('h', 'GET', '/304')), { status: 304, body: '' })
     // A chunked answer is not read: an error, not a hang, and the pool goes on.
     await assert.rejects(pool.request(rawRequest('h', 'GET', '/chunked')), /content-length/)
     assert.equal(await pool.request(rawRequest('h', 'GET', '/3')), 200)

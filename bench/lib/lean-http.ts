@@ -1,15 +1,24 @@
-// A lean HTTP/1.1 client for the open-loop load generator: keep-alive sockets that write
-// prebuilt requests and read only the status line and Content-Length of each answer. The
+// A lean HTTP/1.1 client for the bench's load generators: keep-alive sockets that write
+// prebuilt requests and read the status line and Content-Length of each answer (and its body,
+// for a flow that needs it: the checkout's cart id). The
 // load generator shares the cores with the servers it measures: undici's pool spent about
 // 0.25 ms of CPU per search request, a twentieth of what a search costs the servers, and
 // that share turns into queueing in an open loop.
 import { connect, type Socket } from 'node:net'
 
+/** An answer: its status, and its body as text (empty unless asked for). */
+export interface LeanAnswer {
+  status: number
+  body: string
+}
+
 interface Job {
   raw: Buffer
   /** HEAD: the answer has headers only, whatever its Content-Length says. */
   head: boolean
-  resolve: (status: number) => void
+  /** Decode the body (the open loop only counts answers). */
+  withBody: boolean
+  resolve: (answer: LeanAnswer) => void
   reject: (error: Error) => void
 }
 
@@ -30,6 +39,7 @@ class LeanConnection {
   private job: Job | null = null
   private buffer: Buffer | null = null
   private expected = -1
+  private bodyStart = 0
   private status = 0
 
   constructor(private readonly pool: LeanPool, port: number, host: string) {
@@ -61,13 +71,15 @@ class LeanConnection {
       const bodiless = this.job?.head || this.status === 204 || this.status === 304 || this.status < 200
       const length = bodiless ? null : CONTENT_LENGTH.exec(head)
       if (!bodiless && !length) return this.drop(new Error('an answer without content-length (chunked answers are not read)'))
-      this.expected = end + HEADER_END.length + (length ? Number(length[1]) : 0)
+      this.bodyStart = end + HEADER_END.length
+      this.expected = this.bodyStart + (length ? Number(length[1]) : 0)
     }
     if (this.buffer.length < this.expected || !this.job) return
     const job = this.job
+    const body = job.withBody ? this.buffer.toString('utf8', this.bodyStart, this.expected) : ''
     this.job = null
     this.pool.released(this)
-    job.resolve(this.status)
+    job.resolve({ status: this.status, body })
   }
 
   private drop(error: Error): void {
@@ -93,9 +105,18 @@ export class LeanPool {
   ) {}
 
   /** Sends a request made by rawRequest; answers the status code. */
-  request(raw: Buffer): Promise<number> {
+  async request(raw: Buffer): Promise<number> {
+    return (await this.send(raw, false)).status
+  }
+
+  /** Sends a request made by rawRequest; answers the status and the body. */
+  answer(raw: Buffer): Promise<LeanAnswer> {
+    return this.send(raw, true)
+  }
+
+  private send(raw: Buffer, withBody: boolean): Promise<LeanAnswer> {
     return new Promise((resolve, reject) => {
-      const job = { raw, head: raw.subarray(0, 5).toString('latin1') === 'HEAD ', resolve, reject }
+      const job = { raw, head: raw.subarray(0, 5).toString('latin1') === 'HEAD ', withBody, resolve, reject }
       const connection = this.idle.pop() ?? (this.all.size < this.connections ? this.open() : null)
       if (connection) connection.send(job)
       else this.waiting.push(job)
