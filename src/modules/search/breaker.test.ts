@@ -2,9 +2,9 @@
 // lock that makes every search wait past its timeout. PostgreSQL is never mocked.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import postgres from 'postgres'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { realServers } from '../../../test/support/db.ts'
+import { connectDb, type Sql } from '../../platform/db/index.ts'
 
 const VOLUME_THRESHOLD = 5
 
@@ -75,11 +75,11 @@ describe('search circuit breaker', () => {
       (text) => queries.push(text),
     )
     const searchQueries = () => queries.filter((q) => q.includes('search.')).length
-    let locker: postgres.Sql | null = null
+    let locker: Sql | null = null
     let release: (() => void) | null = null
     try {
       if (realServers) {
-        locker = postgres(t.databaseUrl, { max: 1, onnotice: () => {} })
+        locker = connectDb({ url: t.databaseUrl, poolSize: 1 })
         const locked = new Promise<void>((resolve) => {
           void locker!.begin(async (tx) => {
             await tx`lock table search.documents in access exclusive mode`

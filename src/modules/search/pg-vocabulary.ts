@@ -10,15 +10,7 @@ interface CorrectionRow {
   nearest: string | null
 }
 
-/**
- * A word is known when it is in the vocabulary or a vocabulary word starts with its English
- * stem ("boots" -> boot, "ser" -> serum); stop words are left alone. An unknown word gets a
- * vocabulary word one edit away (editsOf: a swap first, then the most common), else the most
- * similar one (pg_trgm %), if one is similar enough. Only the small vocabulary is read: an
- * EXISTS over the documents would risk a sequential scan. Each one-edit neighbour is one
- * lookup (a few hundred per word, in one hash join), and corrections run only when a search
- * found almost nothing.
- */
+/** correctWords' statement: $1 one-edit neighbours, $2 their word's position, $3 1 for a swap, $4 the words. */
 const CORRECTIONS = `
   with one_edit as materialized (
     -- A join, not term_key = any(...): given the array, the planner probes the trigram index.
@@ -45,6 +37,15 @@ const CORRECTIONS = `
   ) known
   order by w.n`
 
+/**
+ * A word is known when it is in the vocabulary or a vocabulary word starts with its English
+ * stem ("boots" -> boot, "ser" -> serum); stop words are left alone. An unknown word gets a
+ * vocabulary word one edit away (editsOf: a swap first, then the most common), else the most
+ * similar one (pg_trgm %), if one is similar enough. Only the small vocabulary is read: an
+ * EXISTS over the documents would risk a sequential scan. Each one-edit neighbour is one
+ * lookup (a few hundred per word, in one hash join), and corrections run only when a search
+ * found almost nothing.
+ */
 export async function correctWords(db: Db, text: string): Promise<Correction> {
   const words = wordsOf(text)
   if (words.length === 0) return { allWordsKnown: true, corrected: null }
