@@ -46,6 +46,8 @@ const settings = {
   /** Requests per second in an open loop (bench/open-loop.ts) instead of the load tool's closed loop; 0: closed. */
   rate: intFromEnv('BENCH_RATE', 0, 0),
   cores: os.availableParallelism(),
+  /** API processes (WEB_CONCURRENCY): one per core unless BENCH_API_WORKERS says otherwise. */
+  apiWorkers: intFromEnv('BENCH_API_WORKERS', os.availableParallelism()),
 }
 
 function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskScenario[]; flows: FlowScenario[] } {
@@ -128,7 +130,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
     DATABASE_URL: url,
     REDIS_URL: redisUrl,
     INSTANCE: instance,
-    WEB_CONCURRENCY: String(settings.cores),
+    WEB_CONCURRENCY: String(settings.apiWorkers),
     LOG_LEVEL: 'warn',
     GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
     GATEWAY_SECRET: gatewaySecret,
@@ -150,7 +152,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
   await ready(apiChild, `${targets.api}/health/ready`)
   await ready(baseline, `${targets.baseline}/`)
   if (!worker.alive()) throw new Error(`the worker did not start:\n${worker.tail()}`)
-  log(`api (${settings.cores} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, card simulator on :${gatewayPort}, baseline on ${targets.baseline}`)
+  log(`api (${settings.apiWorkers} workers, INSTANCE=${instance}) on ${targets.api}, outbox worker, card simulator on :${gatewayPort}, baseline on ${targets.baseline}`)
   log(`load tool (load scenarios): ${loadTool()}${loadTool() === 'autocannon' ? ' (install wrk for a load generator that takes less of the cores it shares)' : ''}`)
   return targets
 }
@@ -279,7 +281,7 @@ async function main(): Promise<void> {
       ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
     }
     console.log(`\n${table(rows)}\n`)
-    console.log(`${settings.cores} cores shared by the api (${settings.cores} workers), the outbox worker, the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
+    console.log(`${settings.cores} cores shared by the api (${settings.apiWorkers} workers), the outbox worker, the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
   }
 
   console.log(`results: ${writeResults(ROOT, results)}`)

@@ -72,3 +72,12 @@ test('the open loop counts latency from when each request was due, so a slow ser
     await server.close()
   }
 })
+
+test('the CPU reading names the ceiling its sum sets on the cores', async () => {
+  const { describeCpu } = await import('../bench/lib/cpu.ts')
+  // 2 cores = 2,000 ms of CPU a second; 4 + 1 ms per request -> at most 400 requests/s.
+  assert.equal(describeCpu({ api: 4, postgres: 1 }, 2), 'api 4, postgres 1; 5 in all: 2 cores sustain at most 400/s at this cost')
+  assert.equal(describeCpu({ api: 0.25 }, 4), 'api 0.25; 0.25 in all: 4 cores sustain at most 16,000/s at this cost')
+  // Nothing measured (not Linux): the readings alone, no division by zero.
+  assert.equal(describeCpu({}, 2), '')
+})
