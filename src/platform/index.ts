@@ -3,7 +3,7 @@ import type { Config } from '../config.ts'
 import { connectDb, type Sql } from './db/index.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
 import { connectKv, type Kv } from './kv/index.ts'
-import { createLogger, type Logger } from './telemetry/log.ts'
+import { createLogger, throttledWarn, type Logger } from './telemetry/log.ts'
 import { createMetrics, type Metrics } from './telemetry/metrics.ts'
 import { join } from 'node:path'
 
@@ -47,6 +47,12 @@ export interface PlatformOptions {
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
+/** ioredis reports every failed reconnect attempt (several a second while Redis is down). */
+function redisErrorLogger(log: Logger): (error: Error) => void {
+  const warn = throttledWarn(log, 'redis connection error; reconnecting')
+  return (error) => warn({ err: error })
+}
+
 export async function openPlatform(config: Readonly<Config>, options: PlatformOptions = {}): Promise<Platform> {
   const log = options.log ?? createLogger(config.logLevel)
   const metrics = options.metrics ?? createMetrics()
@@ -65,7 +71,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     onQuery: options.onQuery,
     settings: sessionSettings,
   })
-  const kv = await connectKv(config.redisUrl, config.instance)
+  const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
   const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance }) : null
 
   const readiness: Record<string, () => Promise<void>> = {

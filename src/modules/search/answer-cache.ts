@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Kv } from '../../platform/kv/types.ts'
-import type { Logger } from '../../platform/telemetry/log.ts'
+import { throttledWarn, type Logger } from '../../platform/telemetry/log.ts'
 
 export interface AnswerCacheOptions {
   kv: Kv
@@ -31,8 +31,11 @@ interface Stored {
 export class AnswerCache {
   private readonly local: LRUCache<string, Stored> | null
   private readonly inflight = new Map<string, Promise<object>>()
+  /** While Redis is down every search fails over: one warning per interval. */
+  private readonly kvFailed: (fields: Record<string, unknown>) => void
 
   constructor(private readonly options: AnswerCacheOptions) {
+    this.kvFailed = throttledWarn(options.log, 'search answer cache: kv operation failed')
     const localTtl = Math.min(options.localTtlMs ?? 5_000, options.ttlMs)
     this.local = options.ttlMs > 0 && localTtl > 0 ? new LRUCache({ max: options.maxEntries ?? 5_000, ttl: localTtl }) : null
   }
@@ -93,7 +96,7 @@ export class AnswerCache {
     try {
       return await operation()
     } catch (error) {
-      this.options.log.warn({ err: error }, 'search answer cache: kv operation failed')
+      this.kvFailed({ err: error })
       return null
     }
   }

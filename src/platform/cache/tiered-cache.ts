@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { AppError } from '../http/errors.ts'
 import type { Kv } from '../kv/types.ts'
-import type { Logger } from '../telemetry/log.ts'
+import { throttledWarn, type Logger } from '../telemetry/log.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
 
 /** A cached answer, serialized once so that a hit costs no JSON work. */
@@ -87,7 +87,11 @@ export class TieredCache {
     // Entries outlive their freshness on purpose: a stale entry is the fallback while
     // PostgreSQL is down. Size bounds memory, freshUntil bounds staleness.
     this.lru = new LRUCache({ max: this.o.lruMax })
+    this.kvFailed = throttledWarn(this.o.log, 'kv operation failed; reading through to the database')
   }
+
+  /** While Redis is down every miss fails over: one warning per interval, not one per read. */
+  private readonly kvFailed: (fields: Record<string, unknown>) => void
 
   private get channel() {
     return `cache:${this.o.name}`
@@ -280,7 +284,7 @@ export class TieredCache {
     try {
       return await operation()
     } catch (error) {
-      this.o.log.warn({ err: error, cache: this.o.name }, 'kv operation failed')
+      this.kvFailed({ err: error, cache: this.o.name })
       return undefined
     }
   }

@@ -22,6 +22,7 @@ import { registerAuth, type SessionResolver } from './auth.ts'
 import { requestLogger } from './request-logger.ts'
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts'
 import { isDatabaseUnavailable } from '../db/index.ts'
+import { KvUnavailable } from '../kv/index.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
 
@@ -191,6 +192,10 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
     // Nothing was changed (the transaction rolled back) and a retry may well succeed.
     request.log.warn({ err: error }, 'database unavailable')
     appError = new AppError('unavailable', 'The database is not answering in time; retry shortly', {}, 503)
+  } else if (error instanceof KvUnavailable) {
+    // Redis (carts, sessions) is down or hanging; the command failed at once or timed out.
+    request.log.warn({ err: error }, 'key-value store unavailable')
+    appError = new AppError('unavailable', 'The cart and session store is not answering; retry shortly', {}, 503)
   } else {
     const status = (error as FastifyError).statusCode ?? 500
     if (status >= 500) {

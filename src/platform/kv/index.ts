@@ -1,13 +1,13 @@
 import { MemoryKv } from './memory.ts'
-import { RedisKv } from './redis.ts'
-import type { Kv } from './types.ts'
+import { RedisKv, type RedisKvOptions } from './redis.ts'
+import { KvUnavailable, type Kv } from './types.ts'
 
-export type { Kv }
-export { MemoryKv, RedisKv }
+export type { Kv, RedisKvOptions }
+export { KvUnavailable, MemoryKv, RedisKv }
 
-export async function connectKv(redisUrl: string | null, instance: string): Promise<Kv> {
+export async function connectKv(redisUrl: string | null, instance: string, options: RedisKvOptions = {}): Promise<Kv> {
   if (!redisUrl) return new MemoryKv()
-  const kv = new RedisKv(redisUrl, instance)
+  const kv = new RedisKv(redisUrl, instance, options)
   await kv.connect()
   return kv
 }

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis'
-import type { HashIncrementOptions, HashIncrementResult, Kv } from './types.ts'
+import { Redis, ReplyError } from 'ioredis'
+import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type Kv } from './types.ts'
 
 // KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3..] more
 // keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
@@ -26,6 +26,18 @@ return {1, nextValue, ''}`
 
 type HincrbyWithinCommand = (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<[number, number, string]>
 
+export interface RedisKvOptions {
+  /** Connection errors (ioredis keeps reconnecting meanwhile); without a listener ioredis prints them itself. */
+  onError?: (error: Error) => void
+  /** A command unanswered this long fails (default 2,000 ms). */
+  commandTimeoutMs?: number
+  /** After a command timed out, commands fail at once for this long (default 1,000 ms); then one probes. */
+  pauseAfterTimeoutMs?: number
+}
+
+// ioredis rejects a command past commandTimeout with this message (no code or class).
+const TIMED_OUT = 'Command timed out'
+
 /**
  * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
  * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
@@ -36,17 +48,59 @@ export class RedisKv implements Kv {
   private subscriber: Redis | null = null
   private readonly handlers = new Map<string, Set<(message: string) => void>>()
 
-  constructor(private readonly url: string, private readonly instance: string) {
+  /** Commands fail at once until then (a command timed out: Redis hangs or the network does). */
+  private pausedUntil = 0
+  /** After a pause, one command at a time finds out whether Redis answers again. */
+  private probing = false
+  private readonly pauseMs: number
+
+  constructor(private readonly url: string, private readonly instance: string, private readonly options: RedisKvOptions = {}) {
+    this.pauseMs = options.pauseAfterTimeoutMs ?? 1000
     this.redis = new Redis(url, {
       keyPrefix: `${instance}:`,
       connectTimeout: 5000,
-      commandTimeout: 2000,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
       maxRetriesPerRequest: 2,
+      // While the connection is down, a command fails at once instead of waiting in a queue
+      // for a reconnect: a cache read falls through to PostgreSQL now, and a cart write
+      // answers 503 now, rather than each holding its request for seconds.
+      enableOfflineQueue: false,
       enableAutoPipelining: true,
       lazyConnect: true,
     })
+    this.redis.on('error', (error: Error) => options.onError?.(error))
     // defineCommand runs the script by its SHA (EVALSHA) and prefixes KEYS like any key.
     this.redis.defineCommand('hincrbyWithin', { lua: HINCRBY_WITHIN })
+  }
+
+  /**
+   * Runs one command. A refusal by Redis (ReplyError) is passed on as it is; anything else
+   * means Redis could not be asked or did not answer: KvUnavailable. A timeout pauses all
+   * commands for pauseMs (failing at once, sending nothing), after which one command at a
+   * time probes until one is answered. A hanging Redis then costs one timeout per pause,
+   * not one per command. Hand-written, not the platform's opossum breaker: this runs on
+   * every cache and cart command, and needs no rolling statistics, only "did it time out".
+   */
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    const paused = this.pausedUntil > 0
+    if (paused && (Date.now() < this.pausedUntil || this.probing)) throw new KvUnavailable('Redis did not answer in time; commands are paused for a moment')
+    if (paused) this.probing = true
+    try {
+      const answer = await command()
+      if (paused) this.pausedUntil = 0
+      return answer
+    } catch (error) {
+      if (error instanceof ReplyError) {
+        if (paused) this.pausedUntil = 0
+        throw error
+      }
+      const message = (error as Error).message
+      if (message === TIMED_OUT) this.pausedUntil = Date.now() + this.pauseMs
+      else if (paused) this.pausedUntil = 0
+      throw new KvUnavailable(`Redis is unavailable: ${message}`, { cause: error })
+    } finally {
+      if (paused) this.probing = false
+    }
   }
 
   async connect(): Promise<void> {
@@ -58,64 +112,64 @@ export class RedisKv implements Kv {
   }
 
   async get(key: string) {
-    return this.redis.get(key)
+    return this.run(() => this.redis.get(key))
   }
 
   async set(key: string, value: string, options: { ttlMs?: number; ifAbsent?: boolean } = {}) {
     const args: (string | number)[] = []
     if (options.ttlMs) args.push('PX', Math.max(1, Math.round(options.ttlMs)))
     if (options.ifAbsent) args.push('NX')
-    const answer = await (this.redis.set as unknown as (...a: (string | number)[]) => Promise<string | null>)(key, value, ...args)
+    const answer = await this.run(() => (this.redis.set as unknown as (...a: (string | number)[]) => Promise<string | null>)(key, value, ...args))
     return answer === 'OK'
   }
 
   async del(...keys: string[]) {
-    return keys.length === 0 ? 0 : this.redis.del(...keys)
+    return keys.length === 0 ? 0 : this.run(() => this.redis.del(...keys))
   }
 
   async incr(key: string, by = 1, ttlMs?: number) {
-    if (!ttlMs) return this.redis.incrby(key, by)
+    if (!ttlMs) return this.run(() => this.redis.incrby(key, by))
     // One round trip; the expiry is set only when the counter is new (NX), as the contract says.
-    const [[, value]] = (await this.redis.multi().incrby(key, by).pexpire(key, ttlMs, 'NX').exec()) as [[null, number]]
+    const [[, value]] = (await this.run(() => this.redis.multi().incrby(key, by).pexpire(key, ttlMs, 'NX').exec())) as [[null, number]]
     return value
   }
 
   async expire(key: string, ttlMs: number) {
-    return (await this.redis.pexpire(key, Math.max(1, Math.round(ttlMs)))) === 1
+    return (await this.run(() => this.redis.pexpire(key, Math.max(1, Math.round(ttlMs))))) === 1
   }
 
   async ttl(key: string) {
-    return this.redis.pttl(key)
+    return this.run(() => this.redis.pttl(key))
   }
 
   async hget(key: string, field: string) {
-    return this.redis.hget(key, field)
+    return this.run(() => this.redis.hget(key, field))
   }
 
   async hgetall(key: string) {
-    return this.redis.hgetall(key)
+    return this.run(() => this.redis.hgetall(key))
   }
 
   async hset(key: string, fields: Record<string, string>) {
-    await this.redis.hset(key, fields)
+    await this.run(() => this.redis.hset(key, fields))
   }
 
   async hincrby(key: string, field: string, by: number) {
-    return this.redis.hincrby(key, field, by)
+    return this.run(() => this.redis.hincrby(key, field, by))
   }
 
   async hdel(key: string, ...fields: string[]) {
-    return fields.length === 0 ? 0 : this.redis.hdel(key, ...fields)
+    return fields.length === 0 ? 0 : this.run(() => this.redis.hdel(key, ...fields))
   }
 
   async hlen(key: string) {
-    return this.redis.hlen(key)
+    return this.run(() => this.redis.hlen(key))
   }
 
   async hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult> {
     const run = (this.redis as unknown as { hincrbyWithin: HincrbyWithinCommand }).hincrbyWithin.bind(this.redis)
     const keys = [key, options.alsoSet?.key ?? key, ...(options.renew ?? [])]
-    const [applied, value, refused] = await run(
+    const [applied, value, refused] = await this.run(() => run(
       keys.length,
       ...keys,
       field,
@@ -125,18 +179,19 @@ export class RedisKv implements Kv {
       options.maxFields ?? -1,
       options.ttlMs ? Math.max(1, Math.round(options.ttlMs)) : 0,
       ...Object.entries(options.alsoSet?.fields ?? {}).flat(),
-    )
+    ))
     return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
   }
 
   async publish(channel: string, message: string) {
-    return this.redis.publish(this.channel(channel), message)
+    return this.run(() => this.redis.publish(this.channel(channel), message))
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void) {
     const name = this.channel(channel)
     if (!this.subscriber) {
       this.subscriber = new Redis(this.url, { connectTimeout: 5000, lazyConnect: true })
+      this.subscriber.on('error', (error: Error) => this.options.onError?.(error))
       await this.subscriber.connect()
       this.subscriber.on('message', (from: string, message: string) => {
         for (const handler of this.handlers.get(from) ?? []) handler(message)
@@ -159,7 +214,7 @@ export class RedisKv implements Kv {
   }
 
   async ping() {
-    await this.redis.ping()
+    await this.run(() => this.redis.ping())
   }
 
   async close() {

@@ -61,3 +61,12 @@ export interface HashIncrementOptions {
 export type HashIncrementResult =
   | { applied: true; value: number }
   | { applied: false; value: number; refused: 'range' | 'fields' }
+
+/**
+ * The store could not be reached or did not answer in time, as opposed to refusing a
+ * command. A retry may succeed; the HTTP layer answers 503 with Retry-After.
+ */
+export class KvUnavailable extends Error {
+  override name = 'KvUnavailable'
+  readonly code = 'KV_UNAVAILABLE'
+}

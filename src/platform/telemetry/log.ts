@@ -23,3 +23,23 @@ export function createLogger(level: LogLevel, name = 'shop', destination?: Desti
   const options = { name, level, redact: { paths: REDACT, censor: '[redacted]' } }
   return destination ? pino(options, destination) : pino(options)
 }
+
+/**
+ * A warning that may repeat many times a second while a dependency is down (every cache
+ * read failing over, every reconnect attempt): logged at most once per `intervalMs`, with
+ * how many were left out since the last one. An outage leaves a trace, not a log storm.
+ */
+export function throttledWarn(log: Logger, message: string, intervalMs = 10_000): (fields: Record<string, unknown>) => void {
+  let lastAt = Number.NEGATIVE_INFINITY
+  let suppressed = 0
+  return (fields) => {
+    const now = Date.now()
+    if (now - lastAt < intervalMs) {
+      suppressed++
+      return
+    }
+    log.warn({ ...fields, ...(suppressed > 0 ? { suppressed } : {}) }, message)
+    lastAt = now
+    suppressed = 0
+  }
+}
