@@ -14,6 +14,8 @@ import { randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import { Redis } from 'ioredis'
+import { connect as connectNats } from 'nats'
+import { eventStream } from '../src/platform/bus/jetstream.ts'
 import { connectDb, type Sql } from '../src/platform/db/index.ts'
 import { migrate } from '../src/platform/db/migrate.ts'
 import { seedCatalog } from '../src/seed/index.ts'
@@ -113,6 +115,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
 
   const instance = `bench-${randomBytes(4).toString('hex')}`
   cleanups.push(() => deleteRedisKeys(redisUrl, instance))
+  if (process.env.NATS_URL) cleanups.push(() => deleteEventStream(process.env.NATS_URL!, instance))
   const [apiPort, baselinePort, gatewayPort] = [await freePort(), await freePort(), await freePort()]
   const api = `http://127.0.0.1:${apiPort}`
   // The card simulator runs as its own process, as the card processor would be its own
@@ -162,6 +165,17 @@ async function ready(child: Child, url: string): Promise<void> {
     await waitFor200(url, 90_000, child.alive)
   } catch (error) {
     throw new Error(`${child.name} did not come up: ${(error as Error).message}\n--- ${child.name} output ---\n${child.tail()}`)
+  }
+}
+
+/** Removes the JetStream stream the bench worker published its events to (jetstream.ts). */
+async function deleteEventStream(natsUrl: string, instance: string): Promise<void> {
+  const nats = await connectNats({ servers: natsUrl, timeout: 3000 })
+  try {
+    const jsm = await nats.jetstreamManager({ timeout: 3000 })
+    await jsm.streams.delete(eventStream(instance).name).catch(() => false)
+  } finally {
+    await nats.close()
   }
 }
 

@@ -3,6 +3,7 @@
 import type { Platform } from './platform/index.ts'
 import { buildHttpServer, type App } from './platform/http/server.ts'
 import { OutboxDispatcher, purgeDelivered } from './platform/bus/outbox.ts'
+import { eventStream, JetStreamPublisher } from './platform/bus/jetstream.ts'
 import { housekeepingRound, startHousekeeping, type HousekeepingTask } from './platform/housekeeping.ts'
 import { createCustomersModule } from './modules/customers/index.ts'
 import { createInventoryModule } from './modules/inventory/index.ts'
@@ -123,16 +124,20 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     // Search's in-stock filter follows stock too.
     await modules.search.refreshProducts(productIds, tx)
   })
+  // With NATS every event also goes to JetStream, for consumers outside this process.
+  const publisher = platform.nats ? new JetStreamPublisher(platform.sql, platform.nats, eventStream(platform.config.instance), platform.log) : null
   const housekeepingTasks: HousekeepingTask[] = [
-    { name: 'delivered outbox events', run: () => purgeDelivered(platform.sql) },
+    { name: 'delivered outbox events', run: () => purgeDelivered(platform.sql, { requirePublished: publisher !== null }) },
     { name: 'expired idempotency keys', run: modules.orders.purgeExpiredKeys },
     { name: 'old payment webhook events', run: modules.payments.purgeOldWebhookEvents },
   ]
   let housekeeping: { stop(): Promise<void> } | null = null
   return {
     dispatcher,
+    publisher,
     start() {
       dispatcher.start()
+      publisher?.start()
       if (reconciles) modules.orders.startReconciliation()
       housekeeping = startHousekeeping(housekeepingTasks, { intervalMs: HOUSEKEEPING_INTERVAL_MS, log: platform.log })
     },
@@ -142,6 +147,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
       modules.orders.stopReconciliation()
       await housekeeping?.stop()
       await dispatcher.stop()
+      await publisher?.stop()
       await modules.payments.stop()
     },
   }

@@ -42,12 +42,14 @@ function group(proc: Proc, procs: Map<number, Proc>, roots: Record<string, numbe
   }
   if (proc.comm === 'postgres') return 'postgres'
   if (proc.comm.startsWith('redis-server')) return 'redis'
+  // The worker publishes every event to JetStream: the broker's CPU is part of an order's.
+  if (proc.comm.startsWith('nats-server')) return 'nats'
   return null
 }
 
 /**
- * Starts counting CPU for the process trees under `roots` (name -> pid), PostgreSQL and
- * Redis. The returned function answers the CPU milliseconds each group used since. Processes
+ * Starts counting CPU for the process trees under `roots` (name -> pid), PostgreSQL, Redis
+ * and NATS. The returned function answers the CPU milliseconds each group used since. Processes
  * that ended meanwhile (a PostgreSQL backend closed) are not counted.
  */
 export function startCpuCount(roots: Record<string, number>): () => Record<string, number> {

@@ -47,6 +47,16 @@ export interface PlatformOptions {
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
+/**
+ * Drains the connection (flushes what is buffered), but not forever: with NATS unreachable a
+ * drain would wait for a reconnect that may never come, and hold up the shutdown.
+ */
+async function closeNats(nats: NatsConnection): Promise<void> {
+  const timeout = new Promise((resolve) => setTimeout(resolve, 2000).unref())
+  await Promise.race([nats.drain().catch(() => {}), timeout])
+  if (!nats.isClosed()) await nats.close()
+}
+
 /** ioredis reports every failed reconnect attempt (several a second while Redis is down). */
 function redisErrorLogger(log: Logger): (error: Error) => void {
   const warn = throttledWarn(log, 'redis connection error; reconnecting')
@@ -72,7 +82,9 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     settings: sessionSettings,
   })
   const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
-  const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance }) : null
+  // Reconnect for as long as it takes (the client's default gives up after ten tries, about
+  // 20 s, and the connection then stays closed until the process restarts).
+  const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance, maxReconnectAttempts: -1 }) : null
 
   const readiness: Record<string, () => Promise<void>> = {
     postgres: async () => {
@@ -104,7 +116,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
       return pool
     },
     async close() {
-      await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats?.drain()])
+      await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats && closeNats(nats)])
       await embedded?.stop()
     },
   }

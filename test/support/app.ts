@@ -10,6 +10,8 @@ import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
 import { migrate } from '../../src/platform/db/migrate.ts'
 import { createApi, createWorker, type Api } from '../../src/app.ts'
 import { createDatabase } from './db.ts'
+import type { NatsConnection } from 'nats'
+import { eventStream } from '../../src/platform/bus/jetstream.ts'
 
 export const ADMIN = { email: 'admin@shop.test', password: 'admin-password-1' }
 
@@ -25,6 +27,8 @@ export interface TestApp {
   adminToken(): Promise<string>
   /** Delivers every pending outbox event to the worker's handlers now; answers how many. */
   drainEvents(): Promise<number>
+  /** Publishes every unpublished outbox event to JetStream now (needs NATS_URL in env); answers how many. */
+  publishEvents(): Promise<number>
   /** One round of the worker's housekeeping now; answers the rows removed per task. */
   housekeep(): Promise<Record<string, number>>
   close(): Promise<void>
@@ -103,9 +107,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       return token!
     },
     drainEvents: () => worker.dispatcher.dispatchPending(),
+    publishEvents: () => {
+      if (!worker.publisher) throw new Error('publishEvents needs NATS_URL in the app env')
+      return worker.publisher.publishPending()
+    },
     housekeep: () => worker.housekeep(),
     async close() {
       await worker.stop()
+      // A test's event stream goes with it (the NATS server is shared).
+      if (platform.nats) await deleteStream(platform.nats, eventStream(instance).name)
       await api.stop()
       await platform.close()
       await database.drop()
@@ -142,3 +152,12 @@ export const sampleProduct = (overrides: Record<string, unknown> = {}) => ({
   ],
   ...overrides,
 })
+
+async function deleteStream(nats: NatsConnection, name: string): Promise<void> {
+  try {
+    const jsm = await nats.jetstreamManager({ timeout: 2000 })
+    await jsm.streams.delete(name)
+  } catch {
+    // Never created (nothing was published), or NATS is away: nothing to clean up then.
+  }
+}

@@ -35,14 +35,16 @@ export const DELIVERED_RETENTION_HOURS = 72
 
 /**
  * Deletes up to `batch` delivered events created before the retention window; answers how
- * many. Never an undelivered one. The old rows are found through the BRIN index on created_at.
+ * many. Never an undelivered one, nor (requirePublished) one not yet in JetStream. The old rows are found through the BRIN index on created_at.
  */
-export async function purgeDelivered(sql: Sql, options: { retentionHours?: number; batch?: number } = {}): Promise<number> {
+export async function purgeDelivered(sql: Sql, options: { retentionHours?: number; batch?: number; requirePublished?: boolean } = {}): Promise<number> {
   const hours = options.retentionHours ?? DELIVERED_RETENTION_HOURS
+  // With NATS, an event must also be in JetStream (jetstream.ts) before it may go.
+  const published = options.requirePublished ? sql`and published_at is not null` : sql``
   return deleteBatch(sql, {
     table: 'platform.outbox',
     key: 'id',
-    where: sql`created_at < now() - ${hours} * interval '1 hour' and dispatched_at is not null`,
+    where: sql`created_at < now() - ${hours} * interval '1 hour' and dispatched_at is not null ${published}`,
     limit: options.batch ?? 5000,
   })
 }

@@ -1,0 +1,136 @@
+// The outbox's second relay: every committed event goes to a NATS JetStream stream (DESIGN.md:
+// order events through JetStream, durable, deduplicated by message id), for consumers outside
+// this process: other services, the flash-sale queue, analytics. The in-process handlers
+// (outbox.ts) run apart from it, so a NATS outage holds up the stream and nothing else.
+import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats'
+import type { Sql } from '../db/index.ts'
+import type { Logger } from '../telemetry/log.ts'
+import { throttledWarn } from '../telemetry/log.ts'
+
+export interface EventStream {
+  /** The stream's name: `<INSTANCE>_events`. */
+  name: string
+  /** The subject of an event type: `<instance>.events.<type>`. */
+  subjectOf(type: string): string
+}
+
+export function eventStream(instance: string): EventStream {
+  return { name: `${instance}_events`, subjectOf: (type) => `${instance}.events.${type}` }
+}
+
+/**
+ * JetStream drops a message whose id it has seen within this window: a batch republished
+ * after its acks came back but its mark was lost (a crash between the two) is stored once.
+ */
+const DUPLICATE_WINDOW_MS = 2 * 60_000
+/** Consumers have this long to read an event before the stream lets it go. */
+const RETENTION_DAYS = 7
+
+/** Creates the stream, or updates its settings when it exists. */
+export async function ensureEventStream(nats: NatsConnection, stream: EventStream): Promise<void> {
+  const jsm = await nats.jetstreamManager({ timeout: 5000 })
+  const config = {
+    name: stream.name,
+    subjects: [stream.subjectOf('>')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    max_age: nanos(RETENTION_DAYS * 24 * 3600 * 1000),
+  }
+  try {
+    await jsm.streams.info(stream.name)
+    await jsm.streams.update(stream.name, config)
+  } catch (error) {
+    if (!/stream not found/i.test(String((error as Error).message))) throw error
+    await jsm.streams.add(config)
+  }
+}
+
+export interface PublisherOptions {
+  intervalMs?: number
+  batchSize?: number
+  /** Per publish, waiting for JetStream's acknowledgement. */
+  ackTimeoutMs?: number
+}
+
+/**
+ * Publishes unpublished outbox rows in id order, each with its event id as the message id,
+ * and marks them published once JetStream acknowledged them all (stored durably). A batch
+ * is locked (FOR UPDATE SKIP LOCKED) while it goes out, so several workers never publish the
+ * same rows; if the marks are lost anyway, the republished messages are dropped as duplicates.
+ */
+export class JetStreamPublisher {
+  private readonly js: JetStreamClient
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<unknown> | null = null
+  private stopped = true
+  private ensured = false
+  private readonly failed: (fields: Record<string, unknown>) => void
+  private readonly o: Required<PublisherOptions>
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly nats: NatsConnection,
+    private readonly stream: EventStream,
+    log: Logger,
+    options: PublisherOptions = {},
+  ) {
+    this.js = nats.jetstream({ timeout: options.ackTimeoutMs ?? 5000 })
+    this.o = { intervalMs: 200, batchSize: 200, ackTimeoutMs: 5000, ...options }
+    this.failed = throttledWarn(log, 'publishing outbox events to JetStream failed; will retry')
+  }
+
+  start(): void {
+    this.stopped = false
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (this.stopped) return
+    this.timer = setTimeout(() => {
+      this.running = this.publishPending()
+        .catch((error) => this.failed({ err: error }))
+        .then(() => {
+          this.running = null
+          this.schedule()
+        })
+    }, this.o.intervalMs)
+  }
+
+  /** Publishes everything pending now; answers how many events went out. */
+  async publishPending(): Promise<number> {
+    if (!this.ensured) {
+      // Here, not at start: NATS may be down when the worker starts, and this is retried.
+      await ensureEventStream(this.nats, this.stream)
+      this.ensured = true
+    }
+    let published = 0
+    for (;;) {
+      const count = await this.sql.begin(async (tx) => {
+        const rows = await tx<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
+          select id, event_id, type, payload, created_at from platform.outbox
+          where published_at is null order by id limit ${this.o.batchSize}
+          for update skip locked`
+        if (rows.length === 0) return 0
+        // Sent together, in order, on one connection: the stream stores them in that order.
+        // The message is the whole event (OutboxEvent), its id also the message id.
+        await Promise.all(
+          rows.map((row) => {
+            const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
+            return this.js.publish(this.stream.subjectOf(row.type), JSON.stringify(event), { msgID: row.event_id })
+          }),
+        )
+        await tx`update platform.outbox set published_at = now() where id in ${tx(rows.map((row) => row.id))}`
+        return rows.length
+      })
+      published += count
+      if (count < this.o.batchSize) return published
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    await this.running
+  }
+}
