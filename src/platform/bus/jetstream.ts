@@ -6,6 +6,7 @@ import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsCon
 import type { Sql } from '../db/index.ts'
 import type { Logger } from '../telemetry/log.ts'
 import { throttledWarn } from '../telemetry/log.ts'
+import { pollLoop } from './poll-loop.ts'
 
 export interface EventStream {
   /** The stream's name: `<INSTANCE>_events`. */
@@ -61,9 +62,7 @@ export interface PublisherOptions {
  */
 export class JetStreamPublisher {
   private readonly js: JetStreamClient
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<unknown> | null = null
-  private stopped = true
+  private loop: { stop(): Promise<void> } | null = null
   private ensured = false
   private readonly failed: (fields: Record<string, unknown>) => void
   private readonly o: Required<PublisherOptions>
@@ -81,20 +80,7 @@ export class JetStreamPublisher {
   }
 
   start(): void {
-    this.stopped = false
-    this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.stopped) return
-    this.timer = setTimeout(() => {
-      this.running = this.publishPending()
-        .catch((error) => this.failed({ err: error }))
-        .then(() => {
-          this.running = null
-          this.schedule()
-        })
-    }, this.o.intervalMs)
+    this.loop = pollLoop(this.o.intervalMs, () => this.publishPending(), (error) => this.failed({ err: error }))
   }
 
   /** Publishes everything pending now; answers how many events went out. */
@@ -129,8 +115,6 @@ export class JetStreamPublisher {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    await this.running
+    await this.loop?.stop()
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Db, Sql, Tx } from '../db/index.ts'
 import type { Logger } from '../telemetry/log.ts'
 import { deleteBatch } from '../db/delete-batch.ts'
+import { pollLoop } from './poll-loop.ts'
 
 export interface OutboxEvent<T = unknown> {
   eventId: string
@@ -57,9 +58,7 @@ export async function purgeDelivered(sql: Sql, options: { retentionHours?: numbe
  */
 export class OutboxDispatcher {
   private readonly handlers = new Map<string, EventHandler[]>()
-  private timer: NodeJS.Timeout | null = null
-  private running: Promise<void> | null = null
-  private stopped = true
+  private loop: { stop(): Promise<void> } | null = null
 
   constructor(
     private readonly sql: Sql,
@@ -72,20 +71,7 @@ export class OutboxDispatcher {
   }
 
   start(): void {
-    this.stopped = false
-    this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.stopped) return
-    this.timer = setTimeout(() => {
-      this.running = this.dispatchPending()
-        .catch((error) => this.log.warn({ err: error }, 'outbox dispatch failed; will retry'))
-        .then(() => {
-          this.running = null
-          this.schedule()
-        })
-    }, this.options.intervalMs)
+    this.loop = pollLoop(this.options.intervalMs, () => this.dispatchPending(), (error) => this.log.warn({ err: error }, 'outbox dispatch failed; will retry'))
   }
 
   /** Delivers everything pending now; answers how many events were delivered. */
@@ -130,8 +116,6 @@ export class OutboxDispatcher {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true
-    if (this.timer) clearTimeout(this.timer)
-    await this.running
+    await this.loop?.stop()
   }
 }
