@@ -54,6 +54,10 @@ const MINUTE = 60_000
  * briefly; when the loader fails, the last known copy is served. Invalidation deletes the
  * KV copy and tells every process (KV pub/sub) to drop its LRU copy.
  */
+/** Invalidated keys whose KV copy waits for Redis to come back (see deleteKvCopy). */
+const MAX_UNDELETED = 100_000
+const UNDELETED_RETRY_MS = 1000
+
 export class TieredCache {
   private readonly lru: LRUCache<string, LruEntry>
   private readonly inflight = new Map<string, Promise<CachedBody>>()
@@ -88,7 +92,13 @@ export class TieredCache {
     // PostgreSQL is down. Size bounds memory, freshUntil bounds staleness.
     this.lru = new LRUCache({ max: this.o.lruMax })
     this.kvFailed = throttledWarn(this.o.log, 'kv operation failed; reading through to the database')
+    this.tooManyUndeleted = throttledWarn(this.o.log, 'too many invalidated KV copies wait for Redis; the rest expire on their own')
   }
+
+  /** KV copies an invalidation could not delete (Redis away): retried until they are gone. */
+  private readonly undeleted = new Set<string>()
+  private undeletedRetry: NodeJS.Timeout | null = null
+  private readonly tooManyUndeleted: (fields: Record<string, unknown>) => void
 
   /** While Redis is down every miss fails over: one warning per interval, not one per read. */
   private readonly kvFailed: (fields: Record<string, unknown>) => void
@@ -128,6 +138,7 @@ export class TieredCache {
   }
 
   async stop(): Promise<void> {
+    if (this.undeletedRetry) clearTimeout(this.undeletedRetry)
     await Promise.all(this.unsubscribes.splice(0).map((unsubscribe) => unsubscribe()))
   }
 
@@ -167,12 +178,43 @@ export class TieredCache {
    * later catches a late write there.
    */
   async invalidate(key: string): Promise<void> {
-    const { kv } = this.o
     this.forgetLocally(key)
-    await this.safely(() => kv.del(this.kvKey(key)))
+    await this.deleteKvCopy(key)
     const others = await this.publishAndAwaitAcks(key)
-    if (others > 0) await this.safely(() => kv.del(this.kvKey(key)))
-    setTimeout(() => void this.safely(() => kv.del(this.kvKey(key))), 1000).unref()
+    if (others > 0) await this.deleteKvCopy(key)
+    setTimeout(() => void this.deleteKvCopy(key), 1000).unref()
+  }
+
+  /**
+   * Deletes the KV copy; when Redis cannot be reached, keeps trying every second until it
+   * can. Otherwise the old copy would outlive the outage (it lives kvTtlMs, 30 minutes) and
+   * be served again once Redis is back. At most MAX_UNDELETED keys wait; past that the
+   * rest are left to their TTL, and a warning says so.
+   */
+  private async deleteKvCopy(key: string): Promise<void> {
+    if ((await this.safely(() => this.o.kv.del(this.kvKey(key)))) !== undefined) return
+    if (this.undeleted.size >= MAX_UNDELETED) {
+      this.tooManyUndeleted({ cache: this.o.name, key, waiting: this.undeleted.size })
+      return
+    }
+    this.undeleted.add(key)
+    this.retryUndeleted()
+  }
+
+  private retryUndeleted(): void {
+    if (this.undeletedRetry || this.undeleted.size === 0) return
+    this.undeletedRetry = setTimeout(async () => {
+      const keys = [...this.undeleted]
+      try {
+        await this.o.kv.del(...keys.map((key) => this.kvKey(key)))
+        for (const key of keys) this.undeleted.delete(key)
+      } catch {
+        // Still away: the next round tries again.
+      }
+      this.undeletedRetry = null
+      this.retryUndeleted()
+    }, UNDELETED_RETRY_MS)
+    this.undeletedRetry.unref()
   }
 
   /** Tells the other processes; answers how many there were once they confirmed, or on timeout. */
