@@ -80,23 +80,23 @@ export class OutboxDispatcher {
     for (;;) {
       // Claim a batch for a while (one statement, no transaction held while handlers run).
       // A worker that dies mid-batch leaves the claim to expire; another takes the rows over.
-      const rows = await this.sql<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
-        update platform.outbox set claimed_until = now() + ${CLAIM_SECONDS} * interval '1 second'
+      // Events no handler here listens to (order.placed, order.paid ...) are done by the
+      // claim itself: marked dispatched in the same update, one row version fewer each (a
+      // transaction per event cost the worker about 0.6 ms of CPU).
+      const heardTypes = [...this.handlers.keys()]
+      const rows = await this.sql<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date; heard: boolean }[]>`
+        update platform.outbox
+        set claimed_until = now() + ${CLAIM_SECONDS} * interval '1 second',
+            dispatched_at = case when type = any(${heardTypes}::text[]) then null else now() end
         where id in (
           select id from platform.outbox
           where dispatched_at is null and (claimed_until is null or claimed_until < now())
           order by id limit ${this.options.batchSize}
           for update skip locked)
-        returning id, event_id, type, payload, created_at`
+        returning id, event_id, type, payload, created_at, type = any(${heardTypes}::text[]) as heard`
       rows.sort((a, b) => Number(a.id) - Number(b.id))
-      // Events no handler here listens to (order.placed, order.paid ...) are done in one
-      // statement: a transaction each cost the worker about 0.6 ms of CPU per event.
-      const heard = rows.filter((row) => this.handlers.has(row.type))
-      const unheard = rows.filter((row) => !this.handlers.has(row.type))
-      if (unheard.length > 0) {
-        await this.sql`update platform.outbox set dispatched_at = now() where id = any(${unheard.map((row) => row.id)}::bigint[])`
-        delivered += unheard.length
-      }
+      const heard = rows.filter((row) => row.heard)
+      delivered += rows.length - heard.length
       for (const row of heard) {
         const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
         try {
