@@ -59,6 +59,8 @@ export interface PublisherOptions {
  * and marks them published once JetStream acknowledged them all (stored durably). A batch
  * is locked (FOR UPDATE SKIP LOCKED) while it goes out, so several workers never publish the
  * same rows; if the marks are lost anyway, the republished messages are dropped as duplicates.
+ * One worker's batches go out in id order; with several workers, their batches interleave
+ * (consumers order by the event's time, or do not depend on order).
  */
 export class JetStreamPublisher {
   private readonly js: JetStreamClient
