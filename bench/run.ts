@@ -46,10 +46,23 @@ const settings = {
   duration: intFromEnv('BENCH_DURATION', 10),
   warmup: intFromEnv('BENCH_WARMUP', 3, 0),
   /** Requests per second in an open loop (bench/open-loop.ts) instead of the load tool's closed loop; 0: closed. */
-  rate: intFromEnv('BENCH_RATE', 0, 0),
+  rates: ratesFromEnv(),
   cores: os.availableParallelism(),
   /** API processes (WEB_CONCURRENCY): one per core unless BENCH_API_WORKERS says otherwise. */
   apiWorkers: intFromEnv('BENCH_API_WORKERS', os.availableParallelism()),
+}
+
+/**
+ * BENCH_RATE: one rate (requests/s, open loop), or several comma-separated, run one after
+ * the other in one bench run ("200,240,280,300": where the p95 goal stops holding); unset or
+ * 0, the load tool's closed loop.
+ */
+function ratesFromEnv(): number[] {
+  const raw = process.env.BENCH_RATE?.trim()
+  if (!raw) return []
+  const rates = raw.split(',').map((part) => Number(part.trim().replace(/_/g, '')))
+  if (rates.some((rate) => !Number.isSafeInteger(rate) || rate < 0)) fail(`BENCH_RATE must be whole numbers >= 0, comma-separated, got "${raw}"`)
+  return rates.filter((rate) => rate > 0)
 }
 
 function select(name: string | undefined): { loads: LoadScenario[]; tasks: TaskScenario[]; flows: FlowScenario[] } {
@@ -283,16 +296,19 @@ async function main(): Promise<void> {
     for (const scenario of loads) {
       log(`${scenario.name}: ${scenario.description}`)
       const prepared = await scenario.prepare({ api: targets.api, sql: targets.sql, connections: settings.connections, duration: settings.duration, log })
-      const options = settings.rate > 0 ? { ...prepared, rate: settings.rate } : prepared
-      const loop = options.rate ? `open loop: ${options.rate} requests/s arriving on schedule, up to ${options.connections ?? settings.connections} connections` : `closed loop: ${options.connections ?? settings.connections} connections`
-      log(`${scenario.name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api (${loop})`)
-      const api = await load(targets.api, options, targets.pids)
-      if (api.cpuMsPerRequest) log(`${scenario.name}: CPU ms per request: ${describeCpu(api.cpuMsPerRequest)}`)
-      log(`${scenario.name}: the same against the baseline`)
-      const baseline = await load(targets.baseline, options, { baseline: targets.baselinePid })
-      if (baseline.cpuMsPerRequest) log(`${scenario.name}: baseline CPU ms per request: ${describeCpu(baseline.cpuMsPerRequest)}`)
-      rows.push(row(scenario.name, 'api', api, baseline), row(scenario.name, 'baseline', baseline, null))
-      ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, connections: options.connections, api, baseline })
+      for (const rate of settings.rates.length > 0 ? settings.rates : [0]) {
+        const options = rate > 0 ? { ...prepared, rate } : prepared
+        const name = rate > 0 && settings.rates.length > 1 ? `${scenario.name}@${rate}/s` : scenario.name
+        const loop = options.rate ? `open loop: ${options.rate} requests/s arriving on schedule, up to ${options.connections ?? settings.connections} connections` : `closed loop: ${options.connections ?? settings.connections} connections`
+        log(`${name}: ${settings.warmup} s warm-up + ${options.duration ?? settings.duration} s against the api (${loop})`)
+        const api = await load(targets.api, options, targets.pids)
+        if (api.cpuMsPerRequest) log(`${name}: CPU ms per request: ${describeCpu(api.cpuMsPerRequest)}`)
+        log(`${name}: the same against the baseline`)
+        const baseline = await load(targets.baseline, options, { baseline: targets.baselinePid })
+        if (baseline.cpuMsPerRequest) log(`${name}: baseline CPU ms per request: ${describeCpu(baseline.cpuMsPerRequest)}`)
+        rows.push(row(name, 'api', api, baseline), row(name, 'baseline', baseline, null))
+        ;(results.loads as unknown[]).push({ scenario: scenario.name, description: scenario.description, rate: rate || undefined, connections: options.connections, api, baseline })
+      }
     }
     console.log(`\n${table(rows)}\n`)
     console.log(`${settings.cores} cores shared by the api (${settings.apiWorkers} workers), the outbox worker, the baseline and the load generator; ${settings.connections} connections, ${settings.warmup} s warm-up, ${settings.duration} s measured; load average now ${os.loadavg()[0].toFixed(1)}.`)
