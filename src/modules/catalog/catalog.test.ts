@@ -259,6 +259,33 @@ describe('catalog over HTTP', () => {
     assert.equal((await t.call('GET', '/store/products?limit=100')).body.items.length, before)
   })
 
+  test('a product has one currency: mixing them is a 400 naming the variant, and nothing is written', async () => {
+    const before = (await t.call('GET', '/store/products?limit=100')).body.items.length
+    const variant = (sku: string, currency: string) => ({ sku: `${sku}-${Math.random().toString(36).slice(2, 8)}`, title: sku, price: { amount: 1000, currency }, stock: 1 })
+    const mixed = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Mixed', variants: [variant('A', 'USD'), variant('B', 'USD'), variant('C', 'EUR')] }) })
+    assert.equal(mixed.status, 400)
+    assert.equal(mixed.body.errors[0].path, 'variants.2.price.currency')
+    assert.equal((await t.call('GET', '/store/products?limit=100')).body.items.length, before, 'no product was created')
+
+    const product = await create()
+    const added = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [variant('D', 'EUR')] } })
+    assert.equal(added.status, 400)
+    assert.equal(added.body.errors[0].path, 'variants.0.price.currency')
+    const repriced = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: product.variants[0].id, price: { amount: 900, currency: 'EUR' } }] } })
+    assert.equal(repriced.status, 400, 'one variant of two moved to another currency')
+    const unchanged = (await t.call('GET', `/store/products/${product.id}`)).body
+    assert.deepEqual(unchanged.variants.map((v: { price: unknown }) => v.price), product.variants.map((v: { price: unknown }) => v.price))
+
+    // Moving every variant to another currency together is fine.
+    const moved = await t.call('PATCH', `/admin/products/${product.id}`, {
+      token,
+      body: { variants: product.variants.map((v: { id: string }) => ({ id: v.id, price: { amount: 900, currency: 'EUR' } })) },
+    })
+    assert.equal(moved.status, 200, JSON.stringify(moved.body))
+    const after = (await t.call('GET', `/store/products/${product.id}`)).body
+    assert.deepEqual([...new Set(after.variants.map((v: { price: { currency: string } }) => v.price.currency))], ['EUR'])
+  })
+
   test('admin routes answer 401 without a session and 403 for a non-admin', async () => {
     const anonymous = await t.call('POST', '/admin/products', { body: sampleProduct() })
     assert.equal(anonymous.status, 401)

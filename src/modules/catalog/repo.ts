@@ -147,6 +147,12 @@ export async function softDeleteProduct(db: Db, id: string): Promise<boolean> {
   return rows.length > 0
 }
 
+/** The currencies the product's variants are priced in (one, unless a write mixed them). */
+export async function variantCurrencies(db: Db, productId: string): Promise<string[]> {
+  const rows = await db<{ currency: string }[]>`select distinct currency from catalog.variants where product_id = ${productId} order by currency`
+  return rows.map((row) => row.currency.trim())
+}
+
 export async function variantCount(db: Db, productId: string): Promise<number> {
   const [row] = await db<{ n: number }[]>`select count(*)::int as n from catalog.variants where product_id = ${productId}`
   return row.n

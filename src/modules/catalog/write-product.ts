@@ -41,6 +41,22 @@ async function refuseTakenSkus(tx: Db, skus: string[], pathOf: (sku: string) => 
   }
 }
 
+/**
+ * A product is priced in one currency: its summary (listings, search) shows one price, and
+ * search filters and sorts by it. A write that would leave two is refused, naming the first
+ * variant in the request priced otherwise than the rest.
+ */
+async function refuseMixedCurrencies(tx: Db, productId: string, variants: (VariantChangeInput | NewVariantInput)[]) {
+  const currencies = await repo.variantCurrencies(tx, productId)
+  if (currencies.length <= 1) return
+  const priced = variants.map((v, i) => ({ i, currency: v.price?.currency })).filter((v) => v.currency !== undefined)
+  const counts = new Map(priced.map((v) => [v.currency, priced.filter((w) => w.currency === v.currency).length]))
+  const odd = priced.find((v) => counts.get(v.currency)! < Math.max(...counts.values())) ?? priced[priced.length - 1]
+  throw validationFailed([
+    { path: `variants.${odd?.i ?? 0}.price.currency`, message: `every variant of a product has one currency (this product would have ${currencies.join(' and ')})` },
+  ])
+}
+
 async function addVariants(tx: Db, deps: WriteDeps, productId: string, variants: NewVariantInput[], firstPosition: number) {
   for (const [i, v] of variants.entries()) {
     const variantId = await repo.insertVariant(tx, {
@@ -69,6 +85,7 @@ export async function createProduct(deps: WriteDeps, input: CreateProductInput):
       images: input.images ?? [],
     })
     await addVariants(tx, deps, productId, input.variants, 0)
+    await refuseMixedCurrencies(tx, productId, input.variants)
     await productUpdated(tx, productId, 'created')
     return productId
   })
@@ -110,6 +127,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
       if (!ok) throw validationFailed([{ path: `variants.${variants.indexOf(change)}.id`, message: 'is not a variant of this product' }])
     }
     if (additions.length > 0) await addVariants(tx, deps, id, additions, await repo.variantCount(tx, id))
+    if (variants.some((v) => v.price !== undefined)) await refuseMixedCurrencies(tx, id, variants)
     await productUpdated(tx, id, 'updated')
   })
   await deps.afterChange(id, categoryCreated)
