@@ -61,6 +61,7 @@ describe('inventory', () => {
     const zero = await t.call('POST', `/admin/inventory/${v}/adjust`, { token, body: { delta: 0, reason: 'x' } })
     assert.equal(zero.status, 400)
     assert.equal(zero.body.errors[0].path, 'delta')
+    assert.equal(zero.body.errors[0].message, 'must not be 0')
     const noReason = await t.call('POST', `/admin/inventory/${v}/adjust`, { token, body: { delta: 1 } })
     assert.equal(noReason.body.errors[0].path, 'reason')
     const negative = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { available: -1 } })

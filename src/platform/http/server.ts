@@ -64,7 +64,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     trustProxy: trustedProxies(deps.config.trustProxy ?? false),
     return503OnClosing: true,
     bodyLimit: 1_048_576,
-    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
+    // verbose: an error carries the schema that failed, so "not: { const: 0 }" can be said as
+    // "must not be 0" instead of ajv's "must NOT be valid" (fieldErrorsOf).
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, verbose: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
   // The hooks below run on every answer, so they take a callback rather than being async
@@ -171,6 +173,13 @@ async function runReadinessChecks(checks: Record<string, () => Promise<void>>): 
   return Object.fromEntries(entries)
 }
 
+/** ajv's message, except where it does not say what is wrong. */
+function messageOf(issue: NonNullable<FastifyError['validation']>[number]): string {
+  const schema = (issue as { schema?: unknown }).schema as { const?: unknown } | undefined
+  if (issue.keyword === 'not' && schema && 'const' in schema) return `must not be ${JSON.stringify(schema.const)}`
+  return issue.message ?? 'is not valid'
+}
+
 function fieldErrorsOf(error: FastifyError): FieldError[] {
   // Paths name the field as the client sent it: `variants.0.price`, or `limit` for a query parameter.
   return (error.validation ?? []).map((issue) => {
@@ -178,7 +187,7 @@ function fieldErrorsOf(error: FastifyError): FieldError[] {
     const segments = issue.instancePath.split('/').filter(Boolean)
     if (typeof params.missingProperty === 'string') segments.push(params.missingProperty)
     if (typeof params.additionalProperty === 'string') segments.push(params.additionalProperty)
-    return { path: segments.join('.') || error.validationContext || 'body', message: issue.message ?? 'is not valid' }
+    return { path: segments.join('.') || error.validationContext || 'body', message: messageOf(issue) }
   })
 }
 
