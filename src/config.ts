@@ -24,6 +24,8 @@ export interface Config {
   dbQueryTimeoutMs: number
   /** Event-loop delay above which requests are shed with 503. */
   maxEventLoopDelayMs: number
+  /** A request unanswered this long gets 503 (0: never); see http/server.ts. */
+  requestDeadlineMs: number
   /** Size of the PostgreSQL pool per process. */
   dbPoolSize: number
   /** PostgreSQL cancels a statement of the api and worker roles after this long (0: never). */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     lruTtlMs: integer(env, 'CACHE_LRU_TTL_MS', 5000, 0, 3_600_000),
     dbQueryTimeoutMs: integer(env, 'DB_QUERY_TIMEOUT_MS', 2000, 50, 60_000),
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
+    requestDeadlineMs: integer(env, 'REQUEST_DEADLINE_MS', 30_000, 0, 3_600_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
     dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 4, 1, 200) : 1,
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),

@@ -28,7 +28,7 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 export interface HttpDeps {
   /** trustProxy: see Config; absent, no proxy is believed. */
-  config: Pick<Config, 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'trustProxy'>>
+  config: Pick<Config, 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'trustProxy' | 'requestDeadlineMs'>>
   log: Logger
   metrics: Metrics
   /** Named dependency checks for /health/ready; each throws when its dependency is down. */
@@ -47,6 +47,9 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const READY_CHECK_TIMEOUT_MS = 1500
 // Liveness and metrics must answer even while the process sheds load.
 const NEVER_SHED = ['/health/', '/metrics']
+/** The request's deadline timer (onRequest sets it, onResponse clears it). */
+const DEADLINE = Symbol('deadline')
+type DeadlineRequest = FastifyRequest & { [DEADLINE]?: NodeJS.Timeout }
 
 export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   const app = Fastify({
@@ -71,10 +74,37 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
 
   // The hooks below run on every answer, so they take a callback rather than being async
   // functions: no promise per hook per request.
+  // The last word on how long a write may take. Every dependency call has its own timeout,
+  // but a PostgreSQL that stops answering without closing the connection (a network
+  // blackhole) holds a request until TCP gives up, many minutes: statement_timeout fires on
+  // the server and its error never arrives. Past the deadline the client gets a 503 now; the
+  // work goes on behind it and its late result is dropped (the reply is hijacked). Checkout
+  // stays safe to retry: its Idempotency-Key answers the retry with the first result. Reads
+  // (GET) are left out: product pages and search have their own fallbacks and limits, and
+  // the timer would cost the hottest path several percent.
+  const deadlineMs = deps.config.requestDeadlineMs ?? 0
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
+    if (deadlineMs > 0 && request.method !== 'GET' && request.method !== 'HEAD') {
+      const timer = setTimeout(() => answerPastDeadline(request, reply), deadlineMs)
+      timer.unref()
+      ;(request as DeadlineRequest)[DEADLINE] = timer
+    }
     done()
   })
+  function answerPastDeadline(request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.sent || reply.raw.headersSent) return
+    const route = request.routeOptions.url ?? 'unmatched'
+    const error = new AppError('unavailable', 'This is taking too long on our side; retry shortly (with the same Idempotency-Key, a retry is safe)', {}, 503)
+    const body = JSON.stringify(problemOf(error, request.url.split('?')[0]))
+    const headers = { ...reply.getHeaders(), 'content-type': 'application/problem+json', 'retry-after': '5', 'content-length': Buffer.byteLength(body) }
+    reply.hijack()
+    reply.raw.writeHead(503, headers as Record<string, string | number>)
+    reply.raw.end(body)
+    deps.metrics.httpDuration.observe({ method: request.method, route, status: '503' }, reply.elapsedTime / 1000)
+    request.log.warn({ route, deadlineMs }, 'no answer within the request deadline: answered 503, the work goes on behind it')
+  }
+
   // While draining, each answer closes its connection: a keep-alive client that is
   // mid-request would otherwise hold the server open until its keep-alive timeout.
   let draining = false
@@ -90,6 +120,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
+    const deadline = (request as DeadlineRequest)[DEADLINE]
+    if (deadline) clearTimeout(deadline)
     const route = request.routeOptions.url ?? 'unmatched'
     deps.metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },

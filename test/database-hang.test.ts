@@ -1,0 +1,60 @@
+// PostgreSQL stops answering without closing the connection (a network blackhole): the
+// server's statement_timeout fires, but its error never arrives, so nothing would end the
+// request for many minutes. The request deadline answers 503 instead; the checkout goes on
+// behind it, and a retry with the same Idempotency-Key gets the one order it placed.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { sampleProduct, startTestApp } from './support/app.ts'
+import { createDatabase } from './support/db.ts'
+import { startTcpProxy } from './support/tcp-proxy.ts'
+
+const embedded = !process.env.DATABASE_URL
+
+test('a checkout held up by a silent database answers 503 at the deadline; the retry gets the one order', { skip: embedded && 'needs DATABASE_URL: the embedded database is in-process' }, async (t) => {
+  const database = await createDatabase()
+  const target = new URL(database.url)
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432))
+  const viaProxy = new URL(database.url)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(proxy.port)
+  const app = await startTestApp({ databaseUrl: viaProxy.toString(), env: { REQUEST_DEADLINE_MS: '2000' } })
+  t.after(async () => {
+    proxy.unhang()
+    await app.close()
+    await proxy.close()
+    await database.drop()
+  })
+  const product = (await app.call('POST', '/admin/products', { token: await app.adminToken(), body: sampleProduct() })).body
+  const cart = (await app.call('POST', '/store/carts')).body.id
+  assert.equal((await app.call('POST', `/store/carts/${cart}/items`, { body: { variantId: product.variants[0].id, quantity: 1 } })).status, 200)
+  const checkout = () =>
+    app.call('POST', `/store/carts/${cart}/checkout`, {
+      headers: { 'idempotency-key': 'silent-database-0001' },
+      body: {
+        email: 'patient@example.com',
+        shippingAddress: { name: 'Pat', line1: '1 Slow St', city: 'Springfield', postalCode: '12345', country: 'US' },
+        payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } },
+      },
+    })
+
+  proxy.hang()
+  // Without a deadline nothing answers: the guard turns that into a failure, not a hang.
+  const first = await Promise.race([checkout(), sleep(20_000).then(() => null)])
+  assert.ok(first, 'an answer came')
+  assert.equal(first.status, 503)
+  assert.equal(first.body.code, 'unavailable')
+  assert.ok(first.headers.get('retry-after'))
+
+  proxy.unhang()
+  let retry = await checkout()
+  for (let i = 0; i < 40 && retry.status !== 201; i++) {
+    assert.ok([409, 503].includes(retry.status), `while the first finishes: ${retry.status} ${JSON.stringify(retry.body)}`)
+    await sleep(250)
+    retry = await checkout()
+  }
+  assert.equal(retry.status, 201, 'the retry answers with the order the first request placed')
+  assert.equal(retry.body.status, 'paid')
+  const orders = await app.platform.sql<{ n: number }[]>`select count(*)::int as n from orders.orders`
+  assert.equal(orders[0].n, 1, 'one order')
+})
