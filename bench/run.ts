@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import { Redis } from 'ioredis'
 import { connect as connectNats } from 'nats'
-import { eventStream } from '../src/platform/bus/jetstream.ts'
+import { deleteEventStream } from '../src/platform/bus/jetstream.ts'
 import { connectDb, type Sql } from '../src/platform/db/index.ts'
 import { migrate } from '../src/platform/db/migrate.ts'
 import { seedCatalog } from '../src/seed/index.ts'
@@ -45,7 +45,7 @@ const settings = {
   connections: intFromEnv('BENCH_CONNECTIONS', 64),
   duration: intFromEnv('BENCH_DURATION', 10),
   warmup: intFromEnv('BENCH_WARMUP', 3, 0),
-  /** Requests per second in an open loop (bench/open-loop.ts) instead of the load tool's closed loop; 0: closed. */
+  /** Requests per second in an open loop (bench/open-loop.ts), one run each; none: the load tool's closed loop. */
   rates: ratesFromEnv(),
   cores: os.availableParallelism(),
   /** API processes (WEB_CONCURRENCY): one per core unless BENCH_API_WORKERS says otherwise. */
@@ -128,7 +128,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
 
   const instance = `bench-${randomBytes(4).toString('hex')}`
   cleanups.push(() => deleteRedisKeys(redisUrl, instance))
-  if (process.env.NATS_URL) cleanups.push(() => deleteEventStream(process.env.NATS_URL!, instance))
+  if (process.env.NATS_URL) cleanups.push(() => deleteBenchStream(process.env.NATS_URL!, instance))
   const [apiPort, baselinePort, gatewayPort] = [await freePort(), await freePort(), await freePort()]
   const api = `http://127.0.0.1:${apiPort}`
   // The card simulator runs as its own process, as the card processor would be its own
@@ -182,11 +182,10 @@ async function ready(child: Child, url: string): Promise<void> {
 }
 
 /** Removes the JetStream stream the bench worker published its events to (jetstream.ts). */
-async function deleteEventStream(natsUrl: string, instance: string): Promise<void> {
+async function deleteBenchStream(natsUrl: string, instance: string): Promise<void> {
   const nats = await connectNats({ servers: natsUrl, timeout: 3000 })
   try {
-    const jsm = await nats.jetstreamManager({ timeout: 3000 })
-    await jsm.streams.delete(eventStream(instance).name).catch(() => false)
+    await deleteEventStream(nats, instance)
   } finally {
     await nats.close()
   }

@@ -7,18 +7,14 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sampleProduct, startTestApp } from './support/app.ts'
 import { createDatabase } from './support/db.ts'
-import { startTcpProxy } from './support/tcp-proxy.ts'
+import { proxyFor } from './support/tcp-proxy.ts'
 
 const embedded = !process.env.DATABASE_URL
 
 test('a checkout held up by a silent database answers 503 at the deadline; the retry gets the one order', { skip: embedded && 'needs DATABASE_URL: the embedded database is in-process' }, async (t) => {
   const database = await createDatabase()
-  const target = new URL(database.url)
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432))
-  const viaProxy = new URL(database.url)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
-  const app = await startTestApp({ databaseUrl: viaProxy.toString(), env: { REQUEST_DEADLINE_MS: '2000' } })
+  const { proxy, url: proxiedUrl } = await proxyFor(database.url, 5432)
+  const app = await startTestApp({ databaseUrl: proxiedUrl, env: { REQUEST_DEADLINE_MS: '2000' } })
   t.after(async () => {
     proxy.unhang()
     await app.close()

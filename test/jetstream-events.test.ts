@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, type NatsConnection } from 'nats'
 import { eventStream } from '../src/platform/bus/jetstream.ts'
 import { sampleProduct, startTestApp, type TestApp } from './support/app.ts'
-import { startTcpProxy } from './support/tcp-proxy.ts'
+import { proxyFor } from './support/tcp-proxy.ts'
 
 const natsUrl = process.env.NATS_URL
 const skip = !natsUrl && 'needs NATS_URL (CI sets it): the embedded default dispatches in-process only'
@@ -76,9 +76,8 @@ test('every outbox event is stored in JetStream once, in order, under its event 
 })
 
 test('NATS unreachable: events wait in the outbox and housekeeping keeps them, handlers go on; they are published once NATS is back', { skip }, async (t) => {
-  const target = new URL(natsUrl!)
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 4222))
-  const app = await startTestApp({ env: { NATS_URL: `nats://127.0.0.1:${proxy.port}` } })
+  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
+  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
   const nats = await connect({ servers: natsUrl })
   t.after(async () => {
     await nats.close()

@@ -9,15 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { KvUnavailable, RedisKv } from '../src/platform/kv/index.ts'
 import { sampleProduct, startTestApp } from './support/app.ts'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts'
+import { proxyFor } from './support/tcp-proxy.ts'
 
 const redisUrl = process.env.REDIS_URL
 const skip = !redisUrl && 'needs REDIS_URL (CI sets it): the embedded default keeps its KV in-process'
 
-async function redisProxy(): Promise<TcpProxy> {
-  const target = new URL(redisUrl!)
-  return startTcpProxy(target.hostname, Number(target.port || 6379))
-}
+/** Redis behind a proxy the test can cut or hang, and its URL through the proxy. */
+const redisProxy = () => proxyFor(redisUrl!, 6379)
 
 /** Retries `attempt` until it holds (ioredis reconnects on its own schedule). */
 async function eventually(attempt: () => Promise<boolean>, what: string): Promise<void> {
@@ -31,9 +29,9 @@ async function eventually(attempt: () => Promise<boolean>, what: string): Promis
 const unavailable = (pattern: RegExp) => (error: unknown) => error instanceof KvUnavailable && pattern.test(error.message)
 
 test('Redis down: commands fail at once as KvUnavailable, refusals stay refusals, and it works again once back', { skip }, async (t) => {
-  const proxy = await redisProxy()
+  const { proxy, url: proxiedUrl } = await redisProxy()
   const errors: Error[] = []
-  const kv = new RedisKv(`redis://127.0.0.1:${proxy.port}`, `t${randomBytes(5).toString('hex')}`, { onError: (error) => errors.push(error) })
+  const kv = new RedisKv(proxiedUrl, `t${randomBytes(5).toString('hex')}`, { onError: (error) => errors.push(error) })
   t.after(async () => {
     await kv.close()
     await proxy.close()
@@ -55,8 +53,8 @@ test('Redis down: commands fail at once as KvUnavailable, refusals stay refusals
 })
 
 test('Redis hanging: one command times out, the rest fail at once without being sent, then one probe finds it back', { skip }, async (t) => {
-  const proxy = await redisProxy()
-  const kv = new RedisKv(`redis://127.0.0.1:${proxy.port}`, `t${randomBytes(5).toString('hex')}`, { commandTimeoutMs: 3000, pauseAfterTimeoutMs: 300 })
+  const { proxy, url: proxiedUrl } = await redisProxy()
+  const kv = new RedisKv(proxiedUrl, `t${randomBytes(5).toString('hex')}`, { commandTimeoutMs: 3000, pauseAfterTimeoutMs: 300 })
   t.after(async () => {
     proxy.unhang()
     await kv.close()
@@ -86,8 +84,8 @@ test('Redis hanging: one command times out, the rest fail at once without being 
 })
 
 test('the API with Redis down: carts answer 503 with Retry-After, products and search still answer', { skip }, async (t) => {
-  const proxy = await redisProxy()
-  const app = await startTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, CACHE_LRU_TTL_MS: '50' } })
+  const { proxy, url: proxiedUrl } = await redisProxy()
+  const app = await startTestApp({ env: { REDIS_URL: proxiedUrl, CACHE_LRU_TTL_MS: '50' } })
   t.after(async () => {
     await app.close()
     await proxy.close()
@@ -128,8 +126,8 @@ test('the API with Redis down: carts answer 503 with Retry-After, products and s
 })
 
 test('an invalidation while Redis is away deletes the old KV copy once it is back, instead of leaving it for 30 minutes', { skip }, async (t) => {
-  const proxy = await redisProxy()
-  const app = await startTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` } })
+  const { proxy, url: proxiedUrl } = await redisProxy()
+  const app = await startTestApp({ env: { REDIS_URL: proxiedUrl } })
   const direct = new Redis(redisUrl!, { keyPrefix: `${app.instance}:` })
   t.after(async () => {
     direct.disconnect()

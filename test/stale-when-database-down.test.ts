@@ -4,17 +4,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { sampleProduct, startTestApp } from './support/app.ts'
 import { createDatabase } from './support/db.ts'
-import { startTcpProxy } from './support/tcp-proxy.ts'
+import { proxyFor } from './support/tcp-proxy.ts'
 
 test('a stale copy is served while the database is down, and fresh reads resume after', async (t) => {
   const database = await createDatabase()
-  const target = new URL(database.url)
-  const proxy = await startTcpProxy(target.hostname, Number(target.port || 5432))
-  const viaProxy = new URL(database.url)
-  viaProxy.hostname = '127.0.0.1'
-  viaProxy.port = String(proxy.port)
+  const { proxy, url: proxiedUrl } = await proxyFor(database.url, 5432)
   const app = await startTestApp({
-    databaseUrl: viaProxy.toString(),
+    databaseUrl: proxiedUrl,
     env: { CACHE_LRU_TTL_MS: '50', DB_QUERY_TIMEOUT_MS: '1500' },
   })
   t.after(async () => {

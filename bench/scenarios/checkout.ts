@@ -41,7 +41,6 @@ async function oneCheckout(api: LeanPool, variantId: string): Promise<boolean> {
   return order.status === 201 && order.json.status === 'paid'
 }
 
-
 export const checkout: FlowScenario = {
   kind: 'flow',
   name: 'checkout',

@@ -10,8 +10,7 @@ import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
 import { migrate } from '../../src/platform/db/migrate.ts'
 import { createApi, createWorker, type Api } from '../../src/app.ts'
 import { createDatabase } from './db.ts'
-import type { NatsConnection } from 'nats'
-import { eventStream } from '../../src/platform/bus/jetstream.ts'
+import { deleteEventStream } from '../../src/platform/bus/jetstream.ts'
 
 export const ADMIN = { email: 'admin@shop.test', password: 'admin-password-1' }
 
@@ -115,7 +114,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       await worker.stop()
       // A test's event stream goes with it (the NATS server is shared).
-      if (platform.nats) await deleteStream(platform.nats, eventStream(instance).name)
+      if (platform.nats) await deleteEventStream(platform.nats, instance)
       await api.stop()
       await platform.close()
       await database.drop()
@@ -152,12 +151,3 @@ export const sampleProduct = (overrides: Record<string, unknown> = {}) => ({
   ],
   ...overrides,
 })
-
-async function deleteStream(nats: NatsConnection, name: string): Promise<void> {
-  try {
-    const jsm = await nats.jetstreamManager({ timeout: 2000 })
-    await jsm.streams.delete(name)
-  } catch {
-    // Never created (nothing was published), or NATS is away: nothing to clean up then.
-  }
-}

@@ -17,6 +17,19 @@ export interface TcpProxy {
   close(): Promise<void>
 }
 
+/**
+ * A proxy in front of the server `url` names, and the same URL through the proxy:
+ * `proxyFor(process.env.REDIS_URL, 6379)` for an app that should lose only its own Redis.
+ */
+export async function proxyFor(url: string, defaultPort: number): Promise<{ proxy: TcpProxy; url: string }> {
+  const target = new URL(url)
+  const proxy = await startTcpProxy(target.hostname, Number(target.port || defaultPort))
+  const viaProxy = new URL(url)
+  viaProxy.hostname = '127.0.0.1'
+  viaProxy.port = String(proxy.port)
+  return { proxy, url: viaProxy.toString() }
+}
+
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
   const pairs = new Set<{ client: Socket; upstream: Socket }>()

@@ -175,10 +175,10 @@ export async function loadVariant(db: Db, variantId: string): Promise<VariantRow
 
 /**
  * Variants for sale among `variantIds`, with their products' names; unknown, malformed or
- * deleted ones are absent. `in ($1, $2, ...)`, not `= any($1)`: a prepared statement per number of ids, whose generic
- * plan PostgreSQL can reuse. With an array parameter it assumed ten elements, so the generic
- * plan never looked cheaper than planning for the one or two ids a cart holds, and checkout
- * paid 0.13 ms of PostgreSQL CPU to plan this join on every order.
+ * deleted ones are absent. `in ($1, $2, ...)`, not `= any($1)`: a prepared statement per
+ * number of ids, whose generic plan PostgreSQL can reuse. With an array parameter it assumed
+ * ten elements, so the generic plan never looked cheaper than planning for the one or two ids
+ * a cart holds, and checkout paid 0.13 ms of PostgreSQL CPU to plan this join on every order.
  */
 export async function loadVariants(db: Db, variantIds: string[]): Promise<VariantRow[]> {
   const ids = variantIds.filter((id) => /^[0-9]{1,18}$/.test(id))

@@ -4,8 +4,7 @@
 // (outbox.ts) run apart from it, so a NATS outage holds up the stream and nothing else.
 import { nanos, RetentionPolicy, StorageType, type JetStreamClient, type NatsConnection } from 'nats'
 import type { Sql } from '../db/index.ts'
-import type { Logger } from '../telemetry/log.ts'
-import { throttledWarn } from '../telemetry/log.ts'
+import { throttledWarn, type Logger } from '../telemetry/log.ts'
 import { pollLoop } from './poll-loop.ts'
 
 export interface EventStream {
@@ -47,6 +46,19 @@ export async function ensureEventStream(nats: NatsConnection, stream: EventStrea
   }
 }
 
+/**
+ * Deletes an instance's stream (a test's or a bench run's, on a shared NATS server). A stream
+ * never created (nothing was published), or NATS away: nothing to clean up, no error.
+ */
+export async function deleteEventStream(nats: NatsConnection, instance: string): Promise<void> {
+  try {
+    const jsm = await nats.jetstreamManager({ timeout: 3000 })
+    await jsm.streams.delete(eventStream(instance).name)
+  } catch {
+    // Nothing to clean up.
+  }
+}
+
 export interface PublisherOptions {
   intervalMs?: number
   batchSize?: number
@@ -76,8 +88,8 @@ export class JetStreamPublisher {
     log: Logger,
     options: PublisherOptions = {},
   ) {
-    this.js = nats.jetstream({ timeout: options.ackTimeoutMs ?? 5000 })
     this.o = { intervalMs: 200, batchSize: 200, ackTimeoutMs: 5000, ...options }
+    this.js = nats.jetstream({ timeout: this.o.ackTimeoutMs })
     this.failed = throttledWarn(log, 'publishing outbox events to JetStream failed; will retry')
   }
 

@@ -36,7 +36,8 @@ export const DELIVERED_RETENTION_HOURS = 72
 
 /**
  * Deletes up to `batch` delivered events created before the retention window; answers how
- * many. Never an undelivered one, nor (requirePublished) one not yet in JetStream. The old rows are found through the BRIN index on created_at.
+ * many. Never an undelivered one, nor (requirePublished) one not yet in JetStream. The old
+ * rows are found through the BRIN index on created_at.
  */
 export async function purgeDelivered(sql: Sql, options: { retentionHours?: number; batch?: number; requirePublished?: boolean } = {}): Promise<number> {
   const hours = options.retentionHours ?? DELIVERED_RETENTION_HOURS
@@ -93,7 +94,7 @@ export class OutboxDispatcher {
           where dispatched_at is null and (claimed_until is null or claimed_until < now())
           order by id limit ${this.options.batchSize}
           for update skip locked)
-        returning id, event_id, type, payload, created_at, type = any(${heardTypes}::text[]) as heard`
+        returning id, event_id, type, payload, created_at, dispatched_at is null as heard`
       rows.sort((a, b) => Number(a.id) - Number(b.id))
       const heard = rows.filter((row) => row.heard)
       delivered += rows.length - heard.length

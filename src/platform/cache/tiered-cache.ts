@@ -46,6 +46,9 @@ interface LruEntry {
 const NOT_FOUND = '\u0000'
 /** Keys whose last invalidation is remembered; past this the memory starts over. */
 const MAX_REMEMBERED_INVALIDATIONS = 10_000
+/** Invalidated keys whose KV copy waits for Redis to come back (see deleteKvCopy). */
+const MAX_UNDELETED = 100_000
+const UNDELETED_RETRY_MS = 1000
 const MINUTE = 60_000
 
 /**
@@ -54,10 +57,6 @@ const MINUTE = 60_000
  * briefly; when the loader fails, the last known copy is served. Invalidation deletes the
  * KV copy and tells every process (KV pub/sub) to drop its LRU copy.
  */
-/** Invalidated keys whose KV copy waits for Redis to come back (see deleteKvCopy). */
-const MAX_UNDELETED = 100_000
-const UNDELETED_RETRY_MS = 1000
-
 export class TieredCache {
   private readonly lru: LRUCache<string, LruEntry>
   private readonly inflight = new Map<string, Promise<CachedBody>>()
@@ -73,6 +72,12 @@ export class TieredCache {
   private readonly unsubscribes: (() => Promise<void>)[] = []
   private readonly ackWaits = new Map<string, AckWait>()
   private ackSequence = 0
+  /** KV copies an invalidation could not delete (Redis away): retried until they are gone. */
+  private readonly undeleted = new Set<string>()
+  private undeletedRetry: NodeJS.Timeout | null = null
+  /** While Redis is down every miss fails over: one warning per interval, not one per read. */
+  private readonly kvFailed: (fields: Record<string, unknown>) => void
+  private readonly tooManyUndeleted: (fields: Record<string, unknown>) => void
   private readonly o: Required<TieredCacheOptions>
   /** Tags this process's invalidation messages, so it does not act on its own echo. */
   private readonly origin = randomUUID()
@@ -94,14 +99,6 @@ export class TieredCache {
     this.kvFailed = throttledWarn(this.o.log, 'kv operation failed; reading through to the database')
     this.tooManyUndeleted = throttledWarn(this.o.log, 'too many invalidated KV copies wait for Redis; the rest expire on their own')
   }
-
-  /** KV copies an invalidation could not delete (Redis away): retried until they are gone. */
-  private readonly undeleted = new Set<string>()
-  private undeletedRetry: NodeJS.Timeout | null = null
-  private readonly tooManyUndeleted: (fields: Record<string, unknown>) => void
-
-  /** While Redis is down every miss fails over: one warning per interval, not one per read. */
-  private readonly kvFailed: (fields: Record<string, unknown>) => void
 
   private get channel() {
     return `cache:${this.o.name}`

@@ -72,8 +72,6 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, verbose: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
-  // The hooks below run on every answer, so they take a callback rather than being async
-  // functions: no promise per hook per request.
   // The last word on how long a write may take. Every dependency call has its own timeout,
   // but a PostgreSQL that stops answering without closing the connection (a network
   // blackhole) holds a request until TCP gives up, many minutes: statement_timeout fires on
@@ -83,6 +81,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // (GET) are left out: product pages and search have their own fallbacks and limits, and
   // the timer would cost the hottest path several percent.
   const deadlineMs = deps.config.requestDeadlineMs ?? 0
+  // The hooks below run on every answer, so they take a callback rather than being async
+  // functions: no promise per hook per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
     if (deadlineMs > 0 && request.method !== 'GET' && request.method !== 'HEAD') {
