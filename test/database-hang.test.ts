@@ -54,3 +54,49 @@ test('a checkout held up by a silent database answers 503 at the deadline; the r
   const orders = await app.platform.sql<{ n: number }[]>`select count(*)::int as n from orders.orders`
   assert.equal(orders[0].n, 1, 'one order')
 })
+
+test('reads without a fallback of their own (an order, the admin list) answer 503 at the deadline too', { skip: embedded && 'needs DATABASE_URL: the embedded database is in-process' }, async (t) => {
+  const database = await createDatabase()
+  const { proxy, url: proxiedUrl } = await proxyFor(database.url, 5432)
+  const app = await startTestApp({ databaseUrl: proxiedUrl, env: { REQUEST_DEADLINE_MS: '2000' } })
+  t.after(async () => {
+    proxy.unhang()
+    await app.close()
+    await proxy.close()
+    await database.drop()
+  })
+  const admin = await app.adminToken()
+  const product = (await app.call('POST', '/admin/products', { token: admin, body: sampleProduct() })).body
+  const cart = (await app.call('POST', '/store/carts')).body.id
+  await app.call('POST', `/store/carts/${cart}/items`, { body: { variantId: product.variants[0].id, quantity: 1 } })
+  const order = await app.call('POST', `/store/carts/${cart}/checkout`, {
+    headers: { 'idempotency-key': 'silent-database-read-01' },
+    body: {
+      email: 'reader@example.com',
+      shippingAddress: { name: 'Pat', line1: '1 Slow St', city: 'Springfield', postalCode: '12345', country: 'US' },
+      payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } },
+    },
+  })
+  assert.equal(order.status, 201)
+  const readOrder = () => app.call('GET', `/store/orders/${order.body.id}?accessToken=${order.body.accessToken}`)
+  assert.equal((await readOrder()).status, 200)
+  assert.equal((await app.call('GET', `/store/products/${product.id}`)).status, 200)
+
+  proxy.hang()
+  const started = Date.now()
+  const [read, list] = await Promise.all(
+    [readOrder(), app.call('GET', '/admin/orders', { token: admin })].map((call) => Promise.race([call, sleep(20_000).then(() => null)])),
+  )
+  for (const answer of [read, list]) {
+    assert.ok(answer, 'an answer came')
+    assert.equal(answer.status, 503)
+    assert.equal(answer.body.code, 'unavailable')
+    assert.ok(answer.headers.get('retry-after'))
+  }
+  assert.ok(Date.now() - started < 15_000)
+
+  // The product page keeps its own fallback (the copy it read before), not the deadline's 503.
+  assert.equal((await app.call('GET', `/store/products/${product.id}`)).status, 200)
+  proxy.unhang()
+  assert.equal((await readOrder()).status, 200)
+})

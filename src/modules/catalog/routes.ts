@@ -34,6 +34,7 @@ function sendCached(request: FastifyRequest, reply: FastifyReply, cached: Cached
 export function catalogRoutes(catalog: CatalogForRoutes) {
   return async (app: App) => {
     app.get('/store/products/:id', {
+      config: { ownDeadline: true },
       schema: { tags: ['catalog'], params: ProductParams, response: { 200: ProductView } },
       handler: async (request, reply) => {
         const { id } = request.params

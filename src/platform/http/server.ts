@@ -47,6 +47,16 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const READY_CHECK_TIMEOUT_MS = 1500
 // Liveness and metrics must answer even while the process sheds load.
 const NEVER_SHED = ['/health/', '/metrics']
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The route bounds its own time and has its own answer when a dependency is slow (the
+     * product page's stale copy, search's timeout and breaker): no request deadline.
+     */
+    ownDeadline?: true
+  }
+}
+
 /** The request's deadline timer (onRequest sets it, onResponse clears it). */
 const DEADLINE = Symbol('deadline')
 type DeadlineRequest = FastifyRequest & { [DEADLINE]?: NodeJS.Timeout }
@@ -72,20 +82,20 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false, verbose: true } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
-  // The last word on how long a write may take. Every dependency call has its own timeout,
+  // The last word on how long a request may take. Every dependency call has its own timeout,
   // but a PostgreSQL that stops answering without closing the connection (a network
   // blackhole) holds a request until TCP gives up, many minutes: statement_timeout fires on
   // the server and its error never arrives. Past the deadline the client gets a 503 now; the
   // work goes on behind it and its late result is dropped (the reply is hijacked). Checkout
-  // stays safe to retry: its Idempotency-Key answers the retry with the first result. Reads
-  // (GET) are left out: product pages and search have their own fallbacks and limits, and
-  // the timer would cost the hottest path several percent.
+  // stays safe to retry: its Idempotency-Key answers the retry with the first result.
+  // Routes with `config: { ownDeadline: true }` are left out: product pages and search have
+  // their own fallbacks and limits, and the timer would cost the hottest path several percent.
   const deadlineMs = deps.config.requestDeadlineMs ?? 0
   // The hooks below run on every answer, so they take a callback rather than being async
   // functions: no promise per hook per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
-    if (deadlineMs > 0 && request.method !== 'GET' && request.method !== 'HEAD') {
+    if (deadlineMs > 0 && !request.routeOptions.config?.ownDeadline) {
       const timer = setTimeout(() => answerPastDeadline(request, reply), deadlineMs)
       timer.unref()
       ;(request as DeadlineRequest)[DEADLINE] = timer
@@ -95,7 +105,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   function answerPastDeadline(request: FastifyRequest, reply: FastifyReply): void {
     if (reply.sent || reply.raw.headersSent) return
     const route = request.routeOptions.url ?? 'unmatched'
-    const error = new AppError('unavailable', 'This is taking too long on our side; retry shortly (with the same Idempotency-Key, a retry is safe)', {}, 503)
+    const detail = request.method === 'GET' ? 'This is taking too long on our side; retry shortly' : 'This is taking too long on our side; retry shortly (with the same Idempotency-Key, a retry is safe)'
+    const error = new AppError('unavailable', detail, {}, 503)
     const body = JSON.stringify(problemOf(error, request.url.split('?')[0]))
     const headers = { ...reply.getHeaders(), 'content-type': 'application/problem+json', 'retry-after': '5', 'content-length': Buffer.byteLength(body) }
     reply.hijack()
