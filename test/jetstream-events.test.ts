@@ -118,3 +118,43 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
   await app.housekeep()
   assert.equal((await outbox(app)).length, 0, 'published and delivered: housekeeping removes them')
 })
+
+test('NATS hanging: a publish waiting for its acknowledgements holds up no in-process handler', { skip }, async (t) => {
+  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
+  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
+  const nats = await connect({ servers: natsUrl })
+  t.after(async () => {
+    proxy.unhang()
+    await nats.close()
+    await app.close()
+    await proxy.close()
+  })
+  const token = await app.adminToken()
+  await app.publishEvents() // the stream exists, nothing pending
+
+  proxy.hang()
+  const product = (await app.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Stalled Semaphore' }) })).body
+  // The publish sends its batch and waits for acknowledgements that do not come (up to its
+  // 5 s ack timeout); meanwhile the dispatcher delivers the same events to the handlers.
+  const stuck = app.publishEvents()
+  stuck.catch(() => {})
+  await sleep(300)
+  const started = Date.now()
+  assert.ok((await app.drainEvents()) > 0, 'the events are delivered in-process while the publish waits')
+  assert.ok(Date.now() - started < 2000, `delivered without waiting for the publish (${Date.now() - started} ms)`)
+  const found = await app.call('GET', `/store/search?q=${encodeURIComponent('stalled semaphore')}`)
+  assert.equal(found.body.items[0]?.id, product.id)
+
+  await assert.rejects(stuck, 'the publish gives up at its ack timeout')
+  proxy.unhang()
+  let published = 0
+  for (let i = 0; i < 60 && published === 0; i++) {
+    published = await app.publishEvents().catch(() => 0)
+    if (published === 0) await sleep(250)
+  }
+  assert.ok(published > 0, 'once NATS answers again the events go out')
+  const stored = await streamMessages(nats, app.instance)
+  const rows = await outbox(app)
+  assert.deepEqual(stored.map((m) => m.msgId), rows.map((row) => row.event_id), 'each event stored once, in order')
+  assert.ok(rows.every((row) => row.published_at !== null))
+})

@@ -67,12 +67,19 @@ export interface PublisherOptions {
 }
 
 /**
+ * Session advisory lock held by the one worker publishing at a time. Not row locks: those
+ * would be held while waiting for JetStream's acknowledgements (up to the ack timeout when
+ * NATS hangs), and the dispatcher skips locked rows, so a stalled NATS would hold up search
+ * indexing and cache invalidation.
+ */
+const PUBLISHER_LOCK = 'platform.outbox:jetstream-publisher'
+
+/**
  * Publishes unpublished outbox rows in id order, each with its event id as the message id,
- * and marks them published once JetStream acknowledged them all (stored durably). A batch
- * is locked (FOR UPDATE SKIP LOCKED) while it goes out, so several workers never publish the
- * same rows; if the marks are lost anyway, the republished messages are dropped as duplicates.
- * One worker's batches go out in id order; with several workers, their batches interleave
- * (consumers order by the event's time, or do not depend on order).
+ * and marks them published once JetStream acknowledged them all (stored durably). One worker
+ * publishes at a time (PUBLISHER_LOCK; the others find it taken and skip their turn), so
+ * the stream holds the events in id order; if the marks are lost anyway (a crash between
+ * the acks and the update), the republished messages are dropped as duplicates.
  */
 export class JetStreamPublisher {
   private readonly js: JetStreamClient
@@ -104,27 +111,38 @@ export class JetStreamPublisher {
       await ensureEventStream(this.nats, this.stream)
       this.ensured = true
     }
+    const connection = await this.sql.reserve()
+    try {
+      const [{ locked }] = await connection<{ locked: boolean }[]>`select pg_try_advisory_lock(hashtext(${PUBLISHER_LOCK})) as locked`
+      if (!locked) return 0
+      try {
+        return await this.publishBatches(connection)
+      } finally {
+        await connection`select pg_advisory_unlock(hashtext(${PUBLISHER_LOCK}))`
+      }
+    } finally {
+      connection.release()
+    }
+  }
+
+  private async publishBatches(sql: Sql): Promise<number> {
     let published = 0
     for (;;) {
-      const count = await this.sql.begin(async (tx) => {
-        const rows = await tx<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
-          select id, event_id, type, payload, created_at from platform.outbox
-          where published_at is null order by id limit ${this.o.batchSize}
-          for update skip locked`
-        if (rows.length === 0) return 0
-        // Sent together, in order, on one connection: the stream stores them in that order.
-        // The message is the whole event (OutboxEvent), its id also the message id.
-        await Promise.all(
-          rows.map((row) => {
-            const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
-            return this.js.publish(this.stream.subjectOf(row.type), JSON.stringify(event), { msgID: row.event_id })
-          }),
-        )
-        await tx`update platform.outbox set published_at = now() where id in ${tx(rows.map((row) => row.id))}`
-        return rows.length
-      })
-      published += count
-      if (count < this.o.batchSize) return published
+      const rows = await sql<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date }[]>`
+        select id, event_id, type, payload, created_at from platform.outbox
+        where published_at is null order by id limit ${this.o.batchSize}`
+      if (rows.length === 0) return published
+      // Sent together, in order, on one connection: the stream stores them in that order.
+      // The message is the whole event (OutboxEvent), its id also the message id.
+      await Promise.all(
+        rows.map((row) => {
+          const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
+          return this.js.publish(this.stream.subjectOf(row.type), JSON.stringify(event), { msgID: row.event_id })
+        }),
+      )
+      await sql`update platform.outbox set published_at = now() where id in ${sql(rows.map((row) => row.id))}`
+      published += rows.length
+      if (rows.length < this.o.batchSize) return published
     }
   }
 
