@@ -132,6 +132,14 @@ describe('checkout, orders and payments', () => {
     const again = await checkout(cartId, key)
     assert.equal(again.status, 201)
     assert.deepEqual(again.body, first.body)
+    // The same fields in another order (a client that re-serializes its retry) are the same request.
+    const { shippingAddress, payment, email } = body()
+    const reordered = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+      body: { payment: { card: Object.fromEntries(Object.entries(payment.card).reverse()) }, shippingAddress: Object.fromEntries(Object.entries(shippingAddress).reverse()), email },
+      headers: { 'idempotency-key': key },
+    })
+    assert.equal(reordered.status, 201, JSON.stringify(reordered.body))
+    assert.deepEqual(reordered.body, first.body)
     const other = await t.call('POST', `/store/carts/${cartId}/checkout`, {
       body: body(CARDS.ok, 'someone-else@shop.test'),
       headers: { 'idempotency-key': key },
@@ -215,6 +223,31 @@ describe('checkout, orders and payments', () => {
     assert.equal(chargesFor(orderId), 1)
     const received = await t.platform.sql`select count(*)::int as n from payments.webhook_events`
     assert.ok(received[0].n >= 1)
+  })
+
+  test('a 202 is not the final answer: once the order settles, a retry with the same key answers it paid, with its access token', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const first = await checkout(cartId, key, CARDS.slow)
+    assert.equal(first.status, 202, JSON.stringify(first.body))
+    assert.ok(first.body.accessToken)
+    const pending = await checkout(cartId, key, CARDS.slow)
+    assert.equal(pending.status, 202)
+    assert.equal(pending.body.status, 'pending_payment')
+    assert.equal(pending.body.accessToken, first.body.accessToken)
+    let answer = pending
+    for (let i = 0; i < 50 && answer.status === 202; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      answer = await checkout(cartId, key, CARDS.slow)
+    }
+    assert.equal(answer.status, 201, JSON.stringify(answer.body))
+    assert.equal(answer.body.id, first.body.id)
+    assert.equal(answer.body.status, 'paid')
+    assert.equal(answer.body.accessToken, first.body.accessToken)
+    const [stored] = await t.platform.sql`select state, response_status from orders.idempotency_keys where key = ${key}`
+    assert.deepEqual([stored.state, stored.response_status], ['done', 201], 'the final answer is stored')
+    assert.equal(chargesFor(first.body.id), 1)
   })
 
   test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {

@@ -3,7 +3,7 @@ import { transaction } from '../../platform/db/transaction.ts'
 import { AppError, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { attachOrder, claimKey, finishKey, releaseKey, requestHash, touchKey, type StoredAnswer } from './idempotency.ts'
+import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
@@ -43,7 +43,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
   const claim = await claimKey(deps.sql, input.idempotencyKey, hash)
   if (claim.kind === 'stored') return claim.answer
-  if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId)
+  if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
 
   const progress = { placed: false }
   try {
@@ -55,16 +55,17 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
 }
 
 /**
- * The request that placed this order died before its answer was stored. The order goes on
- * as it is (reconciliation settles a charge whose outcome is unknown): answer its state, and
- * store the answer once it is final. A guest's access token was only in the lost answer.
+ * The key names an order whose final answer is not stored: the request that placed it died,
+ * or its charge outcome was unknown. The order goes on as it is (the webhook or
+ * reconciliation settles the charge): answer its state now, and store the answer once it is
+ * final. A guest's access token is told again when the 202 that first told it is on record.
  */
-async function resume(deps: CheckoutDeps, key: string, orderId: string): Promise<StoredAnswer> {
-  const read = await readOrderView(deps.sql, orderId)
+async function resume(deps: CheckoutDeps, key: string, orderId: string, accessToken?: string): Promise<StoredAnswer> {
+  const read = await readOrderView(deps.sql, orderId, accessToken)
   if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
   const { status, view } = read
   if (status === 'pending_payment') {
-    await touchKey(deps.sql, key)
+    await keepPending(deps.sql, key)
     return { status: 202, body: view }
   }
   const answer = status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
@@ -146,7 +147,9 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
             : // We do not know whether the card was charged: the order stays pending_payment and
               // the reconciliation job asks the gateway with the same key. Never charge again from here.
               { status: 202, body: view }
-      await finishKey(tx, input.idempotencyKey, stored)
+      // A 202 is not final: a retry answers the order as it is by then.
+      if (stored.status === 202) await keepPending(tx, input.idempotencyKey, stored)
+      else await finishKey(tx, input.idempotencyKey, stored)
     }
     // The answer is stored with the outcome's writes (one round trip), once the lock says
     // what the order's status is; an unknown outcome takes no lock, and stores it after.

@@ -13,13 +13,25 @@ export interface StoredAnswer {
 }
 
 /**
- * What a claim found: a new key (go on), a finished request (its answer), or a request that
- * died after placing its order (resume that order; never place another).
+ * What a claim found: a new key (go on), a finished request (its answer), or an order to
+ * answer from its current state (never place another): the request that placed it died,
+ * or its charge outcome was unknown (202) and the order may have settled since.
  */
-export type Claim = { kind: 'new' } | { kind: 'stored'; answer: StoredAnswer } | { kind: 'resume'; orderId: string }
+export type Claim = { kind: 'new' } | { kind: 'stored'; answer: StoredAnswer } | { kind: 'resume'; orderId: string; accessToken?: string }
 
+/** The request's identity: the same fields in another order (a client that re-serializes) are the same request. */
 export function requestHash(parts: unknown): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
+  return createHash('sha256').update(JSON.stringify(canonical(parts))).digest('hex')
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+  )
 }
 
 /**
@@ -48,6 +60,11 @@ export async function claimKey(sql: Sql, key: string, hash: string): Promise<Cla
       throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)
     }
     if (existing.state === 'done') return { kind: 'stored', answer: { status: existing.response_status!, body: existing.response_body } }
+    if (existing.state === 'pending' && existing.order_id) {
+      // The 202 told a guest the order's access token; every later answer tells it again.
+      const accessToken = (existing.response_body as { accessToken?: string } | null)?.accessToken
+      return { kind: 'resume', orderId: existing.order_id, ...(accessToken && { accessToken }) }
+    }
     if (existing.abandoned) {
       const taken = await sql`
         update orders.idempotency_keys set updated_at = now()
@@ -65,9 +82,15 @@ export async function attachOrder(tx: Db, key: string, orderId: string): Promise
   await tx`update orders.idempotency_keys set order_id = ${orderId}, updated_at = now() where key = ${key}`
 }
 
-/** Still working on it (a resumed order not settled yet): retries wait ABANDONED_AFTER_SECONDS again. */
-export async function touchKey(sql: Sql, key: string): Promise<void> {
-  await sql`update orders.idempotency_keys set updated_at = now() where key = ${key} and state = 'running'`
+/**
+ * The order's charge outcome is not known yet (202): each retry answers the order as it is
+ * then, until it settles and finishKey stores the final answer. `db`: the settling transaction.
+ */
+export async function keepPending(db: Db, key: string, answer?: StoredAnswer): Promise<void> {
+  const set = answer
+    ? db`state = 'pending', response_status = ${answer.status}, response_body = ${db.json(answer.body as never)}, updated_at = now()`
+    : db`state = 'pending', updated_at = now()`
+  await db`update orders.idempotency_keys set ${set} where key = ${key} and state <> 'done'`
 }
 
 /** Stores the final answer: every retry with this key gets it. `db`: the settling transaction. */
