@@ -79,6 +79,54 @@ describe('http platform', () => {
     assert.deepEqual(Object.keys(res.body).sort(), ['code', 'detail', 'instance', 'status', 'title', 'type'])
   })
 
+  test('a JSON body is taken as sent: null, false and hex strings are not numbers; query strings still are', async () => {
+    const token = await t.adminToken()
+    const product = await t.call('POST', '/admin/products', { token, body: sampleProduct() })
+    assert.equal(product.status, 201)
+    const variant = product.body.variants[0]
+    for (const amount of [null, false, '0x7d0', '2000']) {
+      const res = await t.call('PATCH', `/admin/products/${product.body.id}`, { token, body: { variants: [{ id: variant.id, price: { amount, currency: 'USD' } }] } })
+      assert.equal(res.status, 400, `amount ${JSON.stringify(amount)}`)
+      assert.equal(res.body.code, 'validation_failed')
+      assert.match(res.body.detail, /variants\.0\.price\.amount/)
+    }
+    assert.deepEqual((await t.call('GET', `/store/products/${product.body.id}`)).body.variants[0].price, variant.price, 'the price is unchanged')
+    const cart = (await t.call('POST', '/store/carts')).body.id
+    assert.equal((await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: variant.id, quantity: 2 } })).status, 200)
+    for (const quantity of [null, false, true, '0x1']) {
+      const res = await t.call('PATCH', `/store/carts/${cart}/items/${variant.id}`, { body: { quantity } })
+      assert.equal(res.status, 400, `quantity ${JSON.stringify(quantity)}`)
+      assert.match(res.body.detail, /quantity/)
+    }
+    assert.equal((await t.call('GET', `/store/carts/${cart}`)).body.items[0].quantity, 2, 'the line is unchanged')
+    const page = await t.call('GET', '/store/products?limit=1')
+    assert.equal(page.status, 200, 'a query string number is coerced')
+    assert.equal(page.body.items.length, 1)
+  })
+
+  test('a NUL character anywhere in the input is a 400 naming where, never a 500', async () => {
+    const token = await t.adminToken()
+    const created = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Nul\u0000Lamp' }) })
+    assert.equal(created.status, 400)
+    assert.equal(created.body.code, 'validation_failed')
+    assert.match(created.body.detail, /^name: /)
+    const register = await t.call('POST', '/store/auth/register', { body: { email: 'a\u0000b@example.com', password: 'password-123', name: 'N', country: 'DE' } })
+    assert.equal(register.status, 400)
+    assert.match(register.body.detail, /email/)
+    const address = { name: 'G\u0000', line1: '1 St', city: 'X', postalCode: '123', country: 'US' }
+    const checkout = await t.call('POST', '/store/carts/nope/checkout', {
+      headers: { 'idempotency-key': 'nul-in-the-address-1' },
+      body: { email: 'g@example.com', shippingAddress: address, payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } } },
+    })
+    assert.equal(checkout.status, 400)
+    assert.match(checkout.body.detail, /shippingAddress\.name/)
+    for (const path of ['/store/orders/ord_%00abc', '/store/search?q=lamp%00', '/store/products?cursor=%00']) {
+      const res = await t.call('GET', path)
+      assert.equal(res.status, 400, path)
+      assert.equal(res.body.code, 'validation_failed', path)
+    }
+  })
+
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)

@@ -27,10 +27,20 @@ export async function setAvailable(sql: Sql, variantId: string, available: numbe
   })
 }
 
-/** POST adjust: received a delivery (+), found damage (-); never below zero. */
+/** The most a variant may have available: what PUT accepts, far inside the column's int range. */
+export const MAX_AVAILABLE = 1_000_000_000
+
+/** POST adjust: received a delivery (+), found damage (-); never below zero, nor above MAX_AVAILABLE. */
 export async function adjustAvailable(sql: Sql, variantId: string, delta: number, reason: string, actor: string) {
   return sql.begin(async (tx) => {
     const result = await changeStock(tx, { variantId, actor, reason, available: delta })
+    if (result.ok && result.row.available > MAX_AVAILABLE) {
+      // Thrown inside the transaction: the change and its ledger line roll back. Checked
+      // here, after the fact, so that the next adjust cannot overflow the int column (a 500).
+      throw new AppError('conflict', `Available would be ${result.row.available}, above ${MAX_AVAILABLE}`, {
+        errors: [{ path: 'delta', message: `would take available above ${MAX_AVAILABLE} (available ${result.row.available - delta})` }],
+      })
+    }
     if (result.ok) return stockView(result.row)
     if (result.reason === 'unknown_variant') throw notFound('Variant')
     throw new AppError('conflict', `Only ${result.row.available} available; cannot take away ${-delta}`, {

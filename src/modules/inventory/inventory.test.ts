@@ -67,6 +67,15 @@ describe('inventory', () => {
     const negative = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { available: -1 } })
     assert.equal(negative.body.errors[0].path, 'available')
     assert.equal((await stock(v)).available, 4)
+    // Past the most PUT accepts: refused, never an int overflow deep in PostgreSQL (a 500).
+    for (let i = 0; i < 2; i++) {
+      const above = await t.call('POST', `/admin/inventory/${v}/adjust`, { token, body: { delta: 1_000_000_000, reason: 'typo' } })
+      assert.equal(above.status, 409, JSON.stringify(above.body))
+      assert.equal(above.body.errors[0].path, 'delta')
+    }
+    assert.equal((await stock(v)).available, 4)
+    const ledger = await t.platform.sql`select count(*)::int as n from inventory.ledger where variant_id = ${v} and reason = 'typo'`
+    assert.equal(ledger[0].n, 0, 'nothing in the ledger either')
     assert.equal((await t.call('GET', '/admin/inventory/999999999', { token })).status, 404)
     assert.equal((await t.call('GET', `/admin/inventory/${v}`)).status, 401)
   })

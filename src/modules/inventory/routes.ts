@@ -3,10 +3,10 @@ import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
-import { adjustAvailable, readStockView, setAvailable } from './admin-stock.ts'
+import { adjustAvailable, MAX_AVAILABLE, readStockView, setAvailable } from './admin-stock.ts'
 
 const Params = Type.Object({ variantId: Type.String({ maxLength: 40 }) })
-const Count = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
+const Count = Type.Integer({ minimum: 0, maximum: MAX_AVAILABLE })
 const SetBody = Type.Object({ available: Count }, { additionalProperties: false })
 const AdjustBody = Type.Object(
   {

@@ -312,6 +312,13 @@ describe('checkout, orders and payments', () => {
     const adminList = await t.call('GET', '/admin/orders?status=paid&limit=100', { token })
     assert.ok(adminList.body.items.some((o: { id: string }) => o.id === orderId))
     assert.ok(adminList.body.items.every((o: { status: string }) => o.status === 'paid'))
+    // Cursors this API never gave out, PostgreSQL-unreadable times among them: 400, not 500.
+    for (const forged of [['99999-01-01', 'x'], ['+275760-09-13T00:00:00.000Z', 'x'], ['2020-01-01T00:00:00Z', 7]]) {
+      const cursor = Buffer.from(JSON.stringify(forged)).toString('base64url')
+      const res = await t.call('GET', `/admin/orders?cursor=${cursor}`, { token })
+      assert.equal(res.status, 400, JSON.stringify(forged))
+      assert.equal(res.body.errors[0].path, 'cursor')
+    }
     const unknown = await t.call('GET', '/admin/orders?status=shipped', { token })
     assert.equal(unknown.status, 400)
     assert.deepEqual(unknown.body.errors, [{ path: 'status', message: 'must be equal to one of the allowed values' }], 'one error, naming the field')

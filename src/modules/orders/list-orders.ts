@@ -6,10 +6,16 @@ import type { OrderStatus } from './state-machine.ts'
 
 const encode = (createdAt: Date, id: string) => Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url')
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 function decode(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
-    if (typeof id === 'string' && !Number.isNaN(Date.parse(createdAt))) return { createdAt, id }
+    // Only what encode() writes: an ISO time PostgreSQL can read (Date.parse also takes
+    // years like +275760, which PostgreSQL refuses with a 500).
+    if (typeof id === 'string' && id.length <= 64 && typeof createdAt === 'string' && ISO_TIME.test(createdAt) && !Number.isNaN(Date.parse(createdAt))) {
+      return { createdAt, id }
+    }
   } catch {}
   throw validationFailed([{ path: 'cursor', message: 'is not a cursor this API gave out' }])
 }
