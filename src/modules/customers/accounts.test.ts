@@ -115,6 +115,20 @@ describe('customer accounts and sessions', () => {
     assert.deepEqual(await t.platform.sql`select count(*)::int as n from customers.customers`, before)
   })
 
+  test('ADMIN_EMAIL makes an existing account admin only when its password is ADMIN_PASSWORD', async () => {
+    const squatted = uniqueEmail()
+    assert.equal((await register({ email: squatted, password: 'squatter-pass-1' })).status, 201)
+    await t.api.modules.customers.ensureAdmin(squatted, 'operator-secret-1')
+    const squatter = await t.call('POST', '/store/auth/login', { body: { email: squatted, password: 'squatter-pass-1' } })
+    assert.equal(squatter.body.customer.role, 'customer', 'whoever registered the address first is not made admin')
+
+    const own = uniqueEmail()
+    assert.equal((await register({ email: own, password: 'operator-secret-1' })).status, 201)
+    await t.api.modules.customers.ensureAdmin(own, 'operator-secret-1')
+    const operator = await t.call('POST', '/store/auth/login', { body: { email: own, password: 'operator-secret-1' } })
+    assert.equal(operator.body.customer.role, 'admin', 'an account with the admin password is the operator\'s')
+  })
+
   test('an unknown e-mail and a wrong password get the same answer', async () => {
     const email = uniqueEmail()
     await register({ email })

@@ -185,6 +185,18 @@ describe('checkout, orders and payments', () => {
     }
   })
 
+  test('a charge the processor refuses as invalid (an amount above its limit) is final: 402, order cancelled, stock released', async () => {
+    const { variants: [v] } = await product([5], 60_000_000)
+    const cartId = await cartWith([[v, 2]])
+    const res = await checkout(cartId)
+    assert.equal(res.status, 402, JSON.stringify(res.body))
+    assert.equal(res.body.code, 'payment_declined')
+    assert.equal(res.body.declineCode, 'invalid_request')
+    const [order] = await t.platform.sql`select status from orders.orders where id = ${res.body.orderId}`
+    assert.equal(order.status, 'cancelled')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [5, 0])
+  })
+
   test('the slow card: the client times out, retries with the same key, the order settles paid and is charged once', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])
@@ -323,6 +335,11 @@ describe('checkout, orders and payments', () => {
     assert.equal(unknown.status, 400)
     assert.deepEqual(unknown.body.errors, [{ path: 'status', message: 'must be equal to one of the allowed values' }], 'one error, naming the field')
 
+    // No partial refunds: an amount is refused, not ignored while the whole order is refunded.
+    const partial = await t.call('POST', `/admin/orders/${orderId}/refund`, { token, body: { amount: { amount: 500, currency: 'USD' } } })
+    assert.equal(partial.status, 400)
+    assert.equal(partial.body.code, 'validation_failed')
+    assert.equal((await t.call('GET', `/admin/orders?status=paid&limit=100`, { token })).body.items.some((o: { id: string }) => o.id === orderId), true, 'still paid')
     const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token })
     assert.equal(refunded.status, 200, JSON.stringify(refunded.body))
     assert.equal(refunded.body.status, 'refunded')

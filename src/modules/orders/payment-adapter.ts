@@ -18,6 +18,12 @@ export function paymentPortFrom(gateway: PaymentGateway): PaymentPort {
       if (result.code === 'payment_declined') {
         return { status: 'declined', declineCode: result.declineCode, message: `The card was declined (${result.declineCode})` }
       }
+      if (result.code === 'invalid_request') {
+        // The processor refused the charge as asked (an amount outside its limits, say) and
+        // nothing changed: as final as a decline. Left unknown, the order would hold its
+        // units until reconciliation gave up on it.
+        return { status: 'declined', declineCode: 'invalid_request', message: `The payment processor refused the charge: ${result.detail}` }
+      }
       return { status: 'unknown', reason: `${result.code}: ${result.detail}` }
     },
 

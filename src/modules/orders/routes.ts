@@ -6,7 +6,7 @@ import { listOrderPage } from './list-orders.ts'
 import { cancelOrder, fulfilOrder, refundOrder } from './order-actions.ts'
 import { orderView, tokenMatches } from './order-view.ts'
 import { findLines, findOrder } from './repo.ts'
-import { CartParams, CheckoutBody, IdempotencyHeaders, OrderListQuery, OrderParams, OrderReadQuery } from './schemas.ts'
+import { CartParams, CheckoutBody, IdempotencyHeaders, NoBody, OrderListQuery, OrderParams, OrderReadQuery } from './schemas.ts'
 
 export interface OrderRouteDeps extends CheckoutDeps {
   regionOf(customerId: string): Promise<string>
@@ -55,13 +55,13 @@ export function orderRoutes(deps: OrderRouteDeps) {
         listOrderPage(deps.sql, request.query),
       )
       const actor = async (request: Parameters<typeof requireAdmin>[0]) => `admin:${(await requireAdmin(request)).customerId}`
-      admin.post('/admin/orders/:id/fulfil', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+      admin.post('/admin/orders/:id/fulfil', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
         fulfilOrder(deps, request.params.id, await actor(request)),
       )
-      admin.post('/admin/orders/:id/cancel', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+      admin.post('/admin/orders/:id/cancel', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
         cancelOrder(deps, request.params.id, await actor(request)),
       )
-      admin.post('/admin/orders/:id/refund', { schema: { tags: ['admin'], params: OrderParams, security } }, async (request) =>
+      admin.post('/admin/orders/:id/refund', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
         refundOrder(deps, request.params.id, await actor(request)),
       )
     })

@@ -52,3 +52,9 @@ export const OrderListQuery = Type.Object(
 )
 
 export const OrderReadQuery = Type.Object({ accessToken: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false })
+
+/**
+ * The merchant's order actions take no options: a body asking for more (a partial refund
+ * amount, say) is refused, not silently ignored while the whole order is refunded.
+ */
+export const NoBody = Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })])

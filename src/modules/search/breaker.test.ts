@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { realServers } from '../../../test/support/db.ts'
 import { connectDb, type Sql } from '../../platform/db/index.ts'
+import { Breaker } from './breaker.ts'
 
 const VOLUME_THRESHOLD = 5
 
@@ -43,6 +44,22 @@ async function assertRefusedAtOnce(t: TestApp, searchQueries: () => number, prod
   const product = await t.call('GET', `/store/products/${productId}`)
   assert.equal(product.status, 200, 'product pages keep working')
 }
+
+test('values PostgreSQL refuses (bad input that got through) do not open it; a failing store does', async () => {
+  const breaker = new Breaker({ timeoutMs: 1000, resetMs: 10_000 })
+  const refusing = (code: string) => async () => {
+    throw Object.assign(new Error('refused'), { code })
+  }
+  // bigint out of range, a date PostgreSQL cannot read, a NUL byte, a program limit
+  for (const code of ['22003', '22008', '22021', '54000'].flatMap((c) => Array(VOLUME_THRESHOLD).fill(c))) {
+    await assert.rejects(breaker.run(refusing(code)))
+  }
+  assert.equal(breaker.isOpen, false)
+  // (The refused values counted as answered calls: it takes as many failures again to pass 50 %.)
+  for (let i = 0; i < VOLUME_THRESHOLD * 10 && !breaker.isOpen; i++) await assert.rejects(breaker.run(refusing('42P01')))
+  assert.equal(breaker.isOpen, true, 'a missing table is the store failing')
+  breaker.shutdown()
+})
 
 describe('search circuit breaker', () => {
   test('a failing search store opens it: 503 + Retry-After at once, product pages answer, and it closes again', async () => {

@@ -29,6 +29,9 @@ export class SearchUnavailable extends AppError {
 
 type Action = () => Promise<unknown>
 
+const INPUT_ERROR_CLASSES = ['22', '54']
+const sqlStateClass = (error: unknown) => String((error as { code?: unknown })?.code ?? '').slice(0, 2)
+
 export class Breaker {
   private readonly breaker: PlatformBreaker<Action, unknown>
 
@@ -42,8 +45,10 @@ export class Breaker {
         errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
       },
       options.onStateChange,
-      // A refused request (bad input) says nothing about the health of the search store.
-      (error) => !(error instanceof AppError && error.status < 500),
+      // A refused request (bad input) says nothing about the health of the search store, nor
+      // does a value PostgreSQL refused (SQLSTATE class 22, data exception; 54, program
+      // limit): counting those would let a few crafted requests open the breaker for everyone.
+      (error) => !(error instanceof AppError && error.status < 500) && !INPUT_ERROR_CLASSES.includes(sqlStateClass(error)),
     )
   }
 

@@ -27,6 +27,9 @@ const KEY_BY_SORT: Record<SearchSort, RegExp> = {
   newest: /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/,
 }
 
+const BIGINT_MAX = 2n ** 63n - 1n
+const fitsBigint = (key: string) => BigInt(key) <= BIGINT_MAX && BigInt(key) >= -BIGINT_MAX - 1n
+
 /** Identifies the query a cursor was given out for. */
 export function fingerprint(text: string, filters: SearchFilters, sort: SearchSort): string {
   const canonical = JSON.stringify([text, filters.category ?? null, [...(filters.brands ?? [])].sort(), filters.minPrice ?? null, filters.maxPrice ?? null, filters.inStock ?? false, sort])
@@ -57,7 +60,11 @@ export function decodeCursor(cursor: string, sort: SearchSort, queryFingerprint:
   if (payload.c !== undefined && payload.c !== null && (typeof payload.c !== 'string' || payload.c.length > 200)) {
     throw refuse('is not a cursor this API gave out')
   }
-  if (sort === 'newest' && Number.isNaN(Date.parse(payload.k))) throw refuse('is not a cursor this API gave out')
+  if (typeof payload.c === 'string' && /[\u0000-\u001f]/.test(payload.c)) throw refuse('is not a cursor this API gave out')
+  // What PostgreSQL can read back: a bigint, a year from 1 (else a 22xxx error, not a 400).
+  if (sort === 'newest' ? payload.k.startsWith('0000') || Number.isNaN(Date.parse(payload.k)) : !fitsBigint(payload.k)) {
+    throw refuse('is not a cursor this API gave out')
+  }
   const matching: Matching = payload.c === undefined ? { kind: 'fulltext' } : { kind: 'similar', corrected: payload.c ?? null }
   return { position: { key: payload.k, id: payload.i }, matching }
 }

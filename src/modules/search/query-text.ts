@@ -1,5 +1,6 @@
 // What a shopper types is only ever text. It reaches PostgreSQL as bind parameters of
-// websearch_to_tsquery (which accepts any input) and, for the last word, to_tsquery on
+// websearch_to_tsquery (which accepts any input but a run of bare '-': see cleanText) and,
+// for the last word, to_tsquery on
 // a string we build ourselves from letters and digits only plus ':*'. No character of
 // the input is ever interpreted as tsquery syntax by our code.
 
@@ -19,9 +20,16 @@ const AFTER_OR = /(^|\s)or$/i
 const MIN_PREFIX = 2
 const MAX_CORRECTED_WORDS = 8
 
-/** Removes control characters (PostgreSQL refuses NUL in text) and collapses whitespace. */
+/** A '-' that excludes nothing: not followed by a word or a "phrase". */
+const BARE_MINUS = /-(?![\p{L}\p{N}"])/gu
+
+/**
+ * Removes control characters (PostgreSQL refuses NUL in text) and bare '-' and collapses
+ * whitespace. 33 bare '-' in a row (a pasted separator line) make websearch_to_tsquery fail
+ * with "tsquery stack too small", and they mean nothing: "t-shirt" and "-boot" keep theirs.
+ */
 export function cleanText(raw: string): string {
-  return raw.normalize('NFC').replace(CONTROL, ' ').replace(/\s+/g, ' ').trim()
+  return raw.normalize('NFC').replace(CONTROL, ' ').replace(BARE_MINUS, ' ').replace(/\s+/g, ' ').trim()
 }
 
 /**

@@ -26,13 +26,13 @@ async function withRetryAfter<T>(reply: FastifyReply, work: () => Promise<T>): P
 
 export function searchRoutes(search: SearchForRoutes) {
   return async (app: App) => {
-    app.get('/store/search', { config: { ownDeadline: true }, schema: { tags: ['search'], querystring: SearchQuery, response: { 200: SearchAnswer } } }, async (request, reply) => {
+    app.get('/store/search', { config: { ownDeadline: true, cleansQueryText: true }, schema: { tags: ['search'], querystring: SearchQuery, response: { 200: SearchAnswer } } }, async (request, reply) => {
       const answer = await withRetryAfter(reply, () => search.search(request.query))
       reply.header('cache-control', SEARCH_CACHE_CONTROL)
       return answer
     })
 
-    app.get('/store/search/suggest', { config: { ownDeadline: true }, schema: { tags: ['search'], querystring: SuggestQuery, response: { 200: SuggestAnswer } } }, async (request, reply) => {
+    app.get('/store/search/suggest', { config: { ownDeadline: true, cleansQueryText: true }, schema: { tags: ['search'], querystring: SuggestQuery, response: { 200: SuggestAnswer } } }, async (request, reply) => {
       const items = await withRetryAfter(reply, () => search.suggest(request.query.q, request.query.limit ?? 8))
       reply.header('cache-control', SUGGEST_CACHE_CONTROL)
       return { items }

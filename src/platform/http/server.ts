@@ -85,6 +85,8 @@ declare module 'fastify' {
      * product page's stale copy, search's timeout and breaker): no request deadline.
      */
     ownDeadline?: true
+    /** The route's query string is free text that it cleans of control characters itself (search's q). */
+    cleansQueryText?: true
   }
 }
 
@@ -148,7 +150,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // PostgreSQL text cannot hold U+0000 (a 500 from deep inside a write, otherwise): refused
   // before validation, naming where it was.
   app.addHook('preValidation', (request, _reply, done) => {
-    const where = nulPath(request.params, '') ?? nulPath(request.query, '') ?? nulPath(request.body, '')
+    const query = request.routeOptions.config?.cleansQueryText ? null : request.query
+    const where = nulPath(request.params, '') ?? nulPath(query, '') ?? nulPath(request.body, '')
     done(where === null ? undefined : validationFailed([{ path: where || 'body', message: 'must not contain a NUL character (U+0000)' }]))
   })
 
