@@ -124,6 +124,8 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     // Search's in-stock filter follows stock too.
     await modules.search.refreshProducts(productIds, tx)
   })
+  // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
+  if (reconciles) dispatcher.on('order.charge_after_cancel', (event) => modules.orders.onChargeAfterCancel(event))
   // With NATS every event also goes to JetStream, for consumers outside this process.
   const publisher = platform.nats ? new JetStreamPublisher(platform.sql, platform.nats, eventStream(platform.config.instance), platform.log) : null
   const housekeepingTasks: HousekeepingTask[] = [

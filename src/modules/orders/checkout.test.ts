@@ -262,6 +262,47 @@ describe('checkout, orders and payments', () => {
     assert.equal(chargesFor(first.body.id), 1)
   })
 
+  test('cancelling an order whose charge is still processing is refused until it settles; a paid one is refunded, not cancelled', async () => {
+    const { variants: [v] } = await product([5])
+    const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    const orderId = res.body.id
+    const early = await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })
+    assert.equal(early.status, 409, JSON.stringify(early.body))
+    assert.equal(early.body.code, 'payment_in_progress')
+    let status = 'pending_payment'
+    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
+    }
+    assert.equal(status, 'paid')
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })).status, 409)
+    assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1], 'the units stay sold, not back on sale')
+    assert.equal(chargesFor(orderId), 1)
+  })
+
+  test('a charge captured after its order was cancelled is refunded by the worker, once', async () => {
+    const { variants: [v] } = await product([5])
+    const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    const orderId = res.body.id
+    // The cancel won the race: it found no charge at the gateway (one still on its way).
+    await t.platform.sql`update orders.orders set status = 'cancelled' where id = ${orderId}`
+    let events: { n: number }[] = []
+    for (let i = 0; i < 50 && !events[0]?.n; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      events = await t.platform.sql`select count(*)::int as n from platform.outbox where type = 'order.charge_after_cancel' and payload->>'orderId' = ${orderId}`
+    }
+    assert.ok(events[0].n >= 1, 'the capture was noticed')
+    await t.drainEvents()
+    const payment = await t.api.modules.payments.gateway.status({ idempotencyKey: `charge:${orderId}` })
+    assert.ok(payment.ok)
+    assert.equal(payment.payment.status, 'refunded')
+    assert.equal(payment.payment.refunded.amount, payment.payment.amount.amount)
+    const [order] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
+    assert.equal(order.status, 'cancelled')
+  })
+
   test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {
     const { id, variants: [v] } = await product([5], 2500)
     const cartId = await cartWith([[v, 1]])

@@ -34,8 +34,28 @@ export async function fulfilOrder(deps: ActionDeps, orderId: string, actor: stri
   return view(deps, orderId)
 }
 
-/** Cancels an unpaid order and releases its held stock. A paid order is refunded instead. */
+/**
+ * Cancels an unpaid order and releases its held stock. A paid order is refunded instead.
+ * A charge may be on its way for a pending order (the slow card, a timeout): the gateway is
+ * asked first, so a captured charge makes the order paid rather than cancelled with the
+ * money kept, and one still processing refuses the cancel until it settles. A charge that
+ * reaches the gateway only after the cancel is refunded by the worker.
+ */
 export async function cancelOrder(deps: ActionDeps, orderId: string, actor: string) {
+  const order = await findOrder(deps.sql, orderId)
+  if (!order) throw notFound('Order')
+  if (order.status === 'pending_payment') {
+    const charge = await deps.payments.lookup(order.payment_key)
+    if (charge.status === 'captured' || charge.status === 'declined') {
+      const status = await applyChargeOutcome(deps, orderId, charge, actor)
+      if (status === 'paid') {
+        throw new AppError('invalid_transition', 'The payment went through: the order is paid now; refund it instead', {}, 409)
+      }
+      if (status === 'cancelled') return view(deps, orderId)
+    } else if (charge.status === 'unknown') {
+      throw new AppError('payment_in_progress', 'A charge for this order is still being processed; cancel it once it settles', {}, 409)
+    }
+  }
   await deps.sql.begin(async (tx) => {
     const order = await lockedOrder(tx, orderId)
     await transition(tx, orderId, order.status, 'cancelled', actor, 'cancelled by merchant')
@@ -60,6 +80,18 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
     if (locked.status === 'paid') await deps.inventory.returnSold(tx, orderId, locked.lines, actor)
   })
   return view(deps, orderId)
+}
+
+/**
+ * Worker: pays back a charge captured for an order already cancelled (payment-outcome.ts).
+ * Throws while the gateway does not confirm, so the event is tried again.
+ */
+export async function refundChargeAfterCancel(deps: ActionDeps, payload: { orderId: string; paymentId: string }) {
+  const order = await findOrder(deps.sql, payload.orderId)
+  if (!order) return
+  const refund = await deps.payments.refund(payload.paymentId, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${order.id}`)
+  if (!refund.ok) throw new Error(`refund of the charge after cancel of ${order.id} not confirmed: ${refund.reason}`)
+  deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a charge captured after the order was cancelled was refunded')
 }
 
 /**

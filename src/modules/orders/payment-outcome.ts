@@ -2,6 +2,7 @@ import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort } from './ports.ts'
 import { lockOrder, setPaymentId } from './repo.ts'
+import { writeEvent } from '../../platform/bus/outbox.ts'
 import { transition, type OrderStatus } from './state-machine.ts'
 
 type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'unknown' } | ChargeOutcome
@@ -41,6 +42,17 @@ export async function applyChargeOutcomeIn(
   const order = await lockOrder(tx, orderId)
   if (!order) return null
   if (order.status !== 'pending_payment') {
+    if (order.status === 'cancelled' && outcome.status === 'captured') {
+      // Money taken for an order cancelled meanwhile (its charge reached the gateway after
+      // the cancel): the worker pays it back (refundChargeAfterCancel), keyed, so the
+      // several reports of one capture (checkout, webhook, reconciliation) refund once.
+      await Promise.all([
+        setPaymentId(tx, orderId, outcome.paymentId),
+        writeEvent(tx, 'order.charge_after_cancel', { orderId, paymentId: outcome.paymentId }),
+        alongside(order.status),
+      ])
+      return order.status
+    }
     await alongside(order.status)
     return order.status
   }
