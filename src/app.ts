@@ -124,6 +124,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     // Search's in-stock filter follows stock too.
     await modules.search.refreshProducts(productIds, tx)
   })
+  dispatcher.on('order.paid_after_checkout', (event) => modules.orders.onPaidAfterCheckout(event))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
   if (reconciles) dispatcher.on('order.charge_after_cancel', (event) => modules.orders.onChargeAfterCancel(event))
   // With NATS every event also goes to JetStream, for consumers outside this process.

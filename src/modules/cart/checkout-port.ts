@@ -27,5 +27,24 @@ export function cartCheckoutPort(store: CartStore) {
     async clear(cartId: string) {
       await store.removeAllLines(cartId)
     },
+
+    /**
+     * Takes bought quantities out of a cart (an order paid after its checkout answered, while
+     * the shopper may have changed the cart meanwhile): lines added since stay. A cart gone
+     * (expired, merged at sign-in) has nothing to take out.
+     */
+    async removeBought(cartId: string, lines: { variantId: string; quantity: number }[]) {
+      if ((await store.meta(cartId)) === null) return
+      for (const line of lines) {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const current = await store.quantity(cartId, line.variantId)
+          if (current <= line.quantity) {
+            await store.removeLine(cartId, line.variantId)
+            break
+          }
+          if ((await store.compareAndSet(cartId, line.variantId, current, current - line.quantity)).applied) break
+        }
+      }
+    },
   }
 }

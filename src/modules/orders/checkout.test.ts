@@ -303,6 +303,27 @@ describe('checkout, orders and payments', () => {
     assert.equal(order.status, 'cancelled')
   })
 
+  test('paid after checkout answered (the webhook): the bought lines leave the cart, lines added meanwhile stay', async () => {
+    const { variants: [v, w, x] } = await product([5, 5, 5])
+    const cartId = await cartWith([[v, 2], [w, 1]])
+    const res = await checkout(cartId, randomUUID(), CARDS.slow)
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 2, 'kept while the outcome is unknown')
+    // The shopper goes on shopping meanwhile: one more of v, and x.
+    for (const [variantId, quantity] of [[v, 1], [x, 1]] as const) {
+      assert.equal((await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId, quantity } })).status, 200)
+    }
+    let status = 'pending_payment'
+    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${res.body.id}`
+    }
+    assert.equal(status, 'paid')
+    await t.drainEvents()
+    const items = (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
+    assert.deepEqual(items.sort(), [[v, 1], [x, 1]].sort(), 'the two bought of v and the one of w are gone')
+  })
+
   test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {
     const { id, variants: [v] } = await product([5], 2500)
     const cartId = await cartWith([[v, 1]])

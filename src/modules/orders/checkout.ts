@@ -6,7 +6,7 @@ import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { insertOrder, type NewOrder } from './repo.ts'
+import { insertOrder, rememberCart, type NewOrder } from './repo.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
@@ -139,16 +139,21 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
       const view = status
         ? orderView({ ...placed.order, status }, placed.lines, accessToken)
         : (await readOrderView(tx, orderId, accessToken))!.view
+      // An unknown outcome, but the webhook may have settled the order meanwhile.
+      const settled = outcome.status === 'unknown' ? view.status : null
       stored =
-        outcome.status === 'captured'
+        outcome.status === 'captured' || settled === 'paid'
           ? { status: 201, body: view }
           : outcome.status === 'declined'
             ? declined(orderId, outcome.message, outcome.declineCode)
-            : // We do not know whether the card was charged: the order stays pending_payment and
-              // the reconciliation job asks the gateway with the same key. Never charge again from here.
-              { status: 202, body: view }
-      // A 202 is not final: a retry answers the order as it is by then.
-      if (stored.status === 202) await keepPending(tx, input.idempotencyKey, stored)
+            : settled === 'cancelled'
+              ? declined(orderId, 'The payment was declined')
+              : // We do not know whether the card was charged: the order stays pending_payment and
+                // the reconciliation job asks the gateway with the same key. Never charge again from here.
+                { status: 202, body: view }
+      // A 202 is not final: a retry answers the order as it is by then, and whoever
+      // settles it takes the bought lines out of the cart.
+      if (stored.status === 202) await Promise.all([keepPending(tx, input.idempotencyKey, stored), rememberCart(tx, orderId, input.cartId)])
       else await finishKey(tx, input.idempotencyKey, stored)
     }
     // The answer is stored with the outcome's writes (one round trip), once the lock says
@@ -157,7 +162,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     if (!stored) await storeAnswer(status)
     return stored!
   })
-  if (outcome.status === 'captured') {
+  if (answer.status === 201) {
     await deps.cart.clear(input.cartId).catch((error) => deps.log.warn({ err: error, orderId }, 'could not empty the cart after checkout'))
   }
   return answer

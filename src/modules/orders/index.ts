@@ -23,6 +23,11 @@ export function createOrdersModule(deps: OrdersDeps) {
         await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'declined' }, 'webhook')
       }
     },
+    /** Worker, on `order.paid_after_checkout`: the bought lines leave the cart they came from. */
+    onPaidAfterCheckout: async (event: { payload: unknown }) => {
+      const { cartId, lines } = event.payload as { cartId: string; lines: { variantId: string; quantity: number }[] }
+      await deps.cart.removeBought(cartId, lines)
+    },
     /** Worker, on `order.charge_after_cancel`: refunds a charge captured for an order cancelled before it arrived. */
     onChargeAfterCancel: (event: { payload: unknown }) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }),
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */

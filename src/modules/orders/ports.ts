@@ -20,6 +20,8 @@ export interface CartPort {
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
   /** Empties the cart after a successful checkout. */
   clear(cartId: string): Promise<void>
+  /** Takes an order's lines out of the cart it came from, when it is paid after checkout answered. */
+  removeBought(cartId: string, lines: { variantId: string; quantity: number }[]): Promise<void>
 }
 
 export interface CatalogPort {

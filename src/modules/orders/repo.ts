@@ -92,14 +92,23 @@ export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]
 export async function lockOrder(
   tx: Db,
   orderId: string,
-): Promise<{ status: OrderStatus; lines: { variantId: string; quantity: number }[] } | null> {
+): Promise<{ status: OrderStatus; cartId: string | null; lines: { variantId: string; quantity: number }[] } | null> {
   // One round trip: the lines come along as JSON with the locked row.
-  const [row] = await tx<{ status: OrderStatus; lines: { variantId: string; quantity: number }[] }[]>`
-    select o.status,
+  const [row] = await tx<{ status: OrderStatus; cartId: string | null; lines: { variantId: string; quantity: number }[] }[]>`
+    select o.status, o.cart_id as "cartId",
            (select coalesce(json_agg(json_build_object('variantId', l.variant_id::text, 'quantity', l.quantity) order by l.variant_id), '[]')
             from orders.order_lines l where l.order_id = o.id) as lines
     from orders.orders o where o.id = ${orderId} for update`
   return row ?? null
+}
+
+/**
+ * Records the cart of an order checkout left pending_payment (202): whoever settles it
+ * later takes the bought lines out of that cart (checkout empties it when it learns the
+ * outcome itself, so only these orders carry it).
+ */
+export async function rememberCart(db: Db, orderId: string, cartId: string): Promise<void> {
+  await db`update orders.orders set cart_id = ${cartId} where id = ${orderId}`
 }
 
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {
