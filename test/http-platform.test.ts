@@ -127,6 +127,16 @@ describe('http platform', () => {
     }
   })
 
+  test('a malformed URL or an overlong path segment is a problem+json too', async () => {
+    for (const [path, status] of [['/store/carts/%zz', 400], ['/store/products/%E0%A4%A', 400], [`/store/carts/${'a'.repeat(101)}`, 400], [`/store/products/${'1'.repeat(300)}`, 404]] as const) {
+      const res = await t.call('GET', path)
+      assert.equal(res.status, status, path)
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8', path)
+      assert.ok(res.headers.get('x-request-id'), path)
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path)
+    }
+  })
+
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)

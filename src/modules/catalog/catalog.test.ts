@@ -24,6 +24,8 @@ describe('catalog over HTTP', () => {
     const product = await create()
     assert.match(product.id, /^\d+$/)
     assert.equal(product.slug.startsWith('trailrunner-waterproof-hiking-boot'), true)
+    const accented = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Crème Brûlée Set' }) })
+    assert.equal(accented.body.slug.startsWith('creme-brulee-set'), true, accented.body.slug)
     assert.equal(product.brand, 'Northpeak')
     assert.equal(product.category, 'footwear/boots')
     assert.deepEqual(product.images, ['https://images.example/boot.jpg'])
@@ -117,6 +119,11 @@ describe('catalog over HTTP', () => {
     const again = await t.call('GET', `/store/products/${product.id}`, { headers: { 'if-none-match': etag! } })
     assert.equal(again.status, 304)
     assert.equal(again.body, null)
+    // Weak comparison: a weakened tag (a compressing proxy), a list holding it, and *.
+    for (const header of [`W/${etag}`, `"other", ${etag}`, '*']) {
+      assert.equal((await t.call('GET', `/store/products/${product.id}`, { headers: { 'if-none-match': header } })).status, 304, header)
+    }
+    assert.equal((await t.call('GET', `/store/products/${product.id}`, { headers: { 'if-none-match': '"other"' } })).status, 200)
 
     await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { description: 'changed' } })
     const changed = await t.call('GET', `/store/products/${product.id}`, { headers: { 'if-none-match': etag! } })
@@ -230,6 +237,18 @@ describe('catalog over HTTP', () => {
     const paths = bad.body.errors.map((e: { path: string }) => e.path)
     assert.ok(paths.includes('category'), paths.join())
     assert.ok(paths.includes('variants.0.price.amount'), paths.join())
+
+    // Blank text (a brand of spaces became "" after trimming), script or file image URLs.
+    const blank = await t.call('POST', '/admin/products', {
+      token,
+      body: sampleProduct({ name: '   ', brand: '  ', images: ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=', 'file:///etc/passwd'], variants: [{ sku: 'B1', title: ' ', price: { amount: 100, currency: 'USD' }, stock: 1 }] }),
+    })
+    assert.equal(blank.status, 400)
+    const said = Object.fromEntries(blank.body.errors.map((e: { path: string; message: string }) => [e.path, e.message]))
+    assert.deepEqual(
+      [said.name, said.brand, said['variants.0.title'], said['images.0'], said['images.1'], said['images.2']],
+      ['must not be blank', 'must not be blank', 'must not be blank', 'must be an http or https URL', 'must be an http or https URL', 'must be an http or https URL'],
+    )
 
     const cursor = await t.call('GET', '/store/products?cursor=garbage')
     assert.equal(cursor.status, 400)

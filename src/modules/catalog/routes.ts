@@ -27,8 +27,22 @@ const isProductId = (id: string) => PRODUCT_ID_RE.test(id)
 function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedBody, what: string) {
   if (cached.body === null) throw notFound(what)
   reply.header('etag', cached.etag).header('cache-control', CACHE_CONTROL).header('x-cache', cached.source)
-  if (request.headers['if-none-match'] === cached.etag) return reply.code(304).send()
+  if (noneMatch(request.headers['if-none-match'], cached.etag)) return reply.code(304).send()
   return reply.type('application/json; charset=utf-8').send(cached.body)
+}
+
+/**
+ * If-None-Match by weak comparison (RFC 9110 13.1.2): a list of tags, `W/` prefixes (a
+ * proxy that compresses weakens the tag) and `*` all count.
+ */
+function noneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  if (header === etag) return true // the common case, without parsing
+  const opaque = etag.replace(/^W\//, '')
+  return header.split(',').some((tag) => {
+    const trimmed = tag.trim()
+    return trimmed === '*' || trimmed.replace(/^W\//, '') === opaque
+  })
 }
 
 export function catalogRoutes(catalog: CatalogForRoutes) {

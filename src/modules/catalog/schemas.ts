@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { PATTERNS } from '../../platform/http/server.ts'
 
 export const SLUG = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
 export const CATEGORY_PATH = '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$'
@@ -13,7 +14,7 @@ export const Money = Type.Object(
 )
 
 const Sku = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._/-]+$' })
-const VariantTitle = Type.String({ minLength: 1, maxLength: 200 })
+const VariantTitle = Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank })
 const Stock = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
 
 export const NewVariant = Type.Object(
@@ -32,12 +33,13 @@ export const VariantChange = Type.Object(
 )
 
 const productFields = {
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
   slug: Type.String({ minLength: 1, maxLength: 200, pattern: SLUG }),
   description: Type.String({ maxLength: 20_000 }),
-  brand: Type.String({ minLength: 1, maxLength: 100 }),
+  brand: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.notBlank }),
   category: Type.String({ minLength: 1, maxLength: 200, pattern: CATEGORY_PATH }),
-  images: Type.Array(Type.String({ format: 'uri', maxLength: 2000 }), { maxItems: 20 }),
+  // http(s) only: a storefront links these, and javascript: or data: URLs would run there.
+  images: Type.Array(Type.String({ format: 'uri', maxLength: 2000, pattern: PATTERNS.httpUrl }), { maxItems: 20 }),
 }
 
 export const CreateProduct = Type.Object(

@@ -18,7 +18,8 @@ export interface WriteDeps {
 }
 
 function slugify(text: string): string {
-  return text.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'product'
+  // NFKD splits "è" into "e" and a combining accent; the accents go (\p{M}), the letters stay.
+  return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'product'
 }
 
 async function freeSlug(tx: Db, wanted: string | undefined, name: string): Promise<string> {

@@ -109,6 +109,18 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     // proxies' X-Forwarded-* headers; untrusted, the headers are ignored.
     trustProxy: trustedProxies(deps.config.trustProxy ?? false),
     return503OnClosing: true,
+    // Past the schemas' longest id (100), so a long one gets their 400 naming the field.
+    maxParamLength: 200,
+    // A malformed URL, or a path parameter past maxParamLength: problem+json like every
+    // other answer (Fastify's own are plain JSON without the security headers).
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
+      const problem =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new AppError('not_found', 'No such resource (a path segment is too long)')
+          : validationFailed([{ path: 'url', message: 'is not a valid URL (bad percent-encoding)' }])
+      sendError(problem, request, reply)
+    },
     bodyLimit: 1_048_576,
     schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
@@ -256,9 +268,15 @@ async function runReadinessChecks(checks: Record<string, () => Promise<void>>): 
 }
 
 /** ajv's message, except where it does not say what is wrong. */
+/** Patterns the schemas share, said in words rather than as the regular expression. */
+export const PATTERNS = { notBlank: '\\S', httpUrl: '^https?://' } as const
+const PATTERN_MESSAGES: Record<string, string> = { [PATTERNS.notBlank]: 'must not be blank', [PATTERNS.httpUrl]: 'must be an http or https URL' }
+
 function messageOf(issue: NonNullable<FastifyError['validation']>[number]): string {
   const schema = (issue as { schema?: unknown }).schema as { const?: unknown } | undefined
   if (issue.keyword === 'not' && schema && 'const' in schema) return `must not be ${JSON.stringify(schema.const)}`
+  const pattern = (issue.params as { pattern?: string } | undefined)?.pattern
+  if (issue.keyword === 'pattern' && pattern && PATTERN_MESSAGES[pattern]) return PATTERN_MESSAGES[pattern]
   return issue.message ?? 'is not valid'
 }
 
