@@ -27,8 +27,8 @@ export interface UnmergedLine {
 /**
  * Moves a guest cart into the customer's account cart at sign-in: where both hold a line the
  * higher quantity wins, lines in only one are kept, and the guest cart is removed. A guest
- * line the full account cart (MAX_LINES) has no room for, or one that other writes kept
- * racing, is not dropped silently: it is answered, so the shopper can be told.
+ * line the full account cart (MAX_LINES) has no room for, one in another currency than the
+ * account cart's, or one that other writes kept racing, is not dropped silently: it is answered, so the shopper can be told.
  *
  * The two carts live in different Redis Cluster slots, so this is not one transaction; it
  * is made of steps that are each atomic and idempotent (raise a line to at least n, then
@@ -50,8 +50,15 @@ export async function mergeGuestCart(store: CartStore, customerId: string, guest
     store.snapshots(guestCartId),
     store.snapshots(accountId),
   ])
+  // A cart is in one currency (adds enforce it): guest lines in another one stay out.
+  const accountCurrency = [...accountSnapshots.values()][0]?.unitPrice.currency ?? null
   const unmerged: UnmergedLine[] = []
   for (const [variantId, quantity] of guestLines) {
+    const currency = guestSnapshots.get(variantId)?.unitPrice.currency
+    if (accountCurrency !== null && currency !== undefined && currency !== accountCurrency) {
+      unmerged.push({ variantId, quantity })
+      continue
+    }
     const raised = await raiseLine(store, accountId, variantId, Math.min(quantity, MAX_QUANTITY))
     if (!raised) unmerged.push({ variantId, quantity })
     const snapshot = guestSnapshots.get(variantId)

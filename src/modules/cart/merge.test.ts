@@ -98,6 +98,24 @@ describe('guest cart merges into the account cart at sign-in', () => {
     assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 404, 'the guest cart is removed as always')
   })
 
+  test('guest lines in another currency than the account cart\'s are answered, not merged', async () => {
+    const euro = await t.call('POST', '/admin/products', {
+      token: await t.adminToken(),
+      body: { name: 'Euro Mug', brand: 'Testbrand', category: 'merge-tests', variants: [{ sku: `EUR-${randomBytes(4).toString('hex')}`, title: 'E', price: { amount: 1500, currency: 'EUR' }, stock: 50 }] },
+    })
+    const eur = euro.body.variants[0].id
+    const { email, token } = await register()
+    await cartWith({ 0: 1 }, token)
+    const guest = (await t.call('POST', '/store/carts')).body.id
+    assert.equal((await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId: eur, quantity: 2 } })).status, 200)
+    const res = await login(email, guest)
+    assert.equal(res.status, 200)
+    assert.deepEqual(res.body.unmergedLines, [{ variantId: eur, quantity: 2 }])
+    const cart = (await t.call('GET', '/store/customers/me/cart', { token })).body
+    assert.deepEqual(cart.items.map((i: { variantId: string }) => i.variantId), [v[0]])
+    assert.equal(cart.subtotal.currency, 'USD')
+  })
+
   test('a merge where everything fits answers no unmergedLines', async () => {
     const { email } = await register()
     const res = await login(email, await cartWith({ 0: 1 }))
