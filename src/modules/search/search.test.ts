@@ -162,6 +162,12 @@ describe('search over HTTP', () => {
     const skillet = await search({ q: 'skilet' })
     assert.equal(skillet.didYouMean, 'skillet')
     assert.deepEqual(names(skillet), ['Cast Iron Skillet'])
+    // A word cut short is a typo unless it is the last one (typed as a prefix): "hikin"
+    // begins "hiking", but only a last word matches that way.
+    const cut = await search({ q: 'hikin boot' })
+    assert.equal(cut.didYouMean, 'hiking boot')
+    assert.equal(cut.items[0].name, 'Trailrunner Waterproof Hiking Boot')
+    assert.ok((await search({ q: 'boot hikin' })).items.some((i: { name: string }) => i.name === 'Trailrunner Waterproof Hiking Boot'))
   })
 
   test('filters: category with subcategories, several brands, price range, in stock', async () => {
