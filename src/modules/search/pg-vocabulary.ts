@@ -63,7 +63,7 @@ export async function correctWords(db: Db, text: string): Promise<Correction> {
   const corrections = new Map(rows.filter((r) => r.nearest).map((r) => [r.word, r.nearest!]))
   return {
     allWordsKnown: rows.every((r) => r.known),
-    corrected: corrections.size > 0 ? applyCorrections(text, corrections) : null,
+    corrected: corrections.size > 0 ? applyCorrections(text, corrections).trim() : null,
   }
 }
 

@@ -21,7 +21,10 @@ export function prepareSearch(input: SearchQueryInput): PreparedSearch {
   if (input.minPrice !== undefined && input.maxPrice !== undefined && input.minPrice > input.maxPrice) {
     throw validationFailed([{ path: 'minPrice', message: 'must not be above maxPrice' }])
   }
-  const text = cleanText(input.q ?? '')
+  // A trailing space says the last word is finished (no prefix match): cleaning keeps one.
+  const raw = input.q ?? ''
+  const cleaned = cleanText(raw)
+  const text = cleaned !== '' && /\s$/.test(raw) ? `${cleaned} ` : cleaned
   const filters: SearchFilters = {
     ...(input.category && { category: input.category }),
     ...(input.brand?.length && { brands: [...new Set(input.brand.map((b) => b.trim()))].sort() }),

@@ -123,6 +123,10 @@ describe('search over HTTP', () => {
     const boots = names(await search({ q: 'boots ', limit: 100 })) // trailing space: a finished word, no prefix
     assert.ok(boots.includes('Trail Boot') && boots.includes('Summit Insulated Winter Boot'), boots.join())
     assert.ok(names(await search({ q: 'runs ' })).includes('Everyday Running Shoe'))
+    // A finished stop word is dropped, not taken as the start of a longer word ("in" -> insulated).
+    const boot = await search({ q: 'boot', limit: 100 })
+    const bootIn = await search({ q: 'boot in ', limit: 100 })
+    assert.deepEqual(names(bootIn).sort(), names(boot).sort())
   })
 
   test('the last word matches as a prefix while typing', async () => {
