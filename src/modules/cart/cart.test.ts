@@ -127,6 +127,21 @@ describe('carts over HTTP', () => {
     assert.deepEqual(await quantities(cart), { [p.ids[0]]: 5 })
   })
 
+  test('a line of a product taken off sale may go down or away, not up', async () => {
+    const p = await variants({ price: 100, stock: 10 })
+    const cart = await newCart()
+    assert.equal((await add(cart, p.ids[0], 3)).status, 200)
+    assert.equal((await t.call('DELETE', `/admin/products/${p.productId}`, { token: admin })).status < 300, true)
+    const raised = await setQty(cart, p.ids[0], 5)
+    assert.equal(raised.status, 409)
+    assert.equal(raised.body.code, 'out_of_stock')
+    assert.equal(raised.body.available, 0)
+    assert.equal((await add(cart, p.ids[0], 1)).status, 400)
+    assert.deepEqual(await quantities(cart), { [p.ids[0]]: 3 })
+    assert.equal((await setQty(cart, p.ids[0], 1)).status, 200)
+    assert.deepEqual(await quantities(cart), { [p.ids[0]]: 1 })
+  })
+
   test('a line holds 1 to 99: a sum over 99 is refused naming quantity, and nothing changes', async () => {
     const p = await variants({ price: 100, stock: 1000 })
     const cart = await newCart()

@@ -72,9 +72,15 @@ function refusal(result: Extract<HashIncrementResult, { applied: false }>, varia
 /** Sets a line's quantity; 0 removes it. Only a line the cart holds can be set. */
 export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta, variantId: string, quantity: number): Promise<void> {
   if (quantity === 0) return removeItem(deps, cartId, meta, variantId)
-  const [stored, available] = await Promise.all([deps.store.quantity(cartId, variantId), deps.availableUnits(variantId)])
+  const [stored, available, variant] = await Promise.all([
+    deps.store.quantity(cartId, variantId),
+    deps.availableUnits(variantId),
+    deps.catalog.getVariant(variantId),
+  ])
   let current = stored
   if (current === 0) throw notFound('Cart line')
+  // A line of a product taken off sale may go down or away, not up (checkout refuses it anyway).
+  if (!variant && quantity > current) throw outOfStock(variantId, 0, quantity)
   if (quantity > available) throw outOfStock(variantId, available, quantity)
   // Compare-and-set, so a set racing an add or a removal neither loses the add nor revives the line.
   for (let attempt = 0; attempt < SET_ATTEMPTS; attempt++) {
