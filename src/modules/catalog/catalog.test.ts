@@ -275,7 +275,23 @@ describe('catalog over HTTP', () => {
     })
     assert.equal(res.status, 409)
     assert.equal(res.body.errors[0].path, 'variants.0.sku')
+    // Twice in one request: the repeat is named, not the first.
+    const twice = await t.call('POST', '/admin/products', {
+      token,
+      body: sampleProduct({ name: 'Twice', variants: ['One', 'Two'].map((title) => ({ sku: 'TWICE-1', title, price: { amount: 100, currency: 'USD' }, stock: 1 })) }),
+    })
+    assert.equal(twice.status, 409)
+    assert.deepEqual(twice.body.errors, [{ path: 'variants.1.sku', message: 'is given twice' }])
     assert.equal((await t.call('GET', '/store/products?limit=100')).body.items.length, before)
+  })
+
+  test('a price is in an ISO 4217 currency', async () => {
+    const res = await t.call('POST', '/admin/products', {
+      token,
+      body: sampleProduct({ name: 'Odd Money', variants: [{ sku: `ODD-${Math.random().toString(36).slice(2, 8)}`, title: 'One', price: { amount: 100, currency: 'ABC' }, stock: 1 }] }),
+    })
+    assert.equal(res.status, 400)
+    assert.deepEqual(res.body.errors, [{ path: 'variants.0.price.currency', message: 'is not an ISO 4217 currency code' }])
   })
 
   test('a product has one currency: mixing them is a 400 naming the variant, and nothing is written', async () => {

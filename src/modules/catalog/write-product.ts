@@ -32,14 +32,32 @@ async function freeSlug(tx: Db, wanted: string | undefined, name: string): Promi
   return `${base}-${randomBytes(3).toString('hex')}`
 }
 
-async function refuseTakenSkus(tx: Db, skus: string[], pathOf: (sku: string) => string, except: string[] = []) {
-  const duplicates = skus.filter((sku, i) => skus.indexOf(sku) !== i)
-  const taken = [...new Set([...duplicates, ...(await repo.skusTaken(tx, skus, except))])]
-  if (taken.length > 0) {
-    throw new AppError('conflict', `SKU already in use: ${taken.join(', ')}`, {
-      errors: taken.map((sku) => ({ path: pathOf(sku), message: 'is already in use' })),
-    })
+/**
+ * Refuses SKUs in use by other variants, and a SKU given twice in one request (named at its
+ * repeat: the first one is fine). `variants` is the request's list, to name the fields.
+ */
+async function refuseTakenSkus(tx: Db, variants: { sku?: string }[], except: string[] = []) {
+  const skus = variants.flatMap((v) => (v.sku ? [v.sku] : []))
+  const taken = new Set(await repo.skusTaken(tx, skus, except))
+  const errors = variants.flatMap((v, i) => {
+    if (!v.sku) return []
+    if (taken.has(v.sku) && variants.findIndex((w) => w.sku === v.sku) === i) return [{ path: `variants.${i}.sku`, message: 'is already in use' }]
+    if (variants.findIndex((w) => w.sku === v.sku) < i) return [{ path: `variants.${i}.sku`, message: 'is given twice' }]
+    return []
+  })
+  if (errors.length > 0) {
+    throw new AppError('conflict', `SKU already in use: ${[...new Set(errors.map((e) => variants[Number(e.path.split('.')[1])].sku))].join(', ')}`, { errors })
   }
+}
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
+
+/** Prices are in ISO 4217 currencies (DESIGN.md invariant 4): "ABC" is three capitals, not money. */
+function refuseUnknownCurrencies(variants: { price?: { currency: string } }[]) {
+  const errors = variants.flatMap((v, i) =>
+    v.price && !CURRENCIES.has(v.price.currency) ? [{ path: `variants.${i}.price.currency`, message: 'is not an ISO 4217 currency code' }] : [],
+  )
+  if (errors.length > 0) throw validationFailed(errors)
 }
 
 /**
@@ -75,7 +93,8 @@ async function addVariants(tx: Db, deps: WriteDeps, productId: string, variants:
 export async function createProduct(deps: WriteDeps, input: CreateProductInput): Promise<string> {
   let categoryCreated = false
   const id = await deps.sql.begin(async (tx) => {
-    await refuseTakenSkus(tx, input.variants.map((v) => v.sku), (sku) => `variants.${input.variants.findIndex((v) => v.sku === sku)}.sku`)
+    refuseUnknownCurrencies(input.variants)
+    await refuseTakenSkus(tx, input.variants)
     categoryCreated = await repo.ensureCategory(tx, input.category)
     const productId = await repo.insertProduct(tx, {
       slug: await freeSlug(tx, input.slug, input.name),
@@ -116,8 +135,8 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     const variants = input.variants ?? []
     const changes = variants.filter(isChange)
     const additions = variants.filter((v): v is NewVariantInput => !isChange(v))
-    const skus = [...changes.flatMap((c) => (c.sku ? [c.sku] : [])), ...additions.map((a) => a.sku)]
-    await refuseTakenSkus(tx, skus, (sku) => `variants.${variants.findIndex((v) => v.sku === sku)}.sku`, changes.map((c) => c.id))
+    refuseUnknownCurrencies(variants)
+    await refuseTakenSkus(tx, variants, changes.map((c) => c.id))
 
     for (const change of changes) {
       const ok = await repo.updateVariant(tx, id, change.id, {
