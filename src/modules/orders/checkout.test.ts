@@ -197,6 +197,22 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [5, 0])
   })
 
+  test('free items (a total of 0): paid without a charge, and refunded without one', async () => {
+    const { variants: [v] } = await product([5], 0)
+    const cartId = await cartWith([[v, 2]])
+    const res = await checkout(cartId)
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    assert.equal(res.body.status, 'paid')
+    assert.deepEqual(res.body.total, { amount: 0, currency: 'USD' })
+    assert.equal(chargesFor(res.body.id), 0, 'the gateway was not asked')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [3, 2])
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 0)
+    const refunded = await t.call('POST', `/admin/orders/${res.body.id}/refund`, { token })
+    assert.equal(refunded.status, 200, JSON.stringify(refunded.body))
+    assert.equal(refunded.body.status, 'refunded')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0])
+  })
+
   test('the slow card: the client times out, retries with the same key, the order settles paid and is charged once', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

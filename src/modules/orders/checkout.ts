@@ -5,7 +5,7 @@ import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
-import type { Card, CartPort, CatalogPort, InventoryPort, Money, PaymentPort } from './ports.ts'
+import type { Card, CartPort, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, rememberCart, type NewOrder } from './repo.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
@@ -129,7 +129,8 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
   })
   progress.placed = true
 
-  const outcome = await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
+  // Free items: nothing to charge, and processors refuse an amount of 0.
+  const outcome: ChargeOutcome = subtotal === 0 ? { status: 'free' } : await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
   // The outcome and the answer under the key commit together.
   const answer = await transaction(deps.sql, async (tx) => {
     let stored: StoredAnswer | null = null
@@ -142,7 +143,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
       // An unknown outcome, but the webhook may have settled the order meanwhile.
       const settled = outcome.status === 'unknown' ? view.status : null
       stored =
-        outcome.status === 'captured' || settled === 'paid'
+        outcome.status === 'captured' || outcome.status === 'free' || settled === 'paid'
           ? { status: 201, body: view }
           : outcome.status === 'declined'
             ? declined(orderId, outcome.message, outcome.declineCode)

@@ -71,7 +71,8 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   if (order.status !== 'paid' && order.status !== 'fulfilled') {
     throw new AppError('invalid_transition', `An order that is ${order.status} cannot be refunded`, {}, 409)
   }
-  const refund = await deps.payments.refund(order.payment_id!, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${orderId}`)
+  // A free order (total 0) was never charged: nothing to pay back.
+  const refund = order.payment_id === null ? { ok: true as const } : await deps.payments.refund(order.payment_id, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${orderId}`)
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
     const locked = await lockedOrder(tx, orderId)

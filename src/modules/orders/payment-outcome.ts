@@ -58,11 +58,11 @@ export async function applyChargeOutcomeIn(
   }
   const { lines } = order
   // Independent writes under the lock, sent together: the stock moves and the transition.
-  if (outcome.status === 'captured') {
+  if (outcome.status === 'captured' || outcome.status === 'free') {
     await Promise.all([
-      setPaymentId(tx, orderId, outcome.paymentId),
+      outcome.status === 'captured' ? setPaymentId(tx, orderId, outcome.paymentId) : null,
       deps.inventory.sell(tx, orderId, lines, actor),
-      transition(tx, orderId, 'pending_payment', 'paid', actor, 'payment captured'),
+      transition(tx, orderId, 'pending_payment', 'paid', actor, outcome.status === 'free' ? 'nothing to pay' : 'payment captured'),
       alongside('paid'),
       // Checkout empties the cart when it learns the outcome itself; an order it left
       // pending carries its cart (rememberCart), and the worker takes the bought lines out

@@ -48,6 +48,8 @@ export interface Card {
 /** The outcome of a charge: `unknown` means the gateway may or may not have charged; ask it later with the same key. */
 export type ChargeOutcome =
   | { status: 'captured'; paymentId: string }
+  /** Nothing to charge (a total of 0): paid without a payment. */
+  | { status: 'free' }
   | { status: 'declined'; declineCode: string; message: string }
   | { status: 'unknown'; reason: string }
 
