@@ -67,6 +67,7 @@ export interface Api {
 /** The `api` role: HTTP in front of the modules. */
 export async function createApi(platform: Platform, modules = createModules(platform)): Promise<Api> {
   await modules.catalog.start()
+  await modules.search.start()
   const app = await buildHttpServer({
     config: platform.config,
     log: platform.log,
@@ -123,6 +124,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     const productIds = await modules.catalog.invalidateVariants([variantId], tx)
     // Search's in-stock filter follows stock too.
     await modules.search.refreshProducts(productIds, tx)
+    return productIds.length > 0 ? modules.search.announceIndexChange : undefined
   })
   dispatcher.on('order.paid_after_checkout', (event) => modules.orders.onPaidAfterCheckout(event))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.

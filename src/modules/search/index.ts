@@ -2,7 +2,7 @@
 // and the composition root import.
 import { Gauge } from 'prom-client'
 import type { Db, Sql, Tx } from '../../platform/db/index.ts'
-import type { OutboxEvent } from '../../platform/bus/outbox.ts'
+import type { AfterCommit, OutboxEvent } from '../../platform/bus/outbox.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { Metrics } from '../../platform/telemetry/metrics.ts'
@@ -71,6 +71,7 @@ export function createSearchModule(deps: SearchDeps) {
   const searchSql = deps.openPool?.(searchSessionSettings(deps.timeoutMs)) ?? null
   const engine = guarded(createPgSearchEngine({ sql: deps.sql, statementTimeoutMs: deps.timeoutMs, searchSql }), breaker, deps.log)
   const cache = new AnswerCache({ kv: deps.kv, log: deps.log, ttlMs: deps.cacheTtlMs })
+  const announceIndexChange: AfterCommit = () => cache.announceChange()
   const indexer: IndexerDeps = { sql: deps.sql, catalog: deps.catalog, stock: deps.stock, indexFor: (db: Db) => pgSearchIndex(db) }
 
   return {
@@ -83,19 +84,23 @@ export function createSearchModule(deps: SearchDeps) {
         (await cache.get(['suggest', prefixKey(prefix), limit], async () => ({ items: await engine.suggest(prefix, limit) }))).items,
     }),
 
-    /** The `product.updated` consumer (register it on the worker's dispatcher). */
-    async onProductUpdated(event: OutboxEvent, tx: Tx): Promise<void> {
+    /** The `product.updated` consumer (register it on the worker's dispatcher); cached answers go stale after it commits. */
+    async onProductUpdated(event: OutboxEvent, tx: Tx): Promise<AfterCommit | void> {
       const productId = (event.payload as { productId?: unknown })?.productId
       if (typeof productId !== 'string' || !PRODUCT_ID.test(productId)) {
         deps.log.error({ eventId: event.eventId }, 'product.updated without a valid productId; skipped')
         return
       }
       await refreshProducts(indexer, [productId], tx)
+      return announceIndexChange
     },
 
     /** Re-reads these products into the index (e.g. a variant went in or out of stock), in the caller's transaction. */
     refreshProducts: (productIds: string[], tx: Tx): Promise<void> =>
       productIds.length === 0 ? Promise.resolve() : refreshProducts(indexer, productIds, tx),
+
+    /** After an index change committed (refreshProducts): cached answers in every API process go stale. */
+    announceIndexChange,
 
     /** Rebuilds the whole index from the catalog (the `reindex` role). */
     reindexAll(options: ReindexOptions = {}): Promise<ReindexResult> {
@@ -111,8 +116,12 @@ export function createSearchModule(deps: SearchDeps) {
 
     breakerIsOpen: () => breaker.isOpen,
 
+    /** API processes: cached answers go stale when the worker changes the index. */
+    start: () => cache.start(),
+
     async stop(): Promise<void> {
       breaker.shutdown()
+      await cache.stop()
     },
   }
 }

@@ -19,7 +19,10 @@ const CLAIM_SECONDS = 30
  * way to reach the database from a handler on the embedded PGlite, whose pool holds a
  * single connection.
  */
-export type EventHandler = (event: OutboxEvent, tx: Tx) => Promise<void>
+export type EventHandler = (event: OutboxEvent, tx: Tx) => Promise<void | AfterCommit>
+
+/** What a handler may return: work for after its transaction committed (telling others of the change). */
+export type AfterCommit = () => Promise<void>
 
 /**
  * Records an event in the same transaction as the state change it describes, so the
@@ -101,11 +104,18 @@ export class OutboxDispatcher {
       for (const row of heard) {
         const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
         try {
+          const afterCommit: AfterCommit[] = []
           await this.sql.begin(async (tx) => {
-            for (const handler of this.handlers.get(row.type) ?? []) await handler(event, tx)
+            for (const handler of this.handlers.get(row.type) ?? []) {
+              const after = await handler(event, tx)
+              if (after) afterCommit.push(after)
+            }
             await tx`update platform.outbox set dispatched_at = now() where id = ${row.id}`
           })
           delivered++
+          for (const after of afterCommit) {
+            await after().catch((error: unknown) => this.log.warn({ err: error, eventId: row.event_id }, 'after-commit work of an event failed'))
+          }
         } catch (error) {
           // Stays claimed until the claim runs out, then is tried again: a failing event
           // does not spin, and does not hold up the events behind it.
