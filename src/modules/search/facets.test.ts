@@ -32,11 +32,11 @@ test('brands are summed over categories and buckets, most matches first, ties by
   assert.deepEqual(tied, ['Alpha', 'Zeta'])
 })
 
-test('price buckets come in price order with their bounds; the last one is open-ended', () => {
+test('price buckets come in price order with inclusive bounds (as minPrice and maxPrice are); the last one is open-ended', () => {
   const { price } = facetsOf(groups, asIs)
   assert.deepEqual(price, [
-    { min: 1_000, max: 2_500, count: 5 },
-    { min: 2_500, max: 5_000, count: 1 },
+    { min: 1_000, max: 2_499, count: 5 },
+    { min: 2_500, max: 4_999, count: 1 },
     { min: 50_000, max: null, count: 4 },
   ])
 })

@@ -40,6 +40,8 @@ export function facetsOf(groups: Group[], scaled: (n: number) => number): Facets
     price: [...buckets]
       .filter(([bucket]) => bucket >= 1)
       .sort(([a], [b]) => a - b)
-      .map(([bucket, n]) => ({ min: PRICE_BOUNDS[bucket - 1], max: PRICE_BOUNDS[bucket] ?? null, count: scaled(n) })),
+      // Both bounds inclusive, like minPrice and maxPrice: a bucket turned into a filter
+      // (minPrice=1000&maxPrice=2499) finds exactly the products it counted.
+      .map(([bucket, n]) => ({ min: PRICE_BOUNDS[bucket - 1], max: bucket < PRICE_BOUNDS.length ? PRICE_BOUNDS[bucket] - 1 : null, count: scaled(n) })),
   }
 }

@@ -49,7 +49,9 @@ export const SearchAnswer = Type.Object({
   facets: Type.Object({
     category: Type.Array(FacetValue),
     brand: Type.Array(FacetValue),
-    price: Type.Array(Type.Object({ min: Type.Integer(), max: Type.Union([Type.Integer(), Type.Null()]), count: Type.Integer() })),
+    price: Type.Array(
+      Type.Object({ min: Type.Integer(), max: Type.Union([Type.Integer(), Type.Null()]), count: Type.Integer() }, { description: 'Minor units, both bounds inclusive (as minPrice and maxPrice); max null: no upper bound' }),
+    ),
   }),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
   didYouMean: Type.Optional(Type.String()),

@@ -222,6 +222,11 @@ describe('search over HTTP', () => {
     const fts = `to_tsvector('english', p.name || ' ' || p.brand || ' ' || translate(p.category_path, '/-', '  ') || ' ' || p.description) @@ plainto_tsquery('english', 'boot')`
     assert.deepEqual(actual(text), await expected(`${fts} and p.id in (select product_id from catalog.variants group by product_id having min(price_amount) >= 1000)`))
     assert.ok(text.facets.price.every((b: { min: number; max: number | null }) => b.max === null || b.max > b.min))
+    // A bucket turned into a filter finds exactly what it counted (both bounds inclusive).
+    for (const bucket of text.facets.price as { min: number; max: number | null; count: number }[]) {
+      const filtered = await search({ q: 'boot', minPrice: bucket.min, ...(bucket.max !== null && { maxPrice: bucket.max }) })
+      assert.equal(filtered.total, bucket.count, JSON.stringify(bucket))
+    }
   })
 
   test('pages by keyset in every sort with no duplicates or gaps', async () => {
