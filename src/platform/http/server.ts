@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type preValidationHookHandler,
   type RawServerDefault,
 } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -57,6 +58,9 @@ function validatorsByPart() {
     return (route: { httpPart?: string }) => (route.httpPart === 'body' ? json : text)(route as never)
   }
 }
+
+const nulError = (where: string | null) =>
+  where === null ? undefined : validationFailed([{ path: where || 'body', message: 'must not contain a NUL character (U+0000)' }])
 
 /** The path of the first string holding U+0000 in a parsed request part, or null. */
 function nulPath(value: unknown, path: string): string | null {
@@ -110,7 +114,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     trustProxy: trustedProxies(deps.config.trustProxy ?? false),
     return503OnClosing: true,
     // Past the schemas' longest id (100), so a long one gets their 400 naming the field.
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     // A malformed URL, or a path parameter past maxParamLength: problem+json like every
     // other answer (Fastify's own are plain JSON without the security headers).
     frameworkErrors: (error, request, reply) => {
@@ -138,6 +142,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // functions: no promise per hook per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
+    const query = request.routeOptions.config?.cleansQueryText ? null : request.query
+    const nul = nulError(nulPath(request.params, '') ?? nulPath(query, ''))
+    if (nul) return done(nul)
     if (deadlineMs > 0 && !request.routeOptions.config?.ownDeadline) {
       const timer = setTimeout(() => answerPastDeadline(request, reply), deadlineMs)
       timer.unref()
@@ -160,11 +167,12 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   }
 
   // PostgreSQL text cannot hold U+0000 (a 500 from deep inside a write, otherwise): refused
-  // before validation, naming where it was.
-  app.addHook('preValidation', (request, _reply, done) => {
-    const query = request.routeOptions.config?.cleansQueryText ? null : request.query
-    const where = nulPath(request.params, '') ?? nulPath(query, '') ?? nulPath(request.body, '')
-    done(where === null ? undefined : validationFailed([{ path: where || 'body', message: 'must not contain a NUL character (U+0000)' }]))
+  // before validation, naming where it was. Path and query in onRequest (above); a body once
+  // parsed, on the routes that take one only, so reads run no extra hook.
+  app.addHook('onRoute', (route) => {
+    if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
+    const refuseNulInBody: preValidationHookHandler = (request, _reply, done) => done(nulError(nulPath(request.body, '')))
+    route.preValidation = [...[route.preValidation ?? []].flat(), refuseNulInBody]
   })
 
   // While draining, each answer closes its connection: a keep-alive client that is
