@@ -2,7 +2,7 @@
 // server's statement_timeout fires, but its error never arrives, so nothing would end the
 // request for many minutes. The request deadline answers 503 instead; the checkout goes on
 // behind it, and a retry with the same Idempotency-Key gets the one order it placed.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { sampleProduct, startTestApp } from './support/app.ts'
@@ -10,8 +10,10 @@ import { createDatabase } from './support/db.ts'
 import { proxyFor } from './support/tcp-proxy.ts'
 
 const embedded = !process.env.DATABASE_URL
+const skip = embedded && 'needs DATABASE_URL: the embedded database is in-process'
 
-test('a checkout held up by a silent database answers 503 at the deadline; the retry gets the one order', { skip: embedded && 'needs DATABASE_URL: the embedded database is in-process' }, async (t) => {
+/** An app whose database sits behind a proxy that can hang; a product in a guest cart, and how to check it out. */
+async function appBehindProxy(t: TestContext, idempotencyKey: string) {
   const database = await createDatabase()
   const { proxy, url: proxiedUrl } = await proxyFor(database.url, 5432)
   const app = await startTestApp({ databaseUrl: proxiedUrl, env: { REQUEST_DEADLINE_MS: '2000' } })
@@ -21,18 +23,24 @@ test('a checkout held up by a silent database answers 503 at the deadline; the r
     await proxy.close()
     await database.drop()
   })
-  const product = (await app.call('POST', '/admin/products', { token: await app.adminToken(), body: sampleProduct() })).body
+  const admin = await app.adminToken()
+  const product = (await app.call('POST', '/admin/products', { token: admin, body: sampleProduct() })).body
   const cart = (await app.call('POST', '/store/carts')).body.id
   assert.equal((await app.call('POST', `/store/carts/${cart}/items`, { body: { variantId: product.variants[0].id, quantity: 1 } })).status, 200)
   const checkout = () =>
     app.call('POST', `/store/carts/${cart}/checkout`, {
-      headers: { 'idempotency-key': 'silent-database-0001' },
+      headers: { 'idempotency-key': idempotencyKey },
       body: {
         email: 'patient@example.com',
         shippingAddress: { name: 'Pat', line1: '1 Slow St', city: 'Springfield', postalCode: '12345', country: 'US' },
         payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } },
       },
     })
+  return { app, proxy, admin, product, checkout }
+}
+
+test('a checkout held up by a silent database answers 503 at the deadline; the retry gets the one order', { skip }, async (t) => {
+  const { app, proxy, checkout } = await appBehindProxy(t, 'silent-database-0001')
 
   proxy.hang()
   // Without a deadline nothing answers: the guard turns that into a failure, not a hang.
@@ -55,28 +63,9 @@ test('a checkout held up by a silent database answers 503 at the deadline; the r
   assert.equal(orders[0].n, 1, 'one order')
 })
 
-test('reads without a fallback of their own (an order, the admin list) answer 503 at the deadline too', { skip: embedded && 'needs DATABASE_URL: the embedded database is in-process' }, async (t) => {
-  const database = await createDatabase()
-  const { proxy, url: proxiedUrl } = await proxyFor(database.url, 5432)
-  const app = await startTestApp({ databaseUrl: proxiedUrl, env: { REQUEST_DEADLINE_MS: '2000' } })
-  t.after(async () => {
-    proxy.unhang()
-    await app.close()
-    await proxy.close()
-    await database.drop()
-  })
-  const admin = await app.adminToken()
-  const product = (await app.call('POST', '/admin/products', { token: admin, body: sampleProduct() })).body
-  const cart = (await app.call('POST', '/store/carts')).body.id
-  await app.call('POST', `/store/carts/${cart}/items`, { body: { variantId: product.variants[0].id, quantity: 1 } })
-  const order = await app.call('POST', `/store/carts/${cart}/checkout`, {
-    headers: { 'idempotency-key': 'silent-database-read-01' },
-    body: {
-      email: 'reader@example.com',
-      shippingAddress: { name: 'Pat', line1: '1 Slow St', city: 'Springfield', postalCode: '12345', country: 'US' },
-      payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' } },
-    },
-  })
+test('reads without a fallback of their own (an order, the admin list) answer 503 at the deadline too', { skip }, async (t) => {
+  const { app, proxy, admin, product, checkout } = await appBehindProxy(t, 'silent-database-read-01')
+  const order = await checkout()
   assert.equal(order.status, 201)
   const readOrder = () => app.call('GET', `/store/orders/${order.body.id}?accessToken=${order.body.accessToken}`)
   assert.equal((await readOrder()).status, 200)
