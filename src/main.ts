@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
+import { DataDirInUse } from './platform/db/embedded.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
 import { startGatewayProcess } from './modules/payments/index.ts'
@@ -211,6 +212,15 @@ run(role, config, rest).catch((error) => {
   if (typeof error?.code === 'string' && error.code.startsWith('ERR_PARSE_ARGS_')) {
     console.error(`Bad argument: ${error.message}`)
     process.exit(2)
+  }
+  // Start-up refusals a user can act on: one line, no stack trace.
+  if (error instanceof DataDirInUse) {
+    console.error(error.message)
+    process.exit(1)
+  }
+  if (error?.code === 'EADDRINUSE') {
+    console.error(`Port ${error.port ?? config.port} is in use: stop what listens there, or set PORT`)
+    process.exit(1)
   }
   console.error('fatal:', error)
   process.exit(1)

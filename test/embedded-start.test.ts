@@ -3,7 +3,8 @@
 // machine without PostgreSQL, Redis or NATS serves the demo catalog.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnShop } from './support/processes.ts'
@@ -40,6 +41,16 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type') ?? '', /text\/html/)
 
+    // A second start on the same data folder is refused before it opens it (two writers
+    // lose each other's writes, or leave a folder that no longer opens).
+    await assert.rejects(spawnShop('start', env, 60_000), (error: Error) => {
+      assert.match(error.message, /exited with 1/)
+      assert.match(error.message, new RegExp(`in use by another shop process \\(pid ${shop.child.pid}\\)`))
+      assert.doesNotMatch(error.message, /\n\s+at /, 'one line, no stack trace')
+      return true
+    })
+    assert.equal((await fetch(`${shop.url}/health/ready`)).status, 200, 'the first one serves on')
+
     // SIGTERM while a request is in flight: the request still completes, then the process exits 0.
     const inFlight = fetch(`${shop.url}/store/auth/login`, {
       method: 'POST',
@@ -56,6 +67,10 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
   }
 
   assert.ok(existsSync(join(dataDir, 'pglite')), 'data lives under DATA_DIR')
+  assert.ok(!existsSync(join(dataDir, 'shop.lock')), 'the lock is released at shutdown')
+  // A lock left by a process that is gone (kill -9) is taken over.
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid
+  writeFileSync(join(dataDir, 'shop.lock'), String(gone))
   // Second start on the same data: nothing is seeded twice.
   const again = await spawnShop('start', env, 240_000)
   try {

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
@@ -12,15 +13,80 @@ export interface EmbeddedPostgres {
 
 export async function startEmbeddedPostgres(dataDir: string | null): Promise<EmbeddedPostgres> {
   if (dataDir) mkdirSync(dataDir, { recursive: true })
-  const db = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } })
-  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1' })
-  await server.start()
-  const [host, port] = server.getServerConn().split(':')
-  return {
-    url: `postgres://postgres@${host}:${port}/postgres`,
-    async stop() {
-      await server.stop()
-      await db.close()
-    },
+  const unlock = dataDir ? lockDataDir(dataDir) : () => {}
+  try {
+    const db = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } })
+    const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1' })
+    await server.start()
+    const [host, port] = server.getServerConn().split(':')
+    return {
+      url: `postgres://postgres@${host}:${port}/postgres`,
+      async stop() {
+        await server.stop()
+        await db.close()
+        unlock()
+      },
+    }
+  } catch (error) {
+    unlock()
+    throw error
+  }
+}
+
+/** Another live process holds the data folder. */
+export class DataDirInUse extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(`The embedded database in ${dataDir} is in use by another shop process (pid ${pid}). Stop it first, or give this one its own DATA_DIR.`)
+    this.name = 'DataDirInUse'
+  }
+}
+
+/**
+ * One process per data folder. PGlite takes no lock of its own, and two processes on one
+ * folder hand out the same ids and lose each other's writes, or leave a folder that no
+ * longer opens. A lock file holding the owner's pid is created exclusively; one left behind
+ * by a process that is gone (kill -9) is taken over. Answers the release.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const file = join(dataDir, 'shop.lock')
+  const mine = String(process.pid)
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, mine, { flag: 'wx' })
+      return () => {
+        try {
+          if (readFileSync(file, 'utf8') === mine) unlinkSync(file)
+        } catch {
+          // Gone already: nothing to release.
+        }
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const owner = Number(readOrEmpty(file))
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw new DataDirInUse(dataDir, owner)
+    try {
+      unlinkSync(file) // left by a process that is gone
+    } catch {
+      // Another start took it over first: try again.
+    }
+  }
+  throw new Error(`could not lock ${file}`)
+}
+
+function readOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
