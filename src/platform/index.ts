@@ -71,6 +71,8 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     statement_timeout: String(options.statementTimeoutMs ?? config.dbStatementTimeoutMs),
     idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS),
   }
+  // Creating the embedded database on a first start takes 10-20 s of silence otherwise.
+  if (!config.databaseUrl && !options.inMemory) log.info({ dataDir: config.dataDir }, 'opening the embedded database (PGlite); a first start creates it, which takes a while')
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))
