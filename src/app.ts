@@ -73,6 +73,7 @@ export async function createApi(platform: Platform, modules = createModules(plat
     log: platform.log,
     metrics: platform.metrics,
     readiness: platform.readiness,
+    reported: platform.reported,
     resolveSession: modules.customers.resolveSession,
     routes: async (app) => {
       await app.register(placeholderPageRoutes)

@@ -158,3 +158,35 @@ test('NATS hanging: a publish waiting for its acknowledgements holds up no in-pr
   assert.deepEqual(stored.map((m) => m.msgId), rows.map((row) => row.event_id), 'each event stored once, in order')
   assert.ok(rows.every((row) => row.published_at !== null))
 })
+
+test('NATS unreachable at start: the app starts and is ready (NATS reported down), and publishes once NATS appears', { skip }, async (t) => {
+  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
+  await proxy.cut()
+  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
+  const nats = await connect({ servers: natsUrl })
+  t.after(async () => {
+    await nats.close()
+    await app.close()
+    await proxy.close()
+  })
+  const ready = await app.call('GET', '/health/ready')
+  assert.equal(ready.status, 200, JSON.stringify(ready.body))
+  assert.match(ready.body.checks.nats, /^down/, 'reported, without taking the API out of rotation')
+  assert.equal(ready.body.checks.postgres, 'ok')
+
+  const product = (await app.call('POST', '/admin/products', { token: await app.adminToken(), body: sampleProduct({ name: 'Latecomer Kettle' }) })).body
+  await assert.rejects(app.publishEvents(), /not connected/)
+  assert.ok((await app.drainEvents()) > 0, 'the in-process handlers go on')
+  assert.equal((await app.call('GET', `/store/search?q=${encodeURIComponent('latecomer kettle')}`)).body.items[0]?.id, product.id)
+
+  await proxy.restore()
+  let published = 0
+  for (let i = 0; i < 60 && published === 0; i++) {
+    published = await app.publishEvents().catch(() => 0)
+    if (published === 0) await sleep(250)
+  }
+  assert.ok(published > 0, 'connected in the background, the waiting events go out')
+  const rows = await outbox(app)
+  assert.deepEqual((await streamMessages(nats, app.instance)).map((m) => m.msgId), rows.map((row) => row.event_id))
+  assert.equal((await app.call('GET', '/health/ready')).body.checks.nats, 'ok')
+})

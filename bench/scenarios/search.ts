@@ -43,6 +43,7 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
     nats: null,
     embedded: null,
     readiness: {},
+    reported: {},
     openPool: () => null,
     close: async () => {},
   } satisfies Platform

@@ -1,4 +1,3 @@
-import { connect as connectNats, type NatsConnection } from 'nats'
 import type { Config } from '../config.ts'
 import { connectDb, type Sql } from './db/index.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
@@ -6,6 +5,7 @@ import { connectKv, type Kv } from './kv/index.ts'
 import { createLogger, throttledWarn, type Logger } from './telemetry/log.ts'
 import { createMetrics, type Metrics } from './telemetry/metrics.ts'
 import { join } from 'node:path'
+import { openNatsLink, type NatsLink } from './bus/nats-link.ts'
 
 /** The infrastructure one process holds: pools and clients, opened once, closed once. */
 export interface Platform {
@@ -14,9 +14,17 @@ export interface Platform {
   metrics: Metrics
   sql: Sql
   kv: Kv
-  nats: NatsConnection | null
+  /** NATS, connected in the background (null without NATS_URL). */
+  nats: NatsLink | null
   embedded: EmbeddedPostgres | null
+  /** Checks /health/ready requires: what every request path needs (PostgreSQL, the KV). */
   readiness: Record<string, () => Promise<void>>
+  /**
+   * Checks /health/ready reports without failing on: NATS only carries the outbox's events
+   * to JetStream, which wait while it is away; an API taken out of rotation for it would
+   * turn a NATS outage into a shop outage.
+   */
+  reported: Record<string, () => Promise<void>>
   /**
    * A further PostgreSQL pool whose sessions start with `settings` (a module whose statements
    * need session settings sends each in one round trip instead of a transaction of three).
@@ -47,16 +55,6 @@ export interface PlatformOptions {
  */
 export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 
-/**
- * Drains the connection (flushes what is buffered), but not forever: with NATS unreachable a
- * drain would wait for a reconnect that may never come, and hold up the shutdown.
- */
-async function closeNats(nats: NatsConnection): Promise<void> {
-  const timeout = new Promise((resolve) => setTimeout(resolve, 2000).unref())
-  await Promise.race([nats.drain().catch(() => {}), timeout])
-  if (!nats.isClosed()) await nats.close()
-}
-
 /** ioredis reports every failed reconnect attempt (several a second while Redis is down). */
 function redisErrorLogger(log: Logger): (error: Error) => void {
   const warn = throttledWarn(log, 'redis connection error; reconnecting')
@@ -84,9 +82,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     settings: sessionSettings,
   })
   const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
-  // Reconnect for as long as it takes (the client's default gives up after ten tries, about
-  // 20 s, and the connection then stays closed until the process restarts).
-  const nats = config.natsUrl ? await connectNats({ servers: config.natsUrl, timeout: 5000, name: config.instance, maxReconnectAttempts: -1 }) : null
+  const nats = config.natsUrl ? openNatsLink(config.natsUrl, config.instance, log) : null
 
   const readiness: Record<string, () => Promise<void>> = {
     postgres: async () => {
@@ -94,9 +90,12 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     },
     kv: () => kv.ping(),
   }
-  if (nats) readiness.nats = async () => {
-    if (nats.isClosed()) throw new Error('connection closed')
-    await nats.flush()
+  const reported: Record<string, () => Promise<void>> = {}
+  if (nats) reported.nats = async () => {
+    const connection = nats.current()
+    if (!connection) throw new Error('not connected yet')
+    if (connection.isClosed()) throw new Error('connection closed')
+    await connection.flush()
   }
 
   const pools: Sql[] = []
@@ -109,6 +108,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     nats,
     embedded,
     readiness,
+    reported,
     openPool(settings) {
       // One connection in all (the embedded PGlite socket, or a test's PGlite behind a URL,
       // which serves one connection at a time): a second pool would wait for it forever.
@@ -118,7 +118,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
       return pool
     },
     async close() {
-      await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats && closeNats(nats)])
+      await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats?.close()])
       await embedded?.stop()
     },
   }

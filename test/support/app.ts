@@ -67,6 +67,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     metrics: createMetrics(false),
   })
   await migrate(platform.sql)
+  // NATS connects in the background; a test that publishes wants it there (an unreachable
+  // one is a test's own doing: go on without it after a moment).
+  if (platform.nats) await Promise.race([platform.nats.connected(), new Promise((resolve) => setTimeout(resolve, 5000).unref())])
   const api = await createApi(platform)
   const worker = createWorker(platform, api.modules)
   if (options.withWorker) worker.start()
@@ -114,7 +117,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       await worker.stop()
       // A test's event stream goes with it (the NATS server is shared).
-      if (platform.nats) await deleteEventStream(platform.nats, instance)
+      const nats = platform.nats?.current()
+      if (nats) await deleteEventStream(nats, instance)
       await api.stop()
       await platform.close()
       await database.drop()

@@ -82,7 +82,7 @@ const PUBLISHER_LOCK = 'platform.outbox:jetstream-publisher'
  * the acks and the update), the republished messages are dropped as duplicates.
  */
 export class JetStreamPublisher {
-  private readonly js: JetStreamClient
+  private js: JetStreamClient | null = null
   private loop: { stop(): Promise<void> } | null = null
   private ensured = false
   private readonly failed: (fields: Record<string, unknown>) => void
@@ -90,13 +90,13 @@ export class JetStreamPublisher {
 
   constructor(
     private readonly sql: Sql,
-    private readonly nats: NatsConnection,
+    /** The connection once there is one (platform's NatsLink): NATS may be away at start. */
+    private readonly nats: { current(): NatsConnection | null },
     private readonly stream: EventStream,
     log: Logger,
     options: PublisherOptions = {},
   ) {
     this.o = { intervalMs: 200, batchSize: 200, ackTimeoutMs: 5000, ...options }
-    this.js = nats.jetstream({ timeout: this.o.ackTimeoutMs })
     this.failed = throttledWarn(log, 'publishing outbox events to JetStream failed; will retry')
   }
 
@@ -106,11 +106,15 @@ export class JetStreamPublisher {
 
   /** Publishes everything pending now; answers how many events went out. */
   async publishPending(): Promise<number> {
+    const nats = this.nats.current()
+    if (!nats) throw new Error('NATS is not connected yet')
     if (!this.ensured) {
       // Here, not at start: NATS may be down when the worker starts, and this is retried.
-      await ensureEventStream(this.nats, this.stream)
+      await ensureEventStream(nats, this.stream)
       this.ensured = true
     }
+    // One client for the connection, which reconnects by itself (the object stays).
+    this.js ??= nats.jetstream({ timeout: this.o.ackTimeoutMs })
     const connection = await this.sql.reserve()
     try {
       const [{ locked }] = await connection<{ locked: boolean }[]>`select pg_try_advisory_lock(hashtext(${PUBLISHER_LOCK})) as locked`
@@ -137,7 +141,7 @@ export class JetStreamPublisher {
       await Promise.all(
         rows.map((row) => {
           const event = { eventId: row.event_id, type: row.type, payload: row.payload, createdAt: row.created_at.toISOString() }
-          return this.js.publish(this.stream.subjectOf(row.type), JSON.stringify(event), { msgID: row.event_id })
+          return this.js!.publish(this.stream.subjectOf(row.type), JSON.stringify(event), { msgID: row.event_id })
         }),
       )
       await sql`update platform.outbox set published_at = now() where id in ${sql(rows.map((row) => row.id))}`

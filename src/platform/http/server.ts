@@ -35,6 +35,8 @@ export interface HttpDeps {
   metrics: Metrics
   /** Named dependency checks for /health/ready; each throws when its dependency is down. */
   readiness: Record<string, () => Promise<void>>
+  /** Checks /health/ready shows but does not fail on (a dependency whose outage only delays work). */
+  reported?: Record<string, () => Promise<void>>
   resolveSession: SessionResolver
   /** Mounts the modules' routes. */
   routes: (app: App) => Promise<void>
@@ -241,10 +243,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
-    const checks = await runReadinessChecks(deps.readiness)
+    const [checks, reported] = await Promise.all([runReadinessChecks(deps.readiness), runReadinessChecks(deps.reported ?? {})])
     const ready = Object.values(checks).every((c) => c === 'ok')
     reply.code(ready ? 200 : 503)
-    return { status: ready ? 'ok' : 'unavailable', checks }
+    return { status: ready ? 'ok' : 'unavailable', checks: { ...checks, ...reported } }
   })
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
     reply.type(deps.metrics.registry.contentType)
