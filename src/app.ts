@@ -48,7 +48,7 @@ export function createModules(platform: Platform) {
     cart: cart.checkout,
     catalog,
     inventory,
-    payments: paymentPortFrom(payments.gateway),
+    payments: paymentPortFrom(payments.gateway, () => payments.breakerState() === 'open'),
     regionOf: customers.regionOf,
   })
   // A charge whose answer checkout never got (timeout) can settle through the webhook.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { checkout as placeCheckout } from './checkout.ts'
+import { freePort } from '../../../test/support/processes.ts'
 import { paymentPortFrom } from './payment-adapter.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
@@ -473,4 +474,50 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual((await checkout(cartId, key)).body, settled.body, 'stored: the same answer again')
     assert.equal(await countOrders(), ordersBefore)
   })
+})
+
+test('the gateway unreachable: 503 at once, nothing charged, the order cancelled and its stock back; then refused before any order while its breaker is open', async () => {
+  // A gateway address nothing listens on: every attempt is refused before anything is sent.
+  const t = await startTestApp({ env: { GATEWAY_URL: `http://127.0.0.1:${await freePort()}`, GATEWAY_SECRET: 'unreachable-gateway-secret-1' } })
+  try {
+    const token = await t.adminToken()
+    const created = await t.call('POST', '/admin/products', {
+      token,
+      body: sampleProduct({ variants: [{ sku: `GW-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
+    })
+    const v = created.body.variants[0].id
+    const cart = (await t.call('POST', '/store/carts')).body.id
+    await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 2 } })
+    const order = {
+      email: 'shopper@shop.test',
+      shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+      payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+    }
+    const key = randomUUID()
+    const stockOf = async () => (await t.call('GET', `/admin/inventory/${v}`, { token })).body
+    const orders = async () => (await t.platform.sql`select status from orders.orders`).map((r) => r.status)
+
+    let first = await t.call('POST', `/store/carts/${cart}/checkout`, { body: order, headers: { 'idempotency-key': key } })
+    assert.equal(first.status, 503, JSON.stringify(first.body))
+    assert.equal(first.body.code, 'unavailable')
+    assert.ok(first.headers.get('retry-after'))
+    assert.deepEqual(await orders(), ['cancelled'], 'cancelled at once, not left pending for 15 minutes')
+    assert.deepEqual([(await stockOf()).available, (await stockOf()).reserved], [5, 0])
+    assert.equal((await t.call('GET', `/store/carts/${cart}`)).body.items.length, 1, 'the cart is kept')
+
+    // Retries with the same key open the breaker; then checkouts are refused before placing anything.
+    for (let i = 0; i < 10 && t.api.modules.payments.breakerState() !== 'open'; i++) {
+      first = await t.call('POST', `/store/carts/${cart}/checkout`, { body: order, headers: { 'idempotency-key': key } })
+      assert.equal(first.status, 503)
+    }
+    assert.equal(t.api.modules.payments.breakerState(), 'open')
+    const placed = (await orders()).length
+    const refused = await t.call('POST', `/store/carts/${cart}/checkout`, { body: order, headers: { 'idempotency-key': key } })
+    assert.equal(refused.status, 503)
+    assert.equal((await orders()).length, placed, 'no order placed while the breaker is open')
+    assert.ok((await orders()).every((status) => status === 'cancelled'))
+    assert.deepEqual([(await stockOf()).available, (await stockOf()).reserved], [5, 0])
+  } finally {
+    await t.close()
+  }
 })

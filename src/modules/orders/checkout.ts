@@ -7,7 +7,7 @@ import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash,
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
 import type { Card, CartPort, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, rememberCart, type NewOrder } from './repo.ts'
-import { applyChargeOutcomeIn } from './payment-outcome.ts'
+import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
 export interface CheckoutDeps {
@@ -99,6 +99,9 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
   const lines = cartLines.map((l) => ({ variantId: l.variantId, quantity: l.quantity, productId: current.get(l.variantId)!.productId, name: current.get(l.variantId)!.name, unitPrice: l.unitPrice.amount }))
   const subtotal = lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0)
   const paymentKey = `charge:${orderId}`
+  // With the gateway's breaker open the charge would not be sent: say so before placing an
+  // order that could only be cancelled again.
+  if (subtotal > 0 && !deps.payments.acceptingCharges()) throw paymentsUnavailable()
 
   const newOrder: NewOrder = {
     id: orderId,
@@ -131,6 +134,14 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
 
   // Free items: nothing to charge, and processors refuse an amount of 0.
   const outcome: ChargeOutcome = subtotal === 0 ? { status: 'free' } : await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
+  if (outcome.status === 'not_sent') {
+    // Certainly not charged: the order is cancelled and its stock released at once (not held
+    // as pending for reconciliation), and the key is let go, so a retry with it places a
+    // fresh order once the gateway is back.
+    await applyChargeOutcome(deps, orderId, outcome, 'checkout')
+    await releaseKey(deps.sql, input.idempotencyKey)
+    throw paymentsUnavailable()
+  }
   // The outcome and the answer under the key commit together.
   const answer = await transaction(deps.sql, async (tx) => {
     let stored: StoredAnswer | null = null
@@ -168,6 +179,9 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
   }
   return answer
 }
+
+const paymentsUnavailable = () =>
+  new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', {}, 503)
 
 function declined(orderId: string, detail: string, declineCode?: string): StoredAnswer {
   return {

@@ -6,8 +6,10 @@ import type { PaymentPort } from './ports.ts'
  * capture). Anything short of a clear answer is `unknown`: the order waits for
  * reconciliation rather than risk a second charge or a lost one.
  */
-export function paymentPortFrom(gateway: PaymentGateway): PaymentPort {
+export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => boolean = () => false): PaymentPort {
   return {
+    acceptingCharges: () => !breakerOpen(),
+
     async charge(input, idempotencyKey) {
       const result = await gateway.authorize({ orderId: input.orderId, amount: input.amount, card: input.card, capture: true }, idempotencyKey)
       if (result.ok) {
@@ -18,6 +20,7 @@ export function paymentPortFrom(gateway: PaymentGateway): PaymentPort {
       if (result.code === 'payment_declined') {
         return { status: 'declined', declineCode: result.declineCode, message: `The card was declined (${result.declineCode})` }
       }
+      if (result.code === 'gateway_unavailable') return { status: 'not_sent', retryAfterMs: result.retryAfterMs }
       if (result.code === 'invalid_request') {
         // The processor refused the charge as asked (an amount outside its limits, say) and
         // nothing changed: as final as a decline. Left unknown, the order would hold its

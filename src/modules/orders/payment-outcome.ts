@@ -75,7 +75,7 @@ export async function applyChargeOutcomeIn(
   }
   await Promise.all([
     deps.inventory.release(tx, orderId, lines, actor),
-    transition(tx, orderId, 'pending_payment', 'cancelled', actor, 'payment declined'),
+    transition(tx, orderId, 'pending_payment', 'cancelled', actor, outcome.status === 'not_sent' ? 'payment service unavailable; nothing charged' : 'payment declined'),
     alongside('cancelled'),
   ])
   return 'cancelled'

@@ -50,10 +50,14 @@ export type ChargeOutcome =
   | { status: 'captured'; paymentId: string }
   /** Nothing to charge (a total of 0): paid without a payment. */
   | { status: 'free' }
+  /** The charge was never sent (the gateway unreachable, its breaker open): nothing charged, certainly. */
+  | { status: 'not_sent'; retryAfterMs: number }
   | { status: 'declined'; declineCode: string; message: string }
   | { status: 'unknown'; reason: string }
 
 export interface PaymentPort {
+  /** False while the gateway's circuit breaker is open: a charge now would not even be sent. */
+  acceptingCharges(): boolean
   charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
   /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
   lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>

@@ -216,11 +216,11 @@ test('a failed half-open trial opens the breaker again', async () => {
   }
 })
 
-test('nothing listening: unknown (a connection may have been made), never a decline', async () => {
+test('nothing listening: every connection refused, so nothing was sent: gateway_unavailable, never a decline', async () => {
   const port = await freePort()
   const payments = gateway({ baseUrl: `http://127.0.0.1:${port}`, maxAttempts: 2 })
   const result = await payments.authorize(input(), randomUUID())
-  assert.ok(!result.ok && result.code === 'unknown' && /unreachable/.test(result.detail), JSON.stringify(result))
+  assert.ok(!result.ok && result.code === 'gateway_unavailable' && /ECONNREFUSED/.test(result.detail), JSON.stringify(result))
 })
 
 function sequence(values: number[]): () => number {

@@ -53,6 +53,13 @@ interface Answer {
 /** The processor could not be reached, timed out, or answered 5xx: counts against the breaker. */
 class TransportFailure extends Error {
   override name = 'TransportFailure'
+  constructor(
+    message: string,
+    /** False only when the request cannot have reached the processor (connection refused). */
+    readonly mayHaveReached = true,
+  ) {
+    super(message)
+  }
 }
 
 export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway & { breakerState(): BreakerState; shutdown(): void } {
@@ -81,7 +88,8 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
     } catch (error) {
       const name = (error as Error).name
       const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${options.timeoutMs} ms` : `unreachable (${(error as Error).message})`
-      throw new TransportFailure(`${request.operation}: the processor ${why}`)
+      // A refused connection carried nothing; any other failure may come after the request went out.
+      throw new TransportFailure(`${request.operation}: the processor ${why}`, (error as { code?: string }).code !== 'ECONNREFUSED')
     }
     if (response.status >= 500) throw new TransportFailure(`${request.operation}: the processor answered ${response.status}`)
     let body: unknown = null
@@ -105,11 +113,12 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
         if (mayHaveReached) return unknown(`${problem}; then the circuit breaker opened`)
         return { ok: false, code: 'gateway_unavailable', detail: 'The payment gateway is failing; calls are paused for a moment', retryAfterMs: answer.retryAfterMs }
       }
-      mayHaveReached = true
       if (answer.kind === 'failed') {
+        if (!(answer.error instanceof TransportFailure) || answer.error.mayHaveReached) mayHaveReached = true
         problem = answer.error.message
         continue
       }
+      mayHaveReached = true
       const code = parseWireError(answer.answer.body)?.code
       // The first request with this key is still running (the slow card): ask again shortly.
       if ((answer.answer.status === 409 && code === 'request_in_progress') || answer.answer.status === 429) {
@@ -117,6 +126,10 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
         continue
       }
       return answer.answer
+    }
+    if (!mayHaveReached) {
+      // Every attempt was refused before anything was sent: nothing can have been charged.
+      return { ok: false, code: 'gateway_unavailable', detail: `${problem} (after ${maxAttempts} attempts)`, retryAfterMs: 5_000 }
     }
     return unknown(`${problem} (after ${maxAttempts} attempts)`)
   }
