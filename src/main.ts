@@ -145,11 +145,16 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       return
     }
     case 'worker': {
-      const worker = createWorker(platform, createModules(platform), { sharesGatewayWithApi: false })
+      const modules = createModules(platform)
+      // The worker invalidates product caches (stock events): it listens for the API
+      // processes' confirmations, or each invalidation waits out its timeout.
+      await modules.catalog.start()
+      const worker = createWorker(platform, modules, { sharesGatewayWithApi: false })
       worker.start()
       platform.log.info('worker running')
       onShutdown(platform.log, async () => {
         await worker.stop()
+        await modules.catalog.stop()
         await platform.close()
       })
       return
