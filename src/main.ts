@@ -52,6 +52,10 @@ async function seedDemoIfEmpty(platform: Platform, modules: Modules): Promise<vo
 }
 
 async function serve(platform: Platform, withWorker: boolean, modules = createModules(platform)): Promise<void> {
+  // The api role too (a deployment without `start` has no other way to its first admin);
+  // idempotent, so every API process may run it.
+  const { adminEmail, adminPassword } = platform.config
+  if (adminEmail && adminPassword) await modules.customers.ensureAdmin(adminEmail, adminPassword)
   const api = await createApi(platform, modules)
   const worker = withWorker ? createWorker(platform, modules) : null
   worker?.start()
@@ -164,9 +168,6 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
     case 'start': {
       await migrate(platform.sql)
       const modules = createModules(platform)
-      if (config.adminEmail && config.adminPassword) {
-        await modules.customers.ensureAdmin(config.adminEmail, config.adminPassword)
-      }
       await seedDemoIfEmpty(platform, modules)
       // The demo seed writes no events: build the search index once if it is empty.
       const reindexed = await modules.search.reindexIfEmpty()

@@ -23,7 +23,17 @@ test('an update is visible at once through a second API process', { skip: embedd
     INSTANCE: a.instance,
     LOG_LEVEL: 'warn',
     CACHE_LRU_TTL_MS: '600000',
+    // The api role makes the configured admin too (a deployment may never run `start`).
+    ADMIN_EMAIL: 'second-admin@shop.test',
+    ADMIN_PASSWORD: 'second-admin-password',
   })
+  const login = await fetch(`${b.url}/store/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'second-admin@shop.test', password: 'second-admin-password' }),
+  })
+  assert.equal(login.status, 200)
+  assert.equal(((await login.json()) as { customer: { role: string } }).customer.role, 'admin')
   const token = await a.adminToken()
   const created = await a.call('POST', '/admin/products', { token, body: sampleProduct() })
   const id = created.body.id
