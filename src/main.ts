@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
 import { DataDirInUse } from './platform/db/embedded.ts'
+import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
 import { startGatewayProcess } from './modules/payments/index.ts'
@@ -78,6 +79,7 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
     // in-process card simulator: one shared secret lets any of them verify any one's webhooks.
     const shared = config.gatewaySecret === null ? { GATEWAY_SECRET: randomBytes(32).toString('hex') } : {}
     for (let i = 0; i < config.webConcurrency; i++) cluster.fork(shared)
+    serveClusterMetrics()
     let stopping = false
     const recentExits: number[] = []
     cluster.on('exit', (worker, code, signal) => {

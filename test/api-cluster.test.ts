@@ -64,6 +64,15 @@ test('a dead api worker is replaced; SIGTERM stops them all', { skip: embedded &
   const workers = childrenOf(primary)
   assert.equal(workers.length, 2)
 
+  // /metrics answers for the whole machine, whichever process takes the scrape: ten
+  // requests spread over both processes are ten in every scrape.
+  for (let i = 0; i < 10; i++) assert.equal(await statusOnNewConnection(`${api.url}/health/live`), 200)
+  const liveCount = async () => {
+    const text = await (await fetch(`${api.url}/metrics`, { headers: { connection: 'close' } })).text()
+    return Number(/http_request_duration_seconds_count\{[^}]*route="\/health\/live"[^}]*\} (\d+)/.exec(text)?.[1])
+  }
+  for (let i = 0; i < 4; i++) assert.equal(await liveCount(), 10)
+
   process.kill(workers[0], 'SIGKILL')
   const replaced = await waitFor('a replacement worker', () => {
     const now = childrenOf(primary)

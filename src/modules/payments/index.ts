@@ -159,7 +159,7 @@ function gatewayMetrics(metrics: Metrics) {
   return {
     breaker:
       (registry.getSingleMetric('payment_gateway_breaker_state') as Gauge | undefined) ??
-      new Gauge({ name: 'payment_gateway_breaker_state', help: 'Payment gateway circuit breaker: 0 closed, 1 half-open, 2 open', registers: [registry] }),
+      new Gauge({ name: 'payment_gateway_breaker_state', help: 'Payment gateway circuit breaker: 0 closed, 1 half-open, 2 open', aggregator: 'max', registers: [registry] }),
     calls:
       (registry.getSingleMetric('payment_gateway_calls_total') as Counter<'operation' | 'outcome'> | undefined) ??
       new Counter({

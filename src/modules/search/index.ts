@@ -57,7 +57,7 @@ export function createSearchModule(deps: SearchDeps) {
   // Several module sets may share one registry (the `start` role builds two): one gauge.
   const state =
     (deps.metrics.registry.getSingleMetric('search_breaker_state') as Gauge | undefined) ??
-    new Gauge({ name: 'search_breaker_state', help: 'Search circuit breaker: 0 closed, 1 half-open, 2 open', registers: [deps.metrics.registry] })
+    new Gauge({ name: 'search_breaker_state', help: 'Search circuit breaker: 0 closed, 1 half-open, 2 open', aggregator: 'max', registers: [deps.metrics.registry] })
   const breaker = new Breaker({
     timeoutMs: deps.timeoutMs,
     resetMs: deps.breakerResetMs,

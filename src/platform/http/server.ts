@@ -24,6 +24,7 @@ import { registerAuth, type SessionResolver } from './auth.ts'
 import { requestLogger } from './request-logger.ts'
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts'
 import { isDatabaseUnavailable } from '../db/index.ts'
+import { clusterMetrics, CLUSTER_METRICS_CONTENT_TYPE } from '../telemetry/cluster-metrics.ts'
 import { KvUnavailable } from '../kv/index.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
@@ -249,6 +250,16 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     return { status: ready ? 'ok' : 'unavailable', checks: { ...checks, ...reported } }
   })
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    // Several API processes on one port: the whole machine's, from the cluster's primary.
+    const whole = clusterMetrics()
+    if (whole) {
+      const text = await whole.catch((error: Error) => {
+        // A scrape that fails beats one that shows a part as the whole.
+        throw new AppError('unavailable', `Metrics could not be gathered from every API process: ${error.message}`, {}, 503)
+      })
+      reply.type(CLUSTER_METRICS_CONTENT_TYPE)
+      return text
+    }
     reply.type(deps.metrics.registry.contentType)
     return deps.metrics.registry.metrics()
   })

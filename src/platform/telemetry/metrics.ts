@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { joinClusterMetrics } from './cluster-metrics.ts'
 
 // One registry per process so that tests can build several apps side by side.
 export interface Metrics {
@@ -12,6 +13,7 @@ export interface Metrics {
 export function createMetrics(defaults = true): Metrics {
   const registry = new Registry()
   if (defaults) collectDefaultMetrics({ register: registry })
+  joinClusterMetrics(registry)
   return {
     registry,
     httpDuration: new Histogram({
