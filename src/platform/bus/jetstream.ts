@@ -77,9 +77,11 @@ const PUBLISHER_LOCK = 'platform.outbox:jetstream-publisher'
 /**
  * Publishes unpublished outbox rows in id order, each with its event id as the message id,
  * and marks them published once JetStream acknowledged them all (stored durably). One worker
- * publishes at a time (PUBLISHER_LOCK; the others find it taken and skip their turn), so
- * the stream holds the events in id order; if the marks are lost anyway (a crash between
- * the acks and the update), the republished messages are dropped as duplicates.
+ * publishes at a time (PUBLISHER_LOCK; the others find it taken and skip their turn), in id
+ * order of the rows committed by then: a transaction that commits after a higher id went out
+ * is published after it (ids are taken before commit), so consumers that care order by the
+ * event's time per entity. If the marks are lost (a crash between the acks and the update),
+ * the republished messages are dropped as duplicates.
  */
 export class JetStreamPublisher {
   private js: JetStreamClient | null = null
