@@ -142,6 +142,24 @@ describe('carts over HTTP', () => {
     assert.deepEqual(await quantities(cart), { [p.ids[0]]: 1 })
   })
 
+  test('adds racing product writes in the same process never fail (a write drops the variant lookups in flight)', async () => {
+    const items = await variants(...Array.from({ length: 5 }, () => ({ price: 100, stock: 100_000 })))
+    const other = await variants({ price: 100, stock: 1 })
+    const carts = await Promise.all(Array.from({ length: 20 }, () => newCart()))
+    let writing = true
+    const statuses: number[] = []
+    const shoppers = carts.map(async (cart, i) => {
+      for (let n = 0; writing; n++) statuses.push((await add(cart, items.ids[(i + n) % items.ids.length], 1)).status)
+    })
+    for (let i = 0; i < 15; i++) {
+      assert.equal((await t.call('PATCH', `/admin/products/${other.productId}`, { token: admin, body: { description: `edit ${i}` } })).status, 200)
+    }
+    writing = false
+    await Promise.all(shoppers)
+    assert.ok(statuses.length > 20)
+    assert.deepEqual([...new Set(statuses)], [200], `answers: ${JSON.stringify(statuses.filter((s) => s !== 200))}`)
+  })
+
   test('a line holds 1 to 99: a sum over 99 is refused naming quantity, and nothing changes', async () => {
     const p = await variants({ price: 100, stock: 1000 })
     const cart = await newCart()

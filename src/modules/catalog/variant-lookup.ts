@@ -21,6 +21,9 @@ export function toVariantSummary(row: VariantRow): VariantSummary {
   }
 }
 
+/** lru-cache's reasons for aborting a fetch in flight (clear or delete, eviction, a set over it). */
+const ABORTED_BY_CACHE = ['deleted', 'evicted', 'replaced']
+
 /**
  * Variant -> product lookups for hot paths such as add-to-cart. A short in-process cache
  * (the LRU freshness of product pages) is enough: carts show prices for display only, and
@@ -42,7 +45,15 @@ export function createVariantLookup(sql: Sql, ttlMs: number) {
   return {
     async getVariant(variantId: string): Promise<VariantSummary | null> {
       if (ttlMs <= 0) return load(variantId)
-      return (await cache.fetch(variantId))?.variant ?? null
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await cache.fetch(variantId))?.variant ?? null
+        } catch (error) {
+          // forget() (any product write in this process) aborts the lookups in flight: they
+          // reject with lru-cache's "deleted". Such a lookup asks again, and reads the write.
+          if (attempt >= 3 || !ABORTED_BY_CACHE.includes((error as Error)?.message)) throw error
+        }
+      }
     },
     /** Forgets this process's copies (after a product write); other processes age out within ttlMs. */
     forget: () => cache.clear(),
