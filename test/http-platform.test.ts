@@ -120,6 +120,11 @@ describe('http platform', () => {
     })
     assert.equal(checkout.status, 400)
     assert.match(checkout.body.detail, /shippingAddress\.name/)
+    // Nested deep (past any recursion's stack): still a 400, from the schema.
+    const deep = `{"variantId":"1","quantity":1,"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`
+    const cart = (await t.call('POST', '/store/carts')).body.id
+    const nested = await fetch(`${t.url}/store/carts/${cart}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep })
+    assert.equal(nested.status, 400)
     for (const path of ['/store/orders/ord_%00abc', '/store/products?cursor=%00', '/store/customers/me/orders?cursor=%00']) {
       const res = await t.call('GET', path)
       assert.equal(res.status, 400, path)
