@@ -1,7 +1,7 @@
 import { openCart } from './open-cart.ts'
 import type { CartStore, Money } from './store.ts'
 
-/** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, emptying. */
+/** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore) {
   return {
     async linesForCheckout(cartId: string, customerId: string | null) {
@@ -22,10 +22,6 @@ export function cartCheckoutPort(store: CartStore) {
         const snapshot = snapshots.get(variantId)
         if (snapshot) await store.saveSnapshot(cartId, variantId, { ...snapshot, unitPrice })
       }
-    },
-
-    async clear(cartId: string) {
-      await store.removeAllLines(cartId)
     },
 
     /**

@@ -102,12 +102,6 @@ export function createCartStore(kv: Kv) {
       await Promise.all([kv.hdel(keys.lines, variantId), kv.hdel(keys.items, variantId)])
     },
 
-    /** Every line at once (the cart itself stays): one command, both hashes share the slot. */
-    async removeAllLines(id: string): Promise<void> {
-      const keys = keysOf(id)
-      await kv.del(keys.lines, keys.items)
-    },
-
     /**
      * Renews the owner's pointer to an account cart. It lives in another Cluster slot than the
      * cart, so the cart's own script cannot renew it.

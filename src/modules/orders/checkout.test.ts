@@ -431,6 +431,33 @@ describe('checkout, orders and payments', () => {
     assert.equal(refundFulfilled.body.status, 'refunded')
     assert.equal((await stock(v)).sold, 1, 'a fulfilled order refunded keeps its units sold (they left the warehouse)')
   })
+  test('a line added while the checkout runs stays in the cart; what was bought leaves it', async () => {
+    const { variants: [v, w] } = await product([5, 5])
+    const cartId = await cartWith([[v, 2]])
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    const deps = {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      // The shopper adds to the cart (another tab) while the card is being charged.
+      payments: {
+        ...port,
+        charge: async (...args: Parameters<typeof port.charge>) => {
+          assert.equal((await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: w, quantity: 1 } })).status, 200)
+          assert.equal((await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: v, quantity: 1 } })).status, 200)
+          return port.charge(...args)
+        },
+      },
+    }
+    const answer = await placeCheckout(deps, { cartId, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    assert.equal(answer.status, 201)
+    const items = (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
+    assert.deepEqual(items.sort(), [[v, 1], [w, 1]].sort(), 'the 2 of v bought are gone; the later 1 of v and 1 of w stay')
+  })
+
   test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

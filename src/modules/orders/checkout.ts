@@ -175,7 +175,10 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     return stored!
   })
   if (answer.status === 201) {
-    await deps.cart.clear(input.cartId).catch((error) => deps.log.warn({ err: error, orderId }, 'could not empty the cart after checkout'))
+    // What was bought leaves the cart; a line added (or raised) while the checkout ran stays.
+    await deps.cart
+      .removeBought(input.cartId, lines)
+      .catch((error) => deps.log.warn({ err: error, orderId }, 'could not take the bought lines out of the cart after checkout'))
   }
   return answer
 }

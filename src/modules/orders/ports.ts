@@ -18,9 +18,7 @@ export interface CartPort {
   linesForCheckout(cartId: string, customerId: string | null): Promise<CheckoutLine[]>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
-  /** Empties the cart after a successful checkout. */
-  clear(cartId: string): Promise<void>
-  /** Takes an order's lines out of the cart it came from, when it is paid after checkout answered. */
+  /** Takes an order's lines out of the cart it came from once it is paid (lines added meanwhile stay). */
   removeBought(cartId: string, lines: { variantId: string; quantity: number }[]): Promise<void>
 }
 
