@@ -129,7 +129,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   })
   dispatcher.on('order.paid_after_checkout', (event) => modules.orders.onPaidAfterCheckout(event))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
-  if (reconciles) dispatcher.on('order.charge_after_cancel', (event) => modules.orders.onChargeAfterCancel(event))
+  if (reconciles) dispatcher.on('order.charge_after_cancel', (event, tx) => modules.orders.onChargeAfterCancel(event, tx))
   // With NATS every event also goes to JetStream, for consumers outside this process.
   const publisher = platform.nats ? new JetStreamPublisher(platform.sql, platform.nats, eventStream(platform.config.instance), platform.log) : null
   const housekeepingTasks: HousekeepingTask[] = [

@@ -29,7 +29,7 @@ export function createOrdersModule(deps: OrdersDeps) {
       await deps.cart.removeBought(cartId, lines)
     },
     /** Worker, on `order.charge_after_cancel`: refunds a charge captured for an order cancelled before it arrived. */
-    onChargeAfterCancel: (event: { payload: unknown }) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }),
+    onChargeAfterCancel: (event: { payload: unknown }, tx: Tx) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }, tx),
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
     reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
     /** Housekeeping: deletes a batch of Idempotency-Keys past their 24 hours; answers how many. */

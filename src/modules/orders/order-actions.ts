@@ -87,8 +87,9 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
  * Worker: pays back a charge captured for an order already cancelled (payment-outcome.ts).
  * Throws while the gateway does not confirm, so the event is tried again.
  */
-export async function refundChargeAfterCancel(deps: ActionDeps, payload: { orderId: string; paymentId: string }) {
-  const order = await findOrder(deps.sql, payload.orderId)
+export async function refundChargeAfterCancel(deps: ActionDeps, payload: { orderId: string; paymentId: string }, tx: Tx) {
+  // Through the event's transaction: on the embedded database it holds the only connection.
+  const order = await findOrder(tx, payload.orderId)
   if (!order) return
   const refund = await deps.payments.refund(payload.paymentId, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${order.id}`)
   if (!refund.ok) throw new Error(`refund of the charge after cancel of ${order.id} not confirmed: ${refund.reason}`)
