@@ -79,12 +79,12 @@ test('`gateway` runs the simulator as its own process: an API uses it via GATEWA
     assert.deepEqual(recorded.map((r) => r.type), ['payment.captured'])
 
     // The slow card against the separate process: the client times out, retries, one charge.
-    const client = createHttpGateway({ baseUrl: gateway.url, timeoutMs: 200, maxAttempts: 10, backoff: { baseMs: 100, maxMs: 200 } })
+    const client = createHttpGateway({ baseUrl: gateway.url, timeoutMs: 200, apiKey: SECRET, maxAttempts: 10, backoff: { baseMs: 100, maxMs: 200 } })
     t.after(() => client.shutdown())
     const key = randomUUID()
     const slow = await client.authorize({ orderId: 'order-8', amount: { amount: 900, currency: 'USD' }, card: card(TEST_CARDS.slow) }, key)
     assert.ok(slow.ok && slow.payment.status === 'authorized', JSON.stringify(slow))
-    const stats = (await (await fetch(`${gateway.url}/v1/_stats?idempotencyKey=${key}`)).json()) as { executions: number }
+    const stats = (await (await fetch(`${gateway.url}/v1/_stats?idempotencyKey=${key}`, { headers: { authorization: `Bearer ${SECRET}` } })).json()) as { executions: number }
     assert.equal(stats.executions, 1)
   } finally {
     assert.equal(await gateway.stop('SIGTERM'), 0, gateway.output())

@@ -22,7 +22,7 @@ const input = (number: string = TEST_CARDS.approves, overrides: Partial<Authoriz
 let simulator: Simulator
 const gateways: { shutdown(): void }[] = []
 function gateway(options: Partial<HttpGatewayOptions> = {}) {
-  const client = createHttpGateway({ baseUrl: simulator.url, timeoutMs: 2000, backoff: { baseMs: 20, maxMs: 100 }, ...options })
+  const client = createHttpGateway({ baseUrl: simulator.url, timeoutMs: 2000, apiKey: SECRET, backoff: { baseMs: 20, maxMs: 100 }, ...options })
   gateways.push(client)
   return client
 }

@@ -25,6 +25,8 @@ export interface HttpGatewayOptions {
   baseUrl: string | (() => Promise<string>)
   /** Per attempt, connecting to reading the whole answer. */
   timeoutMs: number
+  /** The processor's API key, sent as `Authorization: Bearer` (the simulator's: GATEWAY_SECRET). */
+  apiKey: string
   /** Attempts per call, the first included. Default 4. */
   maxAttempts?: number
   /** Pause before retry n is random in [0, min(maxMs, baseMs * 2^(n-1))]. Defaults 100 and 1000. */
@@ -79,6 +81,7 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
         method: request.method,
         headers: {
           accept: 'application/json',
+          authorization: `Bearer ${options.apiKey}`,
           ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
           ...(request.idempotencyKey ? { 'idempotency-key': request.idempotencyKey } : {}),
         },

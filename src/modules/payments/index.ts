@@ -85,6 +85,7 @@ export function createPaymentsModule(deps: PaymentsDeps) {
   const gateway = createHttpGateway({
     baseUrl: inProcess ? start : config.gatewayUrl!,
     timeoutMs: config.gatewayTimeoutMs,
+    apiKey: secret,
     ...deps.client,
     breaker: { resetMs: config.gatewayBreakerResetMs, ...deps.client?.breaker },
     onBreakerStateChange: (state) => {

@@ -2,6 +2,7 @@
 // idempotency keys, signed webhooks, and faults on demand (latency, random 500s). It runs
 // as its own process (the `gateway` role) or inside `start`/`api`/`worker` on a loopback port.
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '../../../platform/telemetry/log.ts'
 import { Ledger, wireOf, type Operation, type StoredResponse } from './ledger.ts'
@@ -21,7 +22,12 @@ export interface SimulatorSettings {
 }
 
 export interface SimulatorOptions extends Partial<SimulatorSettings> {
-  /** Signs webhooks. Never logged, never answered. */
+  /**
+   * Signs webhooks, and is the API key every /v1/ call must bring (`Authorization: Bearer`),
+   * as a real processor's secret key is: otherwise anyone who reaches the simulator could
+   * create payments for any order id and have them reported by signed webhooks. Never
+   * logged, never answered.
+   */
   secret: string
   /** Where webhooks go; a function is read at each delivery. null or absent: none are sent. */
   webhookUrl?: string | null | (() => string | null)
@@ -87,6 +93,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return problem(reply, failure(500, 'internal_error', 'The simulator failed', 'api_error'))
   })
   app.setNotFoundHandler((request, reply) => problem(reply, failure(404, 'not_found', `No route ${request.method} ${request.url.split('?')[0]}`)))
+
+  const apiKey = createHash('sha256').update(`Bearer ${options.secret}`).digest()
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/v1/')) return
+    const given = createHash('sha256').update(request.headers.authorization ?? '').digest()
+    if (!timingSafeEqual(given, apiKey)) return problem(reply, failure(401, 'unauthorized', 'Send the API key: Authorization: Bearer <secret>'))
+  })
 
   // Latency and injected failures apply to the processor API, not to health or test introspection.
   app.addHook('preHandler', async (request, reply) => {

@@ -18,13 +18,13 @@ let simulator: Simulator
 async function post(path: string, body: unknown, key: string | null = randomUUID()) {
   const res = await fetch(simulator.url + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}`, ...(key ? { 'idempotency-key': key } : {}) },
     body: JSON.stringify(body),
   })
   return { status: res.status, headers: res.headers, body: (await res.json()) as any }
 }
 const get = async (path: string) => {
-  const res = await fetch(simulator.url + path)
+  const res = await fetch(simulator.url + path, { headers: { authorization: `Bearer ${SECRET}` } })
   return { status: res.status, body: (await res.json()) as any }
 }
 
@@ -186,8 +186,24 @@ test('faults: failure rate 1 answers 500 without charging; failAfterProcessing c
   assert.equal((await get(`/v1/_stats?idempotencyKey=${key}`)).body.executions, 1)
 })
 
+test('the API wants its key: without it, or with another, 401 and nothing is created or changed', async () => {
+  const before = simulator.stats().requests.requests
+  for (const authorization of [undefined, 'Bearer not-the-secret', SECRET]) {
+    for (const [method, path] of [['POST', '/v1/payments'], ['GET', '/v1/payments'], ['PATCH', '/v1/_settings'], ['GET', '/v1/_stats']]) {
+      const res = await fetch(simulator.url + path, {
+        method,
+        headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), ...(authorization ? { authorization } : {}) },
+        ...(method === 'GET' ? {} : { body: JSON.stringify(method === 'PATCH' ? { latencyMs: 5000 } : payment()) }),
+      })
+      assert.equal(res.status, 401, `${method} ${path} with ${authorization}`)
+    }
+  }
+  assert.equal(simulator.stats().requests.requests, before, 'nothing reached the processor')
+  assert.equal(simulator.settings().latencyMs, 0)
+})
+
 test('settings can be changed over HTTP (for tests against a separate gateway process)', async () => {
-  const res = await fetch(`${simulator.url}/v1/_settings`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latencyMs: 40 }) })
+  const res = await fetch(`${simulator.url}/v1/_settings`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ latencyMs: 40 }) })
   assert.equal(((await res.json()) as any).latencyMs, 40)
   const started = Date.now()
   await post('/v1/payments', payment())
@@ -218,7 +234,7 @@ test('webhooks: signed, retried with backoff until the receiver answers 2xx', as
 
   const res = await fetch(`${sim.url}/v1/payments`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), authorization: `Bearer ${SECRET}` },
     body: JSON.stringify(payment(undefined, { capture: true })),
   })
   const created = (await res.json()) as any
