@@ -341,6 +341,27 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(items.sort(), [[v, 1], [x, 1]].sort(), 'the two bought of v and the one of w are gone')
   })
 
+  test('a reported capture of another amount settles nothing; the order\'s own charge does', async () => {
+    const { variants: [v] } = await product([5])
+    const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    const orderId = res.body.id
+    // A verified event for this order id, but for 1 cent (someone else's payment).
+    const forged = { type: 'payment.captured', payment: { id: 'pay_forged', orderId, amount: { amount: 1, currency: 'USD' } } }
+    await t.platform.sql.begin((tx) => t.api.modules.orders.onPaymentEvent(forged, tx))
+    const [pending] = await t.platform.sql`select status, payment_id from orders.orders where id = ${orderId}`
+    assert.deepEqual([pending.status, pending.payment_id], ['pending_payment', null])
+    let status = 'pending_payment'
+    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
+    }
+    const [paid] = await t.platform.sql`select status, payment_id from orders.orders where id = ${orderId}`
+    assert.equal(paid.status, 'paid')
+    assert.notEqual(paid.payment_id, 'pay_forged')
+    assert.ok(paid.payment_id)
+  })
+
   test('a changed price: 409 with old and new prices; the cart takes the new price and the next try succeeds', async () => {
     const { id, variants: [v] } = await product([5], 2500)
     const cartId = await cartWith([[v, 1]])

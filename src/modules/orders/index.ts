@@ -16,11 +16,12 @@ export function createOrdersModule(deps: OrdersDeps) {
   return {
     routes: orderRoutes(deps),
     /** A verified payment webhook: settles a pending order the same way checkout would (idempotent). */
-    async onPaymentEvent(event: { type: string; payment: { id: string; orderId: string } }, tx: Tx): Promise<void> {
+    async onPaymentEvent(event: { type: string; payment: { id: string; orderId: string; amount: { amount: number; currency: string } } }, tx: Tx): Promise<void> {
+      const amount = event.payment.amount
       if (event.type === 'payment.captured') {
-        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'captured', paymentId: event.payment.id }, 'webhook')
+        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'captured', paymentId: event.payment.id, amount }, 'webhook')
       } else if (event.type === 'payment.declined') {
-        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'declined' }, 'webhook')
+        await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'declined', amount }, 'webhook')
       }
     },
     /** Worker, on `order.paid_after_checkout`: the bought lines leave the cart they came from. */

@@ -1,11 +1,12 @@
 import type { Sql, Tx } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import type { ChargeOutcome, InventoryPort } from './ports.ts'
+import type { ChargeOutcome, InventoryPort, Money } from './ports.ts'
 import { lockOrder, setPaymentId } from './repo.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import { transition, type OrderStatus } from './state-machine.ts'
 
-type Known = { status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'unknown' } | ChargeOutcome
+/** A webhook's report carries the payment's amount: a capture counts only for the order's total. */
+type Known = { status: 'captured'; paymentId: string; amount?: Money } | { status: 'declined'; amount?: Money } | { status: 'unknown' } | ChargeOutcome
 
 /**
  * Records what the gateway said about an order's charge: captured -> paid (held units
@@ -31,7 +32,7 @@ export async function applyChargeOutcome(
  */
 export async function applyChargeOutcomeIn(
   tx: Tx,
-  deps: { inventory: InventoryPort },
+  deps: { inventory: InventoryPort; log?: Logger },
   orderId: string,
   outcome: Known,
   actor: string,
@@ -41,6 +42,13 @@ export async function applyChargeOutcomeIn(
   // Row lock: checkout, reconciliation and the webhook learning the answer together apply it once.
   const order = await lockOrder(tx, orderId)
   if (!order) return null
+  const amount = 'amount' in outcome ? outcome.amount : undefined
+  if (amount && (amount.amount !== order.total || amount.currency !== order.currency)) {
+    // Not this order's charge (its amount differs): it settles nothing.
+    deps.log?.warn({ orderId, reported: amount, total: order.total, currency: order.currency, actor }, 'a payment reported for an order does not match its total; ignored')
+    await alongside(order.status)
+    return order.status
+  }
   if (order.status !== 'pending_payment') {
     if (order.status === 'cancelled' && outcome.status === 'captured') {
       // Money taken for an order cancelled meanwhile (its charge reached the gateway after

@@ -84,6 +84,14 @@ export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]
     from orders.order_lines where order_id = ${orderId} order by variant_id`
 }
 
+export interface LockedOrder {
+  status: OrderStatus
+  cartId: string | null
+  total: number
+  currency: string
+  lines: { variantId: string; quantity: number }[]
+}
+
 /**
  * Locks an order for a state change (row lock until the transaction ends) and answers its
  * status and lines; null when there is no such order. Checkout, the webhook, reconciliation
@@ -92,10 +100,10 @@ export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]
 export async function lockOrder(
   tx: Db,
   orderId: string,
-): Promise<{ status: OrderStatus; cartId: string | null; lines: { variantId: string; quantity: number }[] } | null> {
+): Promise<LockedOrder | null> {
   // One round trip: the lines come along as JSON with the locked row.
-  const [row] = await tx<{ status: OrderStatus; cartId: string | null; lines: { variantId: string; quantity: number }[] }[]>`
-    select o.status, o.cart_id as "cartId",
+  const [row] = await tx<LockedOrder[]>`
+    select o.status, o.cart_id as "cartId", o.total::bigint::float8 as total, trim(o.currency) as currency,
            (select coalesce(json_agg(json_build_object('variantId', l.variant_id::text, 'quantity', l.quantity) order by l.variant_id), '[]')
             from orders.order_lines l where l.order_id = o.id) as lines
     from orders.orders o where o.id = ${orderId} for update`
