@@ -62,6 +62,10 @@ describe('sign-in throttling', () => {
     assert.equal(blocked.status, 429)
     assert.ok(Number(blocked.headers['retry-after']) > 0)
     assert.equal((await login(`nobody-0@shop.test`, 'guess', '203.0.113.51')).status, 401)
+    // Refused for its IP, an attempt does not count against the account it names.
+    const victim = await newAccount()
+    for (let i = 0; i < 5; i++) assert.equal((await login(victim, 'guess', ip)).status, 429)
+    assert.equal((await login(victim, PASSWORD, '203.0.113.52')).status, 200, 'the shopper signs in from elsewhere')
   })
 
   test('a burst of parallel guesses cannot slip past the limit', async () => {

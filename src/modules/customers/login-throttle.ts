@@ -37,13 +37,12 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
   return {
     /** Counts an attempt; throws TooManyAttempts when the account or the IP is over its limit. */
     async begin(email: string, ip: string): Promise<void> {
-      const [account, fromIp] = await Promise.all([
-        kv.incr(accountKey(email), 1, limits.windowMs),
-        kv.incr(ipKey(ip), 1, limits.windowMs),
-      ])
-      const over = [account > limits.perAccount ? accountKey(email) : null, fromIp > limits.perIp ? ipKey(ip) : null]
-      const keys = over.filter((key): key is string => key !== null)
-      if (keys.length > 0) throw new TooManyAttempts(await retryAfter(keys))
+      // The IP first: an attempt refused for its IP does not count against the account, or a
+      // client already stopped could go on locking other shoppers out of their accounts.
+      const fromIp = await kv.incr(ipKey(ip), 1, limits.windowMs)
+      if (fromIp > limits.perIp) throw new TooManyAttempts(await retryAfter([ipKey(ip)]))
+      const account = await kv.incr(accountKey(email), 1, limits.windowMs)
+      if (account > limits.perAccount) throw new TooManyAttempts(await retryAfter([accountKey(email)]))
     },
 
     /** A successful sign-in: the account starts afresh and the IP gets its attempt back (the ttl keeps a racing expiry from leaving a key behind). */
