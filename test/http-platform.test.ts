@@ -132,6 +132,16 @@ describe('http platform', () => {
     }
   })
 
+  test('answers are no-store unless the route caches (product pages and search)', async () => {
+    const product = (await t.call('POST', '/admin/products', { token: await t.adminToken(), body: sampleProduct() })).body
+    const login = await t.call('POST', '/store/auth/login', { body: { email: 'nobody@shop.test', password: 'wrong-password' } })
+    assert.equal(login.headers.get('cache-control'), 'no-store')
+    assert.equal((await t.call('POST', '/store/carts')).headers.get('cache-control'), 'no-store')
+    assert.equal((await t.call('GET', '/store/orders/ord_unknown?accessToken=x')).headers.get('cache-control'), 'no-store')
+    assert.match((await t.call('GET', `/store/products/${product.id}`)).headers.get('cache-control') ?? '', /^public/)
+    assert.match((await t.call('GET', '/store/search?q=boot')).headers.get('cache-control') ?? '', /max-age/)
+  })
+
   test('a malformed URL or an overlong path segment is a problem+json too', async () => {
     for (const [path, status] of [['/store/carts/%zz', 400], ['/store/products/%E0%A4%A', 400], [`/store/carts/${'a'.repeat(101)}`, 400], [`/store/products/${'1'.repeat(300)}`, 404]] as const) {
       const res = await t.call('GET', path)

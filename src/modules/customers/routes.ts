@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { App } from '../../platform/http/server.ts'
+import { PATTERNS, type App } from '../../platform/http/server.ts'
 import { requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { customerView, login, type SignedIn, type SignInDeps } from './login.ts'
@@ -20,7 +20,7 @@ const LoginBody = Type.Object({
 const RegisterBody = Type.Object(
   {
     email: Type.String({ minLength: 3, maxLength: 254 }),
-    password: Type.String({ minLength: 8, maxLength: 128 }),
+    password: Type.String({ minLength: 8, maxLength: 128, pattern: PATTERNS.notBlank }),
     name: Type.String({ minLength: 1, maxLength: 200 }),
     country: Type.String({ minLength: 2, maxLength: 2, description: 'ISO 3166-1 alpha-2, e.g. DE' }),
     cartId: Type.Optional(CartId),

@@ -198,6 +198,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     if (draining) reply.header('connection', 'close')
     const type = reply.getHeader('content-type')
     if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(DOCUMENT_HEADERS)
+    // Answers are personal unless a route says otherwise (product pages and search do): no
+    // shared or browser cache keeps a session token, an order or a cart.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
