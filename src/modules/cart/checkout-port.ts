@@ -16,6 +16,14 @@ export function cartCheckoutPort(store: CartStore) {
       }))
     },
 
+    /**
+     * One checkout of a cart at a time (a double click, two tabs: each with its own
+     * Idempotency-Key would otherwise place and charge an order each). Held while the order
+     * is placed and charged, at most a minute (a process that died holding it).
+     */
+    claimForCheckout: (cartId: string, holder: string) => store.claimCheckout(cartId, holder, 60_000),
+    releaseCheckout: (cartId: string, holder: string) => store.releaseCheckout(cartId, holder),
+
     async updatePrices(cartId: string, prices: Map<string, Money>) {
       const snapshots = await store.snapshots(cartId)
       for (const [variantId, unitPrice] of prices) {

@@ -33,7 +33,7 @@ export interface LineSnapshot {
   addedAt: string
 }
 
-const keysOf = (id: string) => ({ meta: `cart:{${id}}:meta`, lines: `cart:{${id}}:lines`, items: `cart:{${id}}:items` })
+const keysOf = (id: string) => ({ meta: `cart:{${id}}:meta`, lines: `cart:{${id}}:lines`, items: `cart:{${id}}:items`, checkout: `cart:{${id}}:checkout` })
 const accountCartKey = (customerId: string) => `customer:{${customerId}}:cart`
 
 export function createCartStore(kv: Kv) {
@@ -124,6 +124,16 @@ export function createCartStore(kv: Kv) {
     async destroy(id: string): Promise<void> {
       const keys = keysOf(id)
       await kv.del(keys.meta, keys.lines, keys.items)
+    },
+
+    /** One checkout of a cart at a time: answers whether `holder` got it (for `ttlMs` at most). */
+    claimCheckout(id: string, holder: string, ttlMs: number): Promise<boolean> {
+      return kv.set(keysOf(id).checkout, holder, { ttlMs, ifAbsent: true })
+    },
+
+    async releaseCheckout(id: string, holder: string): Promise<void> {
+      const key = keysOf(id).checkout
+      if ((await kv.get(key)) === holder) await kv.del(key)
     },
 
     accountCartId(customerId: string): Promise<string | null> {

@@ -171,6 +171,22 @@ describe('checkout, orders and payments', () => {
     assert.equal((await stock(v)).sold, 1)
   })
 
+  test('one cart checked out twice at once with two keys (a double click): one order, one charge; the other is told to wait', async () => {
+    const { variants: [v] } = await product([10])
+    for (let round = 0; round < 5; round++) {
+      const cartId = await cartWith([[v, 1]])
+      const answers = await Promise.all([checkout(cartId), checkout(cartId)])
+      const statuses = answers.map((a) => a.status).sort()
+      assert.ok(statuses[0] === 201 && [201, 400, 409].includes(statuses[1]), JSON.stringify(answers.map((a) => a.body)))
+      const created = answers.filter((a) => a.status === 201)
+      assert.equal(created.length, 1, 'one order')
+      const other = answers.find((a) => a !== created[0])!
+      // At once: told another checkout holds the cart; just after: the cart is empty.
+      assert.ok(other.body.code === 'checkout_in_progress' || other.body.code === 'validation_failed', JSON.stringify(other.body))
+    }
+    assert.equal((await stock(v)).sold, 5)
+  })
+
   test('a declined card: 402, order cancelled, stock released, cart kept', async () => {
     for (const card of [CARDS.declined, CARDS.funds]) {
       const { variants: [v] } = await product([3])

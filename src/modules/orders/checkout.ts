@@ -46,11 +46,17 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
 
   const progress = { placed: false }
+  if (!(await deps.cart.claimForCheckout(input.cartId, input.idempotencyKey))) {
+    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
+    throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
+  }
   try {
     return await placeAndPay(deps, input, progress)
   } catch (error) {
     if (!progress.placed) await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
     throw error
+  } finally {
+    await deps.cart.releaseCheckout(input.cartId, input.idempotencyKey).catch(() => {})
   }
 }
 

@@ -16,6 +16,9 @@ export interface CheckoutLine {
 export interface CartPort {
   /** The cart's lines, access checked (guest cart: by id; account cart: its owner only). Throws not_found / forbidden. */
   linesForCheckout(cartId: string, customerId: string | null): Promise<CheckoutLine[]>
+  /** One checkout of a cart at a time: answers whether `holder` (the Idempotency-Key) got the cart. */
+  claimForCheckout(cartId: string, holder: string): Promise<boolean>
+  releaseCheckout(cartId: string, holder: string): Promise<void>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
   /** Takes an order's lines out of the cart it came from once it is paid (lines added meanwhile stay). */
