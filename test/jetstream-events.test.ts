@@ -2,7 +2,7 @@
 // deduplicated by message id): every committed event is stored once, in order, under its
 // event id, even when a batch goes out twice; while NATS is unreachable the events wait in
 // the outbox (housekeeping keeps them) and the in-process handlers go on without it.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -49,6 +49,31 @@ async function checkout(app: TestApp, variantId: string): Promise<number> {
   return order.status
 }
 
+/** An app whose NATS sits behind a proxy that can be cut or hung (cut before the app starts, with cutFirst). */
+async function appBehindNatsProxy(t: TestContext, options: { cutFirst?: boolean } = {}) {
+  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
+  if (options.cutFirst) await proxy.cut()
+  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
+  const nats = await connect({ servers: natsUrl })
+  t.after(async () => {
+    proxy.unhang()
+    await nats.close()
+    await app.close()
+    await proxy.close()
+  })
+  return { app, proxy, nats }
+}
+
+/** Publishes until something goes out (NATS just came back); answers how many events did. */
+async function publishOnceBack(app: TestApp): Promise<number> {
+  let published = 0
+  for (let i = 0; i < 60 && published === 0; i++) {
+    published = await app.publishEvents().catch(() => 0)
+    if (published === 0) await sleep(250)
+  }
+  return published
+}
+
 test('every outbox event is stored in JetStream once, in order, under its event id, even when a batch goes out twice', { skip }, async (t) => {
   const app = await startTestApp({ env: { NATS_URL: natsUrl! } })
   const nats = await connect({ servers: natsUrl })
@@ -76,14 +101,7 @@ test('every outbox event is stored in JetStream once, in order, under its event 
 })
 
 test('NATS unreachable: events wait in the outbox and housekeeping keeps them, handlers go on; they are published once NATS is back', { skip }, async (t) => {
-  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
-  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
-  const nats = await connect({ servers: natsUrl })
-  t.after(async () => {
-    await nats.close()
-    await app.close()
-    await proxy.close()
-  })
+  const { app, proxy, nats } = await appBehindNatsProxy(t)
   const token = await app.adminToken()
   await app.publishEvents() // the stream exists, nothing pending
 
@@ -104,11 +122,7 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
   assert.equal((await outbox(app)).length, waiting.length, 'housekeeping keeps events JetStream has not stored')
 
   await proxy.restore()
-  let published = 0
-  for (let i = 0; i < 60 && published === 0; i++) {
-    published = await app.publishEvents().catch(() => 0)
-    if (published === 0) await sleep(250)
-  }
+  const published = await publishOnceBack(app)
   assert.equal(published, waiting.length, 'once NATS is back the waiting events go out')
   const stored = await streamMessages(nats, app.instance)
   assert.deepEqual(
@@ -120,15 +134,7 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
 })
 
 test('NATS hanging: a publish waiting for its acknowledgements holds up no in-process handler', { skip }, async (t) => {
-  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
-  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
-  const nats = await connect({ servers: natsUrl })
-  t.after(async () => {
-    proxy.unhang()
-    await nats.close()
-    await app.close()
-    await proxy.close()
-  })
+  const { app, proxy, nats } = await appBehindNatsProxy(t)
   const token = await app.adminToken()
   await app.publishEvents() // the stream exists, nothing pending
 
@@ -147,11 +153,7 @@ test('NATS hanging: a publish waiting for its acknowledgements holds up no in-pr
 
   await assert.rejects(stuck, 'the publish gives up at its ack timeout')
   proxy.unhang()
-  let published = 0
-  for (let i = 0; i < 60 && published === 0; i++) {
-    published = await app.publishEvents().catch(() => 0)
-    if (published === 0) await sleep(250)
-  }
+  const published = await publishOnceBack(app)
   assert.ok(published > 0, 'once NATS answers again the events go out')
   const stored = await streamMessages(nats, app.instance)
   const rows = await outbox(app)
@@ -160,15 +162,7 @@ test('NATS hanging: a publish waiting for its acknowledgements holds up no in-pr
 })
 
 test('NATS unreachable at start: the app starts and is ready (NATS reported down), and publishes once NATS appears', { skip }, async (t) => {
-  const { proxy, url: proxiedUrl } = await proxyFor(natsUrl!, 4222)
-  await proxy.cut()
-  const app = await startTestApp({ env: { NATS_URL: proxiedUrl } })
-  const nats = await connect({ servers: natsUrl })
-  t.after(async () => {
-    await nats.close()
-    await app.close()
-    await proxy.close()
-  })
+  const { app, proxy, nats } = await appBehindNatsProxy(t, { cutFirst: true })
   const ready = await app.call('GET', '/health/ready')
   assert.equal(ready.status, 200, JSON.stringify(ready.body))
   assert.match(ready.body.checks.nats, /^down/, 'reported, without taking the API out of rotation')
@@ -180,11 +174,7 @@ test('NATS unreachable at start: the app starts and is ready (NATS reported down
   assert.equal((await app.call('GET', `/store/search?q=${encodeURIComponent('latecomer kettle')}`)).body.items[0]?.id, product.id)
 
   await proxy.restore()
-  let published = 0
-  for (let i = 0; i < 60 && published === 0; i++) {
-    published = await app.publishEvents().catch(() => 0)
-    if (published === 0) await sleep(250)
-  }
+  const published = await publishOnceBack(app)
   assert.ok(published > 0, 'connected in the background, the waiting events go out')
   const rows = await outbox(app)
   assert.deepEqual((await streamMessages(nats, app.instance)).map((m) => m.msgId), rows.map((row) => row.event_id))
