@@ -129,6 +129,17 @@ describe('customer accounts and sessions', () => {
     assert.equal(operator.body.customer.role, 'admin', 'an account with the admin password is the operator\'s')
   })
 
+  test('a demoted admin loses the admin routes at once, with the session it has', async () => {
+    const email = uniqueEmail()
+    assert.equal((await register({ email })).status, 201)
+    await t.platform.sql`update customers.customers set role = 'admin' where email = ${email}`
+    const token = (await t.call('POST', '/store/auth/login', { body: { email, password: PASSWORD } })).body.token
+    assert.equal((await t.call('GET', '/admin/orders', { token })).status, 200)
+    await t.platform.sql`update customers.customers set role = 'customer' where email = ${email}`
+    assert.equal((await t.call('GET', '/admin/orders', { token })).status, 403)
+    assert.equal((await t.call('GET', '/store/customers/me', { token })).status, 200, 'still signed in, as a shopper')
+  })
+
   test('an unknown e-mail and a wrong password get the same answer', async () => {
     const email = uniqueEmail()
     await register({ email })

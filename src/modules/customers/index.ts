@@ -26,7 +26,18 @@ export function createCustomersModule(deps: CustomersDeps) {
   const sessions = createSessionStore(deps.kv)
   const throttle = createLoginThrottle(deps.kv, { ...DEFAULT_LOGIN_LIMITS, ...deps.loginLimits })
   return {
-    resolveSession: sessions.resolve,
+    /**
+     * A session as stored, but an admin one with the account's role now: a demoted (or
+     * deleted) admin loses the admin routes at once, not when the 7-day session ends. One
+     * read per admin request; shoppers' sessions carry no privilege to lose.
+     */
+    async resolveSession(token: string) {
+      const session = await sessions.resolve(token)
+      if (!session || session.role !== 'admin') return session
+      const customer = await findById(deps.sql, session.customerId)
+      if (!customer) return null
+      return customer.role === session.role ? session : { ...session, role: customer.role }
+    },
     ensureAdmin: (email: string, password: string) => ensureAdmin(deps, email, password),
     routes: customerRoutes({ sql: deps.sql, sessions, throttle, carts: deps.carts }),
     /** A customer's home region (data residency); 'us' for an unknown id. */
