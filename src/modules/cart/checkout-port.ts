@@ -1,6 +1,9 @@
 import { openCart } from './open-cart.ts'
 import type { CartStore, Money } from './store.ts'
 
+const DECLINES_PER_CART = 5
+const DECLINE_WINDOW_MS = 3_600_000
+
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore) {
   return {
@@ -22,6 +25,17 @@ export function cartCheckoutPort(store: CartStore) {
      * is placed and charged, at most a minute (a process that died holding it).
      */
     claimForCheckout: (cartId: string, holder: string) => store.claimCheckout(cartId, holder, 60_000),
+
+    /**
+     * Card testing (trying stolen numbers one checkout after another) shows as declines: a
+     * cart with DECLINES_PER_CART of them within the hour is refused further checkouts until
+     * the hour is over. Per cart, not per IP: behind a proxy many shoppers share one address.
+     */
+    countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
+    async checkoutsRefusedFor(cartId: string): Promise<number | null> {
+      const { count, resetInMs } = await store.declines(cartId)
+      return count >= DECLINES_PER_CART ? Math.max(1, Math.ceil(resetInMs / 1000)) : null
+    },
     releaseCheckout: (cartId: string, holder: string) => store.releaseCheckout(cartId, holder),
 
     async updatePrices(cartId: string, prices: Map<string, Money>) {

@@ -33,7 +33,13 @@ export interface LineSnapshot {
   addedAt: string
 }
 
-const keysOf = (id: string) => ({ meta: `cart:{${id}}:meta`, lines: `cart:{${id}}:lines`, items: `cart:{${id}}:items`, checkout: `cart:{${id}}:checkout` })
+const keysOf = (id: string) => ({
+  meta: `cart:{${id}}:meta`,
+  lines: `cart:{${id}}:lines`,
+  items: `cart:{${id}}:items`,
+  checkout: `cart:{${id}}:checkout`,
+  declines: `cart:{${id}}:declines`,
+})
 const accountCartKey = (customerId: string) => `customer:{${customerId}}:cart`
 
 export function createCartStore(kv: Kv) {
@@ -134,6 +140,18 @@ export function createCartStore(kv: Kv) {
     async releaseCheckout(id: string, holder: string): Promise<void> {
       const key = keysOf(id).checkout
       if ((await kv.get(key)) === holder) await kv.del(key)
+    },
+
+    /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */
+    countDecline(id: string, windowMs: number): Promise<number> {
+      return kv.incr(keysOf(id).declines, 1, windowMs)
+    },
+
+    /** Declines counted now, and the ms until the count starts afresh. */
+    async declines(id: string): Promise<{ count: number; resetInMs: number }> {
+      const key = keysOf(id).declines
+      const [count, ttl] = await Promise.all([kv.get(key), kv.ttl(key)])
+      return { count: Number(count ?? 0), resetInMs: Math.max(0, ttl) }
     },
 
     accountCartId(customerId: string): Promise<string | null> {

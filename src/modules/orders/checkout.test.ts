@@ -202,6 +202,23 @@ describe('checkout, orders and payments', () => {
     }
   })
 
+  test('card testing: a cart with 5 declined payments within the hour is refused further checkouts (429 with Retry-After)', async () => {
+    const { variants: [v] } = await product([50])
+    const cartId = await cartWith([[v, 1]])
+    for (let i = 0; i < 5; i++) assert.equal((await checkout(cartId, randomUUID(), i % 2 ? CARDS.funds : CARDS.declined)).status, 402)
+    const orders = async () => (await t.platform.sql`select count(*)::int as n from orders.orders o join orders.order_lines l on l.order_id = o.id where l.variant_id = ${v}`)[0].n
+    const placed = await orders()
+    for (const card of [CARDS.declined, CARDS.ok]) {
+      const refused = await checkout(cartId, randomUUID(), card)
+      assert.equal(refused.status, 429, JSON.stringify(refused.body))
+      assert.equal(refused.body.code, 'too_many_requests')
+      const retryAfter = Number(refused.headers.get('retry-after'))
+      assert.ok(retryAfter > 0 && retryAfter <= 3600, `retry-after ${retryAfter}`)
+    }
+    assert.equal(await orders(), placed, 'nothing placed, nothing sent to the gateway')
+    assert.equal((await checkout(await cartWith([[v, 1]]))).status, 201, 'another cart checks out')
+  })
+
   test('a charge the processor refuses as invalid (an amount above its limit) is final: 402, order cancelled, stock released', async () => {
     const { variants: [v] } = await product([5], 60_000_000)
     const cartId = await cartWith([[v, 2]])

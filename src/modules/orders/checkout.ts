@@ -46,6 +46,11 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
 
   const progress = { placed: false }
+  const refusedFor = await deps.cart.checkoutsRefusedFor(input.cartId)
+  if (refusedFor !== null) {
+    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
+    throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: refusedFor })
+  }
   if (!(await deps.cart.claimForCheckout(input.cartId, input.idempotencyKey))) {
     await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
     throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
@@ -180,6 +185,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     if (!stored) await storeAnswer(status)
     return stored!
   })
+  if (answer.status === 402) await deps.cart.countDecline(input.cartId).catch(() => {})
   if (answer.status === 201) {
     // What was bought leaves the cart; a line added (or raised) while the checkout ran stays.
     await deps.cart

@@ -16,6 +16,10 @@ export interface CheckoutLine {
 export interface CartPort {
   /** The cart's lines, access checked (guest cart: by id; account cart: its owner only). Throws not_found / forbidden. */
   linesForCheckout(cartId: string, customerId: string | null): Promise<CheckoutLine[]>
+  /** Counts a declined payment of this cart (card testing). */
+  countDecline(cartId: string): Promise<number>
+  /** Seconds until this cart may check out again after too many declines; null: it may now. */
+  checkoutsRefusedFor(cartId: string): Promise<number | null>
   /** One checkout of a cart at a time: answers whether `holder` (the Idempotency-Key) got the cart. */
   claimForCheckout(cartId: string, holder: string): Promise<boolean>
   releaseCheckout(cartId: string, holder: string): Promise<void>

@@ -347,6 +347,8 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
       appError = new AppError(status === 413 ? 'payload_too_large' : 'bad_request', (error as Error).message, {}, status)
     }
   }
+  // A refusal that knows when to come back says so (429 with extra.retryAfter, in seconds).
+  if (typeof appError.extra.retryAfter === 'number' && !reply.getHeader('retry-after')) reply.header('retry-after', String(appError.extra.retryAfter))
   if (appError.status === 503 && !reply.getHeader('retry-after')) reply.header('retry-after', '5')
   reply.code(appError.status).type('application/problem+json').send(problemOf(appError, request.url.split('?')[0]))
 }
