@@ -154,8 +154,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // functions: no promise per hook per request.
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(API_SECURITY_HEADERS).header('x-request-id', request.id)
-    // Here, before any plugin's hooks (an admin check may itself wait on the database).
-    if (deadlineMs > 0 && !request.routeOptions.config?.ownDeadline) {
+    // Here, before any plugin's hooks (an admin check may itself wait on the database); a
+    // route with its own deadline drops it again (dropDeadline), which is cheaper than
+    // reading the route's options here (Fastify builds request.routeOptions on every read).
+    if (deadlineMs > 0) {
       const timer = setTimeout(() => answerPastDeadline(request, reply), deadlineMs)
       timer.unref()
       ;(request as DeadlineRequest)[DEADLINE] = timer
@@ -184,11 +186,17 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // product page, the hottest path, with three reads).
   const refuseNulInUrl: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '') ?? nulPath(request.query, '')))
   const refuseNulInPath: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '')))
+  const dropDeadline: onRequestHookHandler = (request, _reply, done) => {
+    clearTimeout((request as DeadlineRequest)[DEADLINE])
+    ;(request as DeadlineRequest)[DEADLINE] = undefined
+    done()
+  }
   const refuseNulInBody: preValidationHookHandler = (request, _reply, done) => done(nulError(nulPath(request.body, '')))
   app.addHook('onRoute', (route) => {
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
     onRequest.push(config.cleansQueryText ? refuseNulInPath : refuseNulInUrl)
+    if (config.ownDeadline) onRequest.push(dropDeadline)
     route.onRequest = onRequest
     if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
     route.preValidation = [...[route.preValidation ?? []].flat(), refuseNulInBody]
