@@ -33,8 +33,8 @@ export function cartCheckoutPort(store: CartStore) {
      */
     countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
     async checkoutsRefusedFor(cartId: string): Promise<number | null> {
-      const { count, resetInMs } = await store.declines(cartId)
-      return count >= DECLINES_PER_CART ? Math.max(1, Math.ceil(resetInMs / 1000)) : null
+      if ((await store.declines(cartId)) < DECLINES_PER_CART) return null
+      return Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000))
     },
     releaseCheckout: (cartId: string, holder: string) => store.releaseCheckout(cartId, holder),
 

@@ -28,7 +28,8 @@ export interface UnmergedLine {
  * Moves a guest cart into the customer's account cart at sign-in: where both hold a line the
  * higher quantity wins, lines in only one are kept, and the guest cart is removed. A guest
  * line the full account cart (MAX_LINES) has no room for, one in another currency than the
- * account cart's, or one that other writes kept racing, is not dropped silently: it is answered, so the shopper can be told.
+ * account cart's, or one that other writes kept racing, is not dropped silently: it is
+ * answered, so the shopper can be told.
  *
  * The two carts live in different Redis Cluster slots, so this is not one transaction; it
  * is made of steps that are each atomic and idempotent (raise a line to at least n, then

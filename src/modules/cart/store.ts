@@ -147,11 +147,14 @@ export function createCartStore(kv: Kv) {
       return kv.incr(keysOf(id).declines, 1, windowMs)
     },
 
-    /** Declines counted now, and the ms until the count starts afresh. */
-    async declines(id: string): Promise<{ count: number; resetInMs: number }> {
-      const key = keysOf(id).declines
-      const [count, ttl] = await Promise.all([kv.get(key), kv.ttl(key)])
-      return { count: Number(count ?? 0), resetInMs: Math.max(0, ttl) }
+    /** Declines counted within the window now. */
+    async declines(id: string): Promise<number> {
+      return Number((await kv.get(keysOf(id).declines)) ?? 0)
+    },
+
+    /** Ms until the decline count starts afresh. */
+    async declinesResetInMs(id: string): Promise<number> {
+      return Math.max(0, await kv.ttl(keysOf(id).declines))
     },
 
     accountCartId(customerId: string): Promise<string | null> {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { PATTERNS } from '../../platform/http/server.ts'
+import { PATTERNS } from '../../platform/http/errors.ts'
 
 export const SLUG = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
 export const CATEGORY_PATH = '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$'

@@ -39,14 +39,18 @@ async function freeSlug(tx: Db, wanted: string | undefined, name: string): Promi
 async function refuseTakenSkus(tx: Db, variants: { sku?: string }[], except: string[] = []) {
   const skus = variants.flatMap((v) => (v.sku ? [v.sku] : []))
   const taken = new Set(await repo.skusTaken(tx, skus, except))
-  const errors = variants.flatMap((v, i) => {
-    if (!v.sku) return []
-    if (taken.has(v.sku) && variants.findIndex((w) => w.sku === v.sku) === i) return [{ path: `variants.${i}.sku`, message: 'is already in use' }]
-    if (variants.findIndex((w) => w.sku === v.sku) < i) return [{ path: `variants.${i}.sku`, message: 'is given twice' }]
-    return []
-  })
-  if (errors.length > 0) {
-    throw new AppError('conflict', `SKU already in use: ${[...new Set(errors.map((e) => variants[Number(e.path.split('.')[1])].sku))].join(', ')}`, { errors })
+  const seen = new Set<string>()
+  const refused: { sku: string; path: string; message: string }[] = []
+  for (const [i, { sku }] of variants.entries()) {
+    if (!sku) continue
+    if (seen.has(sku)) refused.push({ sku, path: `variants.${i}.sku`, message: 'is given twice' })
+    else if (taken.has(sku)) refused.push({ sku, path: `variants.${i}.sku`, message: 'is already in use' })
+    seen.add(sku)
+  }
+  if (refused.length > 0) {
+    throw new AppError('conflict', `SKU already in use: ${[...new Set(refused.map((r) => r.sku))].join(', ')}`, {
+      errors: refused.map(({ path, message }) => ({ path, message })),
+    })
   }
 }
 

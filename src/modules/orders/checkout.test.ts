@@ -44,6 +44,14 @@ describe('checkout, orders and payments', () => {
     t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(card), headers: { 'idempotency-key': key }, token: auth })
   const stock = async (variantId: string) => (await t.call('GET', `/admin/inventory/${variantId}`, { token })).body
   const simulator = () => t.api.modules.payments.simulator()!
+  /** The order's status once it leaves pending_payment (the webhook settles it), or pending_payment after 5 s. */
+  const settledStatus = async (orderId: string): Promise<string> => {
+    for (let i = 0; ; i++) {
+      const [{ status }] = await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`
+      if (status !== 'pending_payment' || i >= 50) return status
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
   const chargesFor = (orderId: string) => simulator().stats().keys[`charge:${orderId}`]?.executions ?? 0
 
   test('a guest checks out: 201 paid, stock sold, cart emptied, order readable with its access token only', async () => {
@@ -273,12 +281,7 @@ describe('checkout, orders and payments', () => {
     const { variants: [v] } = await product([5])
     const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)
     const orderId = res.body.id
-    let status = res.body.status
-    for (let i = 0; i < 50 && status !== 'paid'; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
-    }
-    assert.equal(status, 'paid')
+    assert.equal(await settledStatus(orderId), 'paid')
     const actors = await t.platform.sql`select actor from orders.transitions where order_id = ${orderId} and to_status = 'paid'`
     assert.ok(['webhook', 'checkout'].includes(actors[0].actor))
     if (res.status === 202) assert.equal(actors[0].actor, 'webhook', 'nobody else settled it')
@@ -320,12 +323,7 @@ describe('checkout, orders and payments', () => {
     const early = await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })
     assert.equal(early.status, 409, JSON.stringify(early.body))
     assert.equal(early.body.code, 'payment_in_progress')
-    let status = 'pending_payment'
-    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
-    }
-    assert.equal(status, 'paid')
+    assert.equal(await settledStatus(orderId), 'paid')
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })).status, 409)
     assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1], 'the units stay sold, not back on sale')
     assert.equal(chargesFor(orderId), 1)
@@ -363,12 +361,7 @@ describe('checkout, orders and payments', () => {
     for (const [variantId, quantity] of [[v, 1], [x, 1]] as const) {
       assert.equal((await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId, quantity } })).status, 200)
     }
-    let status = 'pending_payment'
-    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${res.body.id}`
-    }
-    assert.equal(status, 'paid')
+    assert.equal(await settledStatus(res.body.id), 'paid')
     await t.drainEvents()
     const items = (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
     assert.deepEqual(items.sort(), [[v, 1], [x, 1]].sort(), 'the two bought of v and the one of w are gone')
@@ -384,11 +377,7 @@ describe('checkout, orders and payments', () => {
     await t.platform.sql.begin((tx) => t.api.modules.orders.onPaymentEvent(forged, tx))
     const [pending] = await t.platform.sql`select status, payment_id from orders.orders where id = ${orderId}`
     assert.deepEqual([pending.status, pending.payment_id], ['pending_payment', null])
-    let status = 'pending_payment'
-    for (let i = 0; i < 50 && status === 'pending_payment'; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      ;[{ status }] = await t.platform.sql`select status from orders.orders where id = ${orderId}`
-    }
+    await settledStatus(orderId)
     const [paid] = await t.platform.sql`select status, payment_id from orders.orders where id = ${orderId}`
     assert.equal(paid.status, 'paid')
     assert.notEqual(paid.payment_id, 'pay_forged')

@@ -46,16 +46,12 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
 
   const progress = { placed: false }
-  const refusedFor = await deps.cart.checkoutsRefusedFor(input.cartId)
-  if (refusedFor !== null) {
-    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
-    throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: refusedFor })
-  }
-  if (!(await deps.cart.claimForCheckout(input.cartId, input.idempotencyKey))) {
-    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
-    throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
-  }
   try {
+    const refusedFor = await deps.cart.checkoutsRefusedFor(input.cartId)
+    if (refusedFor !== null) throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: refusedFor })
+    if (!(await deps.cart.claimForCheckout(input.cartId, input.idempotencyKey))) {
+      throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
+    }
     return await placeAndPay(deps, input, progress)
   } catch (error) {
     if (!progress.placed) await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, lockOrder, pendingPaymentsOlderThan } from './repo.ts'
+import { findOrder, lockOrder, pendingPaymentsOlderThan, type OrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -72,7 +72,7 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
     throw new AppError('invalid_transition', `An order that is ${order.status} cannot be refunded`, {}, 409)
   }
   // A free order (total 0) was never charged: nothing to pay back.
-  const refund = order.payment_id === null ? { ok: true as const } : await deps.payments.refund(order.payment_id, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${orderId}`)
+  const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order, order.payment_id)
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
     const locked = await lockedOrder(tx, orderId)
@@ -83,6 +83,11 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   return view(deps, orderId)
 }
 
+/** The order's whole charge back, keyed by the order: a retried refund (or a second report of one charge) pays once. */
+function refundWhole(deps: ActionDeps, order: OrderRow, paymentId: string) {
+  return deps.payments.refund(paymentId, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${order.id}`)
+}
+
 /**
  * Worker: pays back a charge captured for an order already cancelled (payment-outcome.ts).
  * Throws while the gateway does not confirm, so the event is tried again.
@@ -91,7 +96,7 @@ export async function refundChargeAfterCancel(deps: ActionDeps, payload: { order
   // Through the event's transaction: on the embedded database it holds the only connection.
   const order = await findOrder(tx, payload.orderId)
   if (!order) return
-  const refund = await deps.payments.refund(payload.paymentId, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${order.id}`)
+  const refund = await refundWhole(deps, order, payload.paymentId)
   if (!refund.ok) throw new Error(`refund of the charge after cancel of ${order.id} not confirmed: ${refund.reason}`)
   deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a charge captured after the order was cancelled was refunded')
 }

@@ -72,9 +72,9 @@ export async function applyChargeOutcomeIn(
       deps.inventory.sell(tx, orderId, lines, actor),
       transition(tx, orderId, 'pending_payment', 'paid', actor, outcome.status === 'free' ? 'nothing to pay' : 'payment captured'),
       alongside('paid'),
-      // Checkout empties the cart when it learns the outcome itself; an order it left
-      // pending carries its cart (rememberCart), and the worker takes the bought lines out
-      // of it, or the shopper would buy them twice.
+      // Checkout takes the bought lines out of the cart when it learns the outcome itself;
+      // an order it left pending carries its cart (rememberCart), and the worker does it,
+      // or the shopper would buy them twice.
       order.cartId !== null
         ? writeEvent(tx, 'order.paid_after_checkout', { orderId, cartId: order.cartId, lines })
         : null,

@@ -112,7 +112,7 @@ export async function lockOrder(
 
 /**
  * Records the cart of an order checkout left pending_payment (202): whoever settles it
- * later takes the bought lines out of that cart (checkout empties it when it learns the
+ * later takes the bought lines out of that cart (checkout does it when it learns the
  * outcome itself, so only these orders carry it).
  */
 export async function rememberCart(db: Db, orderId: string, cartId: string): Promise<void> {

@@ -28,7 +28,10 @@ const KEY_BY_SORT: Record<SearchSort, RegExp> = {
 }
 
 const BIGINT_MAX = 2n ** 63n - 1n
-const fitsBigint = (key: string) => BigInt(key) <= BIGINT_MAX && BigInt(key) >= -BIGINT_MAX - 1n
+const fitsBigint = (key: string) => {
+  const value = BigInt(key)
+  return value <= BIGINT_MAX && value >= -BIGINT_MAX - 1n
+}
 
 /** Identifies the query a cursor was given out for. */
 export function fingerprint(text: string, filters: SearchFilters, sort: SearchSort): string {

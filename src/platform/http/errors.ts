@@ -55,6 +55,10 @@ export class AppError extends Error {
 
 export const notFound = (what: string) => new AppError('not_found', `${what} was not found`)
 
+/** Patterns the schemas share, said in words rather than as the regular expression (fieldErrorsOf). */
+export const PATTERNS = { notBlank: '\\S', httpUrl: '^https?://' } as const
+export const PATTERN_MESSAGES: Record<string, string> = { [PATTERNS.notBlank]: 'must not be blank', [PATTERNS.httpUrl]: 'must be an http or https URL' }
+
 export const validationFailed = (errors: FieldError[]) =>
   new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors })
 

@@ -20,7 +20,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../../config.ts'
 import type { Logger } from '../telemetry/log.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
-import { AppError, problemOf, validationFailed, type FieldError } from './errors.ts'
+import { AppError, PATTERN_MESSAGES, problemOf, validationFailed, type FieldError } from './errors.ts'
 import { registerAuth, type SessionResolver } from './auth.ts'
 import { requestLogger } from './request-logger.ts'
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts'
@@ -147,8 +147,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // the server and its error never arrives. Past the deadline the client gets a 503 now; the
   // work goes on behind it and its late result is dropped (the reply is hijacked). Checkout
   // stays safe to retry: its Idempotency-Key answers the retry with the first result.
-  // Routes with `config: { ownDeadline: true }` are left out: product pages and search have
-  // their own fallbacks and limits, and the timer would cost the hottest path several percent.
+  // Routes with `config: { ownDeadline: true }` drop it (dropDeadline): product pages and
+  // search have their own fallbacks and limits.
   const deadlineMs = deps.config.requestDeadlineMs ?? 0
   // The hooks below run on every answer, so they take a callback rather than being async
   // functions: no promise per hook per request.
@@ -180,10 +180,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
 
   // PostgreSQL text cannot hold U+0000 (a 500 from deep inside a write, otherwise): refused
   // before validation, naming where it was: path and query as the request arrives, a body
-  // once parsed (on the routes that take one).
-  // Decided per route when it is added, so that no request pays for reading its route's
-  // options (Fastify builds request.routeOptions anew on each read: 9 % more CPU on the
-  // product page, the hottest path, with three reads).
+  // once parsed (on the routes that take one). These hooks are attached per route when it
+  // is added, so that no request pays for reading its route's options (Fastify builds
+  // request.routeOptions anew on each read: 9 % more CPU on the product page with three).
   const refuseNulInUrl: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '') ?? nulPath(request.query, '')))
   const refuseNulInPath: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '')))
   const dropDeadline: onRequestHookHandler = (request, _reply, done) => {
@@ -316,10 +315,6 @@ async function runReadinessChecks(checks: Record<string, () => Promise<void>>): 
 }
 
 /** ajv's message, except where it does not say what is wrong. */
-/** Patterns the schemas share, said in words rather than as the regular expression. */
-export const PATTERNS = { notBlank: '\\S', httpUrl: '^https?://' } as const
-const PATTERN_MESSAGES: Record<string, string> = { [PATTERNS.notBlank]: 'must not be blank', [PATTERNS.httpUrl]: 'must be an http or https URL' }
-
 function messageOf(issue: NonNullable<FastifyError['validation']>[number]): string {
   const schema = (issue as { schema?: unknown }).schema as { const?: unknown } | undefined
   if (issue.keyword === 'not' && schema && 'const' in schema) return `must not be ${JSON.stringify(schema.const)}`
