@@ -27,15 +27,20 @@ const cartFull = () =>
     errors: [{ path: 'variantId', message: `the cart already holds ${MAX_LINES} lines` }],
   })
 
-/** Adds units to a line (a new line or on top of the one there), checking stock softly. */
+/**
+ * Adds units to a line (a new line or on top of the one there), checking stock softly.
+ * `opening` is the cart's access check, already under way: the reads here go out with it,
+ * in the same round trip, and count for nothing unless it passes.
+ */
 export async function addItem(
   deps: CartDeps,
   cartId: string,
-  meta: CartMeta,
+  opening: Promise<CartMeta>,
   input: { variantId: string; quantity: number },
 ): Promise<void> {
   const { variantId, quantity } = input
-  const [variant, available, snapshots] = await Promise.all([
+  const [meta, variant, available, snapshots] = await Promise.all([
+    opening,
     deps.catalog.getVariant(variantId),
     deps.availableUnits(variantId),
     deps.store.snapshots(cartId),

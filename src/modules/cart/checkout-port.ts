@@ -1,42 +1,65 @@
-import { openCart } from './open-cart.ts'
-import type { CartStore, Money } from './store.ts'
+import { notFound } from '../../platform/http/errors.ts'
+import { mayUse } from './open-cart.ts'
+import { CART_ID, type CartStore, type Money } from './store.ts'
 
 const DECLINES_PER_CART = 5
 const DECLINE_WINDOW_MS = 3_600_000
+const CLAIM_MS = 60_000
 
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore) {
   return {
-    async linesForCheckout(cartId: string, customerId: string | null) {
-      // The same rule as every cart call: a guest cart id is a capability, an account cart is its owner's.
-      await openCart(store, cartId, async () => customerId)
-      const [lines, snapshots] = await Promise.all([store.lines(cartId), store.snapshots(cartId)])
-      return [...lines].map(([variantId, quantity]) => ({
-        variantId,
-        quantity,
-        // A line without its snapshot has no price the shopper saw: re-pricing reports it as changed.
-        unitPrice: snapshots.get(variantId)?.unitPrice ?? { amount: -1, currency: 'XXX' },
-      }))
-    },
-
     /**
-     * One checkout of a cart at a time (a double click, two tabs: each with its own
-     * Idempotency-Key would otherwise place and charge an order each). Held while the order
-     * is placed and charged, at most a minute (a process that died holding it).
-     */
-    claimForCheckout: (cartId: string, holder: string) => store.claimCheckout(cartId, holder, 60_000),
-
-    /**
+     * Opens the cart for a checkout, in one KV round trip: its lines with the prices the
+     * shopper saw, access checked (the same rule as every cart call: a guest cart id is a
+     * capability, an account cart is its owner's), the card-testing limit, and the claim.
+     *
+     * The claim: one checkout of a cart at a time (a double click, two tabs: each with its own
+     * Idempotency-Key would otherwise place and charge an order each). Held by `holder` while
+     * the order is placed and charged, a minute at most (a process that died holding it).
+     * It is taken in the same round trip as the reads, so a refused opening (no access, the
+     * limit) still holds it: endCheckout lets it go in every case.
+     *
      * Card testing (trying stolen numbers one checkout after another) shows as declines: a
      * cart with DECLINES_PER_CART of them within the hour is refused further checkouts until
      * the hour is over. Per cart, not per IP: behind a proxy many shoppers share one address.
      */
-    countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
-    async checkoutsRefusedFor(cartId: string): Promise<number | null> {
-      if ((await store.declines(cartId)) < DECLINES_PER_CART) return null
-      return Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000))
+    async beginCheckout(cartId: string, customerId: string | null, holder: string): Promise<CheckoutOpening> {
+      if (!CART_ID.test(cartId)) throw notFound('Cart')
+      const [meta, lines, snapshots, declines, claimed] = await Promise.all([
+        store.meta(cartId),
+        store.lines(cartId),
+        store.snapshots(cartId),
+        store.declines(cartId),
+        store.claimCheckout(cartId, holder, CLAIM_MS),
+      ])
+      await mayUse(meta, async () => customerId)
+      if (declines >= DECLINES_PER_CART) return { kind: 'refused', retryAfterSeconds: Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000)) }
+      if (!claimed) return { kind: 'busy' }
+      return {
+        kind: 'open',
+        lines: [...lines].map(([variantId, quantity]) => ({
+          variantId,
+          quantity,
+          // A line without its snapshot has no price the shopper saw: re-pricing reports it as changed.
+          unitPrice: snapshots.get(variantId)?.unitPrice ?? { amount: -1, currency: 'XXX' },
+        })),
+      }
     },
-    releaseCheckout: (cartId: string, holder: string) => store.releaseCheckout(cartId, holder),
+
+    countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
+
+    /**
+     * Ends a checkout in one KV round trip: takes what was bought (if anything) out of the
+     * cart, then lets `holder`'s claim go. Lines added (or raised) while it ran stay. A
+     * failure to take the lines out is answered, the claim goes anyway.
+     */
+    async endCheckout(cartId: string, holder: string, bought: { variantId: string; quantity: number }[] | null): Promise<void> {
+      // Sent in this order in one pipeline, so the claim goes only after the lines did.
+      const [taken, released] = await Promise.allSettled([bought ? store.takeOut(cartId, bought) : null, store.releaseCheckout(cartId, holder)])
+      if (taken.status === 'rejected') throw taken.reason
+      if (released.status === 'rejected') throw released.reason
+    },
 
     async updatePrices(cartId: string, prices: Map<string, Money>) {
       const snapshots = await store.snapshots(cartId)
@@ -51,18 +74,13 @@ export function cartCheckoutPort(store: CartStore) {
      * the shopper may have changed the cart meanwhile): lines added since stay. A cart gone
      * (expired, merged at sign-in) has nothing to take out.
      */
-    async removeBought(cartId: string, lines: { variantId: string; quantity: number }[]) {
-      if ((await store.meta(cartId)) === null) return
-      for (const line of lines) {
-        for (let attempt = 0; attempt < 5; attempt++) {
-          const current = await store.quantity(cartId, line.variantId)
-          if (current <= line.quantity) {
-            await store.removeLine(cartId, line.variantId)
-            break
-          }
-          if ((await store.compareAndSet(cartId, line.variantId, current, current - line.quantity)).applied) break
-        }
-      }
-    },
+    removeBought: (cartId: string, lines: { variantId: string; quantity: number }[]) => store.takeOut(cartId, lines),
   }
 }
+
+export type CheckoutOpening =
+  | { kind: 'open'; lines: { variantId: string; quantity: number; unitPrice: Money }[] }
+  /** Too many declines: try again in this many seconds. */
+  | { kind: 'refused'; retryAfterSeconds: number }
+  /** Another checkout of this cart is running. */
+  | { kind: 'busy' }

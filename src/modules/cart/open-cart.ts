@@ -8,7 +8,11 @@ import { CART_ID, type CartMeta, type CartStore } from './store.ts'
  */
 export async function openCart(store: CartStore, id: string, customerId: () => Promise<string | null>): Promise<CartMeta> {
   if (!CART_ID.test(id)) throw notFound('Cart')
-  const meta = await store.meta(id)
+  return mayUse(await store.meta(id), customerId)
+}
+
+/** The same rule for a cart's meta read along with other keys: throws unless the caller may use it. */
+export async function mayUse(meta: CartMeta | null, customerId: () => Promise<string | null>): Promise<CartMeta> {
   if (!meta) throw notFound('Cart')
   if (meta.owner !== null) {
     const current = await customerId()

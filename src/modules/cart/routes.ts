@@ -26,8 +26,7 @@ export function cartRoutes(deps: CartDeps) {
     })
 
     app.post('/store/carts/:id/items', { schema: { tags: ['cart'], params: CartParams, body: AddItemBody, response: answers } }, async (request) => {
-      const meta = await open(request, request.params.id)
-      await addItem(deps, request.params.id, meta, request.body)
+      await addItem(deps, request.params.id, open(request, request.params.id), request.body)
       return readCart(deps, request.params.id)
     })
 

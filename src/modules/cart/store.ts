@@ -137,9 +137,17 @@ export function createCartStore(kv: Kv) {
       return kv.set(keysOf(id).checkout, holder, { ttlMs, ifAbsent: true })
     },
 
+    /** Lets the claim go, if `holder` still has it (one that outlived its minute may be another's now). */
     async releaseCheckout(id: string, holder: string): Promise<void> {
-      const key = keysOf(id).checkout
-      if ((await kv.get(key)) === holder) await kv.del(key)
+      await kv.delIfEquals(keysOf(id).checkout, holder)
+    },
+
+    /** Takes bought quantities off the lines in one atomic step; a line left with none goes, with its snapshot. */
+    async takeOut(id: string, lines: { variantId: string; quantity: number }[]): Promise<void> {
+      const keys = keysOf(id)
+      const amounts: Record<string, number> = {}
+      for (const line of lines) amounts[line.variantId] = (amounts[line.variantId] ?? 0) + line.quantity
+      await kv.hsubtractOrDelete(keys.lines, amounts, { alsoDeleteFrom: keys.items })
     },
 
     /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */

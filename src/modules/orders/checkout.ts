@@ -5,7 +5,7 @@ import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
-import type { Card, CartPort, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
+import type { Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, rememberCart, type NewOrder } from './repo.ts'
 import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
@@ -45,20 +45,30 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   if (claim.kind === 'stored') return claim.answer
   if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
 
-  const progress = { placed: false }
+  const progress: Progress = { placed: false, bought: null }
   try {
-    const refusedFor = await deps.cart.checkoutsRefusedFor(input.cartId)
-    if (refusedFor !== null) throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: refusedFor })
-    if (!(await deps.cart.claimForCheckout(input.cartId, input.idempotencyKey))) {
-      throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
+    const opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, input.idempotencyKey)
+    if (opened.kind === 'refused') {
+      throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
     }
-    return await placeAndPay(deps, input, progress)
+    if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
+    return await placeAndPay(deps, input, opened.lines, progress)
   } catch (error) {
     if (!progress.placed) await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
     throw error
   } finally {
-    await deps.cart.releaseCheckout(input.cartId, input.idempotencyKey).catch(() => {})
+    // What was bought leaves the cart, and the claim goes, in one round trip.
+    await deps.cart
+      .endCheckout(input.cartId, input.idempotencyKey, progress.bought)
+      .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not take the bought lines out of the cart after checkout'))
   }
+}
+
+interface Progress {
+  /** The order exists: the key stays with it. */
+  placed: boolean
+  /** Paid: these lines leave the cart (a line added or raised while the checkout ran stays). */
+  bought: { variantId: string; quantity: number }[] | null
 }
 
 /**
@@ -80,8 +90,7 @@ async function resume(deps: CheckoutDeps, key: string, orderId: string, accessTo
   return answer
 }
 
-async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: { placed: boolean }): Promise<StoredAnswer> {
-  const cartLines = await deps.cart.linesForCheckout(input.cartId, input.customer?.id ?? null)
+async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: CheckoutLine[], progress: Progress): Promise<StoredAnswer> {
   if (cartLines.length === 0) throw validationFailed([{ path: 'cart', message: 'the cart is empty' }])
 
   // Invariant 5: the price charged is the catalog's now, not the cart's.
@@ -182,12 +191,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, progress: {
     return stored!
   })
   if (answer.status === 402) await deps.cart.countDecline(input.cartId).catch(() => {})
-  if (answer.status === 201) {
-    // What was bought leaves the cart; a line added (or raised) while the checkout ran stays.
-    await deps.cart
-      .removeBought(input.cartId, lines)
-      .catch((error) => deps.log.warn({ err: error, orderId }, 'could not take the bought lines out of the cart after checkout'))
-  }
+  if (answer.status === 201) progress.bought = lines
   return answer
 }
 

@@ -14,15 +14,23 @@ export interface CheckoutLine {
 }
 
 export interface CartPort {
-  /** The cart's lines, access checked (guest cart: by id; account cart: its owner only). Throws not_found / forbidden. */
-  linesForCheckout(cartId: string, customerId: string | null): Promise<CheckoutLine[]>
+  /**
+   * Opens a cart for checkout in one step: access checked (guest cart: by id; account cart:
+   * its owner only; throws not_found / unauthorized / forbidden), the decline limit, and the
+   * one-checkout-at-a-time claim for `holder` (the Idempotency-Key), which endCheckout must
+   * let go whatever the answer.
+   */
+  beginCheckout(cartId: string, customerId: string | null, holder: string): Promise<
+    | { kind: 'open'; lines: CheckoutLine[] }
+    /** Too many declined payments: seconds until this cart may check out again. */
+    | { kind: 'refused'; retryAfterSeconds: number }
+    /** Another checkout of this cart holds the claim. */
+    | { kind: 'busy' }
+  >
+  /** Takes what was bought (null: nothing) out of the cart, then lets `holder`'s claim go. */
+  endCheckout(cartId: string, holder: string, bought: { variantId: string; quantity: number }[] | null): Promise<void>
   /** Counts a declined payment of this cart (card testing). */
   countDecline(cartId: string): Promise<number>
-  /** Seconds until this cart may check out again after too many declines; null: it may now. */
-  checkoutsRefusedFor(cartId: string): Promise<number | null>
-  /** One checkout of a cart at a time: answers whether `holder` (the Idempotency-Key) got the cart. */
-  claimForCheckout(cartId: string, holder: string): Promise<boolean>
-  releaseCheckout(cartId: string, holder: string): Promise<void>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
   /** Takes an order's lines out of the cart it came from once it is paid (lines added meanwhile stay). */

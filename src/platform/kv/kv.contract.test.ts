@@ -117,6 +117,36 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(h)
     })
 
+    test('hsubtractOrDelete: takes amounts off, deletes fields that reach 0 (with their companions), leaves absent fields and keys alone', async () => {
+      const [lines, items] = [key('{subtract}:lines'), key('{subtract}:items')]
+      await kv.hset(lines, { a: '5', b: '2', c: '1' })
+      await kv.hset(items, { a: 'A', b: 'B', c: 'C' })
+      await kv.expire(lines, 60_000)
+      await kv.hsubtractOrDelete(lines, { a: 2, b: 2, c: 3, missing: 1 }, { alsoDeleteFrom: items })
+      assert.deepEqual(await kv.hgetall(lines), { a: '3' })
+      assert.deepEqual(await kv.hgetall(items), { a: 'A' })
+      assert.ok((await kv.ttl(lines)) > 55_000, 'the life is kept')
+      await kv.hsubtractOrDelete(lines, { a: 3 }, { alsoDeleteFrom: items })
+      assert.equal(await kv.hlen(lines), 0)
+      assert.deepEqual(await kv.hgetall(items), {})
+      await kv.hsubtractOrDelete(key('{subtract}:none'), { a: 1 })
+      assert.equal(await kv.ttl(key('{subtract}:none')), -2, 'no key is created')
+      // Racing subtractions never take more than there is, nor lose one.
+      await kv.hset(lines, { r: '50' })
+      await Promise.all(Array.from({ length: 30 }, () => kv.hsubtractOrDelete(lines, { r: 1 })))
+      assert.equal(await kv.hget(lines, 'r'), '20')
+      await kv.del(lines, items)
+    })
+
+    test('delIfEquals: deletes only while the key holds the value', async () => {
+      await kv.set(key('claim'), 'mine', { ttlMs: 60_000 })
+      assert.equal(await kv.delIfEquals(key('claim'), 'theirs'), false)
+      assert.equal(await kv.get(key('claim')), 'mine')
+      assert.equal(await kv.delIfEquals(key('claim'), 'mine'), true)
+      assert.equal(await kv.get(key('claim')), null)
+      assert.equal(await kv.delIfEquals(key('claim'), 'mine'), false)
+    })
+
     test('hincrbyWithin: when applied, it also writes alsoSet and renews the keys in renew; when refused, neither', async () => {
       const [lines, items, meta] = [key('{companions}:lines'), key('{companions}:items'), key('{companions}:meta')]
       await kv.set(meta, 'm', { ttlMs: 1000 })

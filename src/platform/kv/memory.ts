@@ -147,6 +147,27 @@ export class MemoryKv implements Kv {
     return { applied: true, value: next }
   }
 
+  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: { alsoDeleteFrom?: string } = {}) {
+    const map = this.hash(key, false)
+    if (!map) return
+    for (const [field, amount] of Object.entries(amounts)) {
+      const current = map.get(field)
+      if (current === undefined) continue
+      if (Number(current) <= amount) {
+        await this.hdel(key, field)
+        if (options.alsoDeleteFrom !== undefined && options.alsoDeleteFrom !== key) await this.hdel(options.alsoDeleteFrom, field)
+      } else {
+        map.set(field, String(Number(current) - amount))
+      }
+    }
+  }
+
+  async delIfEquals(key: string, value: string) {
+    if (this.string(key) !== value) return false
+    this.entries.delete(key)
+    return true
+  }
+
   async publish(channel: string, message: string) {
     // Delivered on a later tick, as over a network: a publisher never runs a handler inline.
     setImmediate(() => this.channels.emit(channel, message))

@@ -24,6 +24,26 @@ if tonumber(ARGV[6]) > 0 then
 end
 return {1, nextValue, ''}`
 
+// KEYS[1] hash, KEYS[2] the hash whose fields go with KEYS[1]'s (KEYS[1] again when none);
+// ARGV field, amount pairs.
+const HSUBTRACT_OR_DELETE = `
+for i = 1, #ARGV, 2 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  if current then
+    if tonumber(current) <= tonumber(ARGV[i + 1]) then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      if KEYS[2] ~= KEYS[1] then redis.call('HDEL', KEYS[2], ARGV[i]) end
+    else
+      redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1]))
+    end
+  end
+end
+return 0`
+
+const DEL_IF_EQUALS = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`
+
 type HincrbyWithinCommand = (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<[number, number, string]>
 
 export interface RedisKvOptions {
@@ -71,6 +91,8 @@ export class RedisKv implements Kv {
     this.redis.on('error', (error: Error) => options.onError?.(error))
     // defineCommand runs the script by its SHA (EVALSHA) and prefixes KEYS like any key.
     this.redis.defineCommand('hincrbyWithin', { lua: HINCRBY_WITHIN })
+    this.redis.defineCommand('hsubtractOrDelete', { lua: HSUBTRACT_OR_DELETE })
+    this.redis.defineCommand('delIfEquals', { numberOfKeys: 1, lua: DEL_IF_EQUALS })
   }
 
   /**
@@ -181,6 +203,18 @@ export class RedisKv implements Kv {
       ...Object.entries(options.alsoSet?.fields ?? {}).flat(),
     ))
     return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
+  }
+
+  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: { alsoDeleteFrom?: string } = {}) {
+    const pairs = Object.entries(amounts).flat()
+    if (pairs.length === 0) return
+    const run = (this.redis as unknown as { hsubtractOrDelete: (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<number> }).hsubtractOrDelete.bind(this.redis)
+    await this.run(() => run(2, key, options.alsoDeleteFrom ?? key, ...pairs))
+  }
+
+  async delIfEquals(key: string, value: string) {
+    const run = (this.redis as unknown as { delIfEquals: (key: string, value: string) => Promise<number> }).delIfEquals.bind(this.redis)
+    return (await this.run(() => run(key, value))) === 1
   }
 
   async publish(channel: string, message: string) {

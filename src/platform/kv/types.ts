@@ -33,6 +33,14 @@ export interface Kv {
    * field) and, when refused, why.
    */
   hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult>
+  /**
+   * Atomic: takes each amount off its field of the hash; a field that would reach 0 or less
+   * is deleted instead, and so is the same field of `alsoDeleteFrom` (same hash tag). Fields
+   * the hash does not hold are left alone, and no key is created.
+   */
+  hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: { alsoDeleteFrom?: string }): Promise<void>
+  /** Atomic: deletes the key only while it holds `value` (a claim let go by its holder only). Answers whether it did. */
+  delIfEquals(key: string, value: string): Promise<boolean>
 
   /** Answers how many subscribers received the message (Redis: subscribed connections). */
   publish(channel: string, message: string): Promise<number>
