@@ -48,8 +48,11 @@ const settings = {
   /** Requests per second in an open loop (bench/open-loop.ts), one run each; none: the load tool's closed loop. */
   rates: ratesFromEnv(),
   cores: os.availableParallelism(),
-  /** API processes (WEB_CONCURRENCY): one per core unless BENCH_API_WORKERS says otherwise. */
-  apiWorkers: intFromEnv('BENCH_API_WORKERS', os.availableParallelism()),
+  /**
+   * API processes (WEB_CONCURRENCY): BENCH_API_WORKERS, else what the chosen scenarios ask
+   * for (apiProcesses) when they agree, else one per core. Set in main().
+   */
+  apiWorkers: 0,
 }
 
 /**
@@ -251,6 +254,8 @@ function row(scenario: string, target: string, summary: LoadSummary, baseline: L
 async function main(): Promise<void> {
   const name = process.argv[2]
   const { loads, tasks, flows } = select(name)
+  const asked = new Set([...loads, ...flows].map((s) => s.apiProcesses ?? settings.cores))
+  settings.apiWorkers = intFromEnv('BENCH_API_WORKERS', asked.size === 1 ? [...asked][0] : settings.cores)
   const serverUrl = process.env.DATABASE_URL
   const redisUrl = process.env.REDIS_URL
   if (!serverUrl) fail('DATABASE_URL must point at a PostgreSQL server (the bench creates its own databases there), e.g. postgres://postgres@127.0.0.1:5432/postgres')

@@ -44,6 +44,12 @@ export interface LoadScenario {
   description: string
   /** Runs only when named on the command line. */
   explicitOnly?: boolean
+  /**
+   * API processes this scenario runs with unless BENCH_API_WORKERS says otherwise (default:
+   * one per core). One where PostgreSQL, the simulator and the worker need the cores more
+   * than a second API process does (measured per scenario; see the README).
+   */
+  apiProcesses?: number
   /** Gets the API ready (warm caches, create data) and answers the load to apply. */
   prepare(ctx: LoadContext): Promise<LoadOptions>
 }
@@ -83,6 +89,12 @@ export interface FlowScenario {
   name: string
   description: string
   explicitOnly?: boolean
+  /**
+   * API processes this scenario runs with unless BENCH_API_WORKERS says otherwise (default:
+   * one per core). One where PostgreSQL, the simulator and the worker need the cores more
+   * than a second API process does (measured per scenario; see the README).
+   */
+  apiProcesses?: number
   run(ctx: LoadContext & { warmup: number; countCpu: CpuCounter }): Promise<FlowReport>
 }
 
