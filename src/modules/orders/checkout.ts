@@ -60,7 +60,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     // What was bought leaves the cart, and the claim goes, in one round trip.
     await deps.cart
       .endCheckout(input.cartId, input.idempotencyKey, progress.bought)
-      .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not take the bought lines out of the cart after checkout'))
+      .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
   }
 }
 
