@@ -2,7 +2,7 @@
 //
 // Load scenarios: a fresh `shop_bench_<random>` database on the DATABASE_URL server (migrated,
 // seeded with BENCH_PRODUCTS products; dropped at the end unless BENCH_KEEP_DB=1), the API as child processes (`src/main.ts api`, one worker per
-// core), the outbox worker (`src/main.ts worker`), the card simulator (`src/main.ts gateway`, as the card processor would be its own
+// core unless the scenarios ask for fewer), the outbox worker (`src/main.ts worker`), the card simulator (`src/main.ts gateway`, as the card processor would be its own
 // service), the bare baseline (bench/baseline.ts), and for each scenario a load-tool run (wrk, or autocannon where wrk is not installed) in its
 // own process against the API and then the same run against the baseline.
 // Task scenarios (`seed`) run only when named. Results: a table, and .bench/results-<time>.json.
