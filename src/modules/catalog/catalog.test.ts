@@ -285,6 +285,38 @@ describe('catalog over HTTP', () => {
     assert.equal((await t.call('GET', '/store/products?limit=100')).body.items.length, before)
   })
 
+  test('a SKU moved or swapped between variants of one product in one request is a 409 naming it, and nothing is written', async () => {
+    const product = await create()
+    const [a, b] = product.variants
+    const moved = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, sku: b.sku }, { id: b.id, title: 'Medium' }] } })
+    assert.equal(moved.status, 409, JSON.stringify(moved.body))
+    assert.deepEqual(moved.body.errors, [{ path: 'variants.0.sku', message: 'is already in use' }])
+    const swapped = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, sku: b.sku }, { id: b.id, sku: a.sku }] } })
+    assert.equal(swapped.status, 409)
+    assert.equal(swapped.body.errors[0].path, 'variants.0.sku')
+    // Its own SKU again is no change, not a clash.
+    const same = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, sku: a.sku, title: 'Small' }] } })
+    assert.equal(same.status, 200, JSON.stringify(same.body))
+    const after = (await t.call('GET', `/store/products/${product.id}`)).body
+    assert.deepEqual(after.variants.map((v: { sku: string }) => v.sku), [a.sku, b.sku])
+    assert.equal(after.variants[1].title, b.title, 'the refused requests wrote nothing')
+  })
+
+  test('concurrent creates: one generated slug each, and an explicit slug or a SKU raced for is a 409 for all but one', async () => {
+    const named = await Promise.all(Array.from({ length: 6 }, () => t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Race Name Boot' }) })))
+    assert.deepEqual(named.map((r) => r.status), [201, 201, 201, 201, 201, 201], JSON.stringify(named.map((r) => r.body)))
+    assert.equal(new Set(named.map((r) => r.body.slug)).size, 6)
+    const slug = `race-slug-${Date.now()}`
+    const explicit = await Promise.all(Array.from({ length: 6 }, () => t.call('POST', '/admin/products', { token, body: sampleProduct({ slug }) })))
+    assert.deepEqual(explicit.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409], JSON.stringify(explicit.map((r) => r.body)))
+    assert.ok(explicit.filter((r) => r.status === 409).every((r) => r.body.errors[0].path === 'slug'))
+    const sku = `RACE-${Date.now()}`
+    const variants = [{ sku, title: 'One', price: { amount: 100, currency: 'USD' }, stock: 1 }]
+    const skus = await Promise.all(Array.from({ length: 6 }, (_, i) => t.call('POST', '/admin/products', { token, body: sampleProduct({ name: `Sku Race ${i}`, variants }) })))
+    assert.deepEqual(skus.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409], JSON.stringify(skus.map((r) => r.body)))
+    assert.ok(skus.filter((r) => r.status === 409).every((r) => r.body.errors[0].path === 'variants.0.sku'))
+  })
+
   test('a price is in an ISO 4217 currency', async () => {
     const res = await t.call('POST', '/admin/products', {
       token,

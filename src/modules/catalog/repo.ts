@@ -81,12 +81,11 @@ export async function slugTaken(db: Db, slug: string, exceptId?: string): Promis
   return rows.length > 0
 }
 
-export async function skusTaken(db: Db, skus: string[], exceptVariantIds: string[] = []): Promise<string[]> {
-  if (skus.length === 0) return []
-  const rows = await db<{ sku: string }[]>`
-    select sku from catalog.variants where sku = any(${skus}::text[])
-    and not (id = any(${exceptVariantIds}::bigint[]))`
-  return rows.map((r) => r.sku)
+/** Which variant holds each of these SKUs (the SKUs nobody holds are absent). */
+export async function skuHolders(db: Db, skus: string[]): Promise<Map<string, string>> {
+  if (skus.length === 0) return new Map()
+  const rows = await db<{ sku: string; id: string }[]>`select sku, id::text as id from catalog.variants where sku = any(${skus}::text[])`
+  return new Map(rows.map((r) => [r.sku, r.id]))
 }
 
 export async function insertProduct(

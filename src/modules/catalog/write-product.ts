@@ -22,35 +22,72 @@ function slugify(text: string): string {
   return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'product'
 }
 
-async function freeSlug(tx: Db, wanted: string | undefined, name: string): Promise<string> {
+/** The slug asked for, or one made from the name; `attempt` > 0: the made one lost a race, take a suffixed one. */
+async function freeSlug(tx: Db, wanted: string | undefined, name: string, attempt = 0): Promise<string> {
   if (wanted) {
-    if (await repo.slugTaken(tx, wanted)) throw new AppError('conflict', `The slug "${wanted}" is taken`, { errors: [{ path: 'slug', message: 'is taken' }] })
+    if (await repo.slugTaken(tx, wanted)) throw slugConflict(wanted)
     return wanted
   }
   const base = slugify(name)
-  if (!(await repo.slugTaken(tx, base))) return base
+  if (attempt === 0 && !(await repo.slugTaken(tx, base))) return base
   return `${base}-${randomBytes(3).toString('hex')}`
 }
 
 /**
  * Refuses SKUs in use by other variants, and a SKU given twice in one request (named at its
- * repeat: the first one is fine). `variants` is the request's list, to name the fields.
+ * repeat: the first one is fine). `variants` is the request's list, to name the fields; a
+ * change (with an `id`) may give its variant the SKU it has. A SKU moves to another variant
+ * of the same product in two requests (free it, then take it): in one, the unique SKU would
+ * be held twice between the two updates.
  */
-async function refuseTakenSkus(tx: Db, variants: { sku?: string }[], except: string[] = []) {
-  const skus = variants.flatMap((v) => (v.sku ? [v.sku] : []))
-  const taken = new Set(await repo.skusTaken(tx, skus, except))
+async function refuseTakenSkus(tx: Db, variants: { id?: string; sku?: string }[]) {
+  const holders = await repo.skuHolders(tx, variants.flatMap((v) => (v.sku ? [v.sku] : [])))
   const seen = new Set<string>()
   const refused: { sku: string; path: string; message: string }[] = []
-  for (const [i, { sku }] of variants.entries()) {
+  for (const [i, { id, sku }] of variants.entries()) {
     if (!sku) continue
+    const holder = holders.get(sku)
     if (seen.has(sku)) refused.push({ sku, path: `variants.${i}.sku`, message: 'is given twice' })
-    else if (taken.has(sku)) refused.push({ sku, path: `variants.${i}.sku`, message: 'is already in use' })
+    else if (holder !== undefined && holder !== id) refused.push({ sku, path: `variants.${i}.sku`, message: 'is already in use' })
     seen.add(sku)
   }
-  if (refused.length > 0) {
-    throw new AppError('conflict', `SKU already in use: ${[...new Set(refused.map((r) => r.sku))].join(', ')}`, {
-      errors: refused.map(({ path, message }) => ({ path, message })),
-    })
+  if (refused.length > 0) throw skuConflict(refused)
+}
+
+const skuConflict = (refused: { sku: string; path: string; message: string }[]) =>
+  new AppError('conflict', `SKU already in use: ${[...new Set(refused.map((r) => r.sku))].join(', ')}`, {
+    errors: refused.map(({ path, message }) => ({ path, message })),
+  })
+
+const slugConflict = (slug: string) => new AppError('conflict', `The slug "${slug}" is taken`, { errors: [{ path: 'slug', message: 'is taken' }] })
+
+/**
+ * The checks above read before writing, so two requests at once can both pass them; the
+ * unique indexes then refuse the second, and it gets the same 409 as if it had come later.
+ * A generated slug is not the merchant's choice: that write is tried again with another.
+ */
+async function withUniqueChecks<T>(
+  variants: { sku?: string }[],
+  slug: string | undefined,
+  write: (attempt: number) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write(attempt)
+    } catch (error) {
+      const { code, constraint_name: constraint, detail } = error as { code?: string; constraint_name?: string; detail?: string }
+      if (code !== '23505') throw error
+      if (constraint === 'variants_sku_key') {
+        const sku = /\(sku\)=\((.*)\) already exists/.exec(detail ?? '')?.[1]
+        const i = variants.findIndex((v) => v.sku === sku)
+        throw skuConflict([{ sku: sku ?? '?', path: i >= 0 ? `variants.${i}.sku` : 'variants', message: 'is already in use' }])
+      }
+      if (constraint === 'products_slug_key') {
+        if (slug !== undefined) throw slugConflict(slug)
+        if (attempt < 3) continue
+      }
+      throw error
+    }
   }
 }
 
@@ -96,12 +133,12 @@ async function addVariants(tx: Db, deps: WriteDeps, productId: string, variants:
 
 export async function createProduct(deps: WriteDeps, input: CreateProductInput): Promise<string> {
   let categoryCreated = false
-  const id = await deps.sql.begin(async (tx) => {
+  const id = await withUniqueChecks(input.variants, input.slug, (attempt) => deps.sql.begin(async (tx) => {
     refuseUnknownCurrencies(input.variants)
     await refuseTakenSkus(tx, input.variants)
     categoryCreated = await repo.ensureCategory(tx, input.category)
     const productId = await repo.insertProduct(tx, {
-      slug: await freeSlug(tx, input.slug, input.name),
+      slug: await freeSlug(tx, input.slug, input.name, attempt),
       name: input.name,
       description: input.description ?? '',
       brand: input.brand.trim(),
@@ -112,7 +149,7 @@ export async function createProduct(deps: WriteDeps, input: CreateProductInput):
     await refuseMixedCurrencies(tx, productId, input.variants)
     await productUpdated(tx, productId, 'created')
     return productId
-  })
+  }))
   await deps.afterChange(id, categoryCreated)
   return id
 }
@@ -121,10 +158,8 @@ const isChange = (v: VariantChangeInput | NewVariantInput): v is VariantChangeIn
 
 export async function updateProduct(deps: WriteDeps, id: string, input: UpdateProductInput): Promise<void> {
   let categoryCreated = false
-  await deps.sql.begin(async (tx) => {
-    if (input.slug && (await repo.slugTaken(tx, input.slug, id))) {
-      throw new AppError('conflict', `The slug "${input.slug}" is taken`, { errors: [{ path: 'slug', message: 'is taken' }] })
-    }
+  await withUniqueChecks(input.variants ?? [], input.slug, () => deps.sql.begin(async (tx) => {
+    if (input.slug && (await repo.slugTaken(tx, input.slug, id))) throw slugConflict(input.slug)
     if (input.category) categoryCreated = await repo.ensureCategory(tx, input.category)
     const found = await repo.updateProductFields(tx, id, {
       ...(input.name !== undefined && { name: input.name }),
@@ -140,7 +175,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     const changes = variants.filter(isChange)
     const additions = variants.filter((v): v is NewVariantInput => !isChange(v))
     refuseUnknownCurrencies(variants)
-    await refuseTakenSkus(tx, variants, changes.map((c) => c.id))
+    await refuseTakenSkus(tx, variants)
 
     for (const change of changes) {
       const ok = await repo.updateVariant(tx, id, change.id, {
@@ -153,7 +188,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     if (additions.length > 0) await addVariants(tx, deps, id, additions, await repo.variantCount(tx, id))
     if (variants.some((v) => v.price !== undefined)) await refuseMixedCurrencies(tx, id, variants)
     await productUpdated(tx, id, 'updated')
-  })
+  }))
   await deps.afterChange(id, categoryCreated)
 }
 

@@ -447,7 +447,8 @@ describe('checkout, orders and payments', () => {
     assert.ok(adminList.body.items.some((o: { id: string }) => o.id === orderId))
     assert.ok(adminList.body.items.every((o: { status: string }) => o.status === 'paid'))
     // Cursors this API never gave out, PostgreSQL-unreadable times among them: 400, not 500.
-    for (const forged of [['99999-01-01', 'x'], ['+275760-09-13T00:00:00.000Z', 'x'], ['2020-01-01T00:00:00Z', 7]]) {
+    const forgeries = [['99999-01-01', 'x'], ['+275760-09-13T00:00:00.000Z', 'x'], ['2020-01-01T00:00:00Z', 7], ['0000-01-01T00:00:00.000Z', 'x'], ['2026-01-01T00:00:00.000Z', 'x\u0000']]
+    for (const forged of forgeries) {
       const cursor = Buffer.from(JSON.stringify(forged)).toString('base64url')
       const res = await t.call('GET', `/admin/orders?cursor=${cursor}`, { token })
       assert.equal(res.status, 400, JSON.stringify(forged))

@@ -7,13 +7,16 @@ import type { OrderStatus } from './state-machine.ts'
 const encode = (createdAt: Date, id: string) => Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url')
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+/** Order ids are `ord_` and base64url (newOrderId); a NUL or other control character would be a 500 from PostgreSQL. */
+const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
 function decode(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
     // Only what encode() writes: an ISO time PostgreSQL can read (Date.parse also takes
-    // years like +275760, which PostgreSQL refuses with a 500).
-    if (typeof id === 'string' && id.length <= 64 && typeof createdAt === 'string' && ISO_TIME.test(createdAt) && !Number.isNaN(Date.parse(createdAt))) {
+    // years like +275760 and year 0, which PostgreSQL refuses with a 500).
+    const readable = typeof createdAt === 'string' && ISO_TIME.test(createdAt) && !createdAt.startsWith('0000') && !Number.isNaN(Date.parse(createdAt))
+    if (typeof id === 'string' && ORDER_ID.test(id) && readable) {
       return { createdAt, id }
     }
   } catch {}
