@@ -115,12 +115,17 @@ describe('checkout, orders and payments', () => {
     const { variants: [a, b] } = await product([5, 5])
     const cartId = await cartWith([[a, 1], [b, 2]])
     await t.call('PUT', `/admin/inventory/${b}`, { token, body: { available: 1 } })
-    const res = await checkout(cartId)
+    const key = randomUUID()
+    const res = await checkout(cartId, key)
     assert.equal(res.status, 409)
     assert.equal(res.body.code, 'out_of_stock')
     assert.deepEqual(res.body.lines, [{ variantId: b, requested: 2, available: 1 }])
     assert.deepEqual([(await stock(a)).available, (await stock(a)).reserved], [5, 0])
     assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 2, 'the cart stays for another try')
+    // Restocked: the key still answers what the shopper was told; a new try buys.
+    await t.call('PUT', `/admin/inventory/${b}`, { token, body: { available: 5 } })
+    assert.deepEqual(await checkout(cartId, key), res)
+    assert.equal((await checkout(cartId, randomUUID())).status, 201)
   })
 
   test('overlapping carts checked out in opposite orders finish without deadlock', async () => {
@@ -396,7 +401,14 @@ describe('checkout, orders and payments', () => {
     assert.equal((await stock(v)).reserved + (await stock(v)).sold, 0, 'nothing held')
     const cart = await t.call('GET', `/store/carts/${cartId}`)
     assert.equal(cart.body.items[0].unitPrice.amount, 2700)
-    const second = await checkout(cartId, key)
+    // The key's answer is the 409: a retry with it (the answer lost, a client retrying by
+    // itself) is told the new price again, and never buys at it unseen.
+    const retried = await checkout(cartId, key)
+    assert.equal(retried.status, 409)
+    assert.deepEqual(retried.body, res.body)
+    assert.equal((await stock(v)).sold, 0)
+    // The shopper's next try, with the new price seen, is a new request.
+    const second = await checkout(cartId, randomUUID())
     assert.equal(second.status, 201)
     assert.equal(second.body.total.amount, 2700)
   })

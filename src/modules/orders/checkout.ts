@@ -1,6 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { transaction } from '../../platform/db/transaction.ts'
-import { AppError, validationFailed } from '../../platform/http/errors.ts'
+import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
@@ -34,8 +34,8 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
  * The checkout, as steps: claim the idempotency key -> read the cart -> re-price from the
  * catalog -> one transaction: order + reservation + order.placed + the key's order ->
  * charge -> one transaction: paid (or cancelled, stock released) + the answer under the
- * key -> empty the cart. Answers that changed nothing (price changed, out of stock) release
- * the key instead. Once the order exists the key stays with it: a retry after a failure
+ * key -> empty the cart. A price changed or stock short is the key's answer too (what the
+ * shopper must see before paying); other refusals release the key. Once the order exists the key stays with it: a retry after a failure
  * resumes that order and can never place (or charge) a second one.
  */
 export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
@@ -54,7 +54,16 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
     return await placeAndPay(deps, input, opened.lines, progress)
   } catch (error) {
-    if (!progress.placed) await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
+    if (progress.placed) throw error
+    if (error instanceof AppError && KEPT_REFUSALS.has(error.code)) {
+      // The shopper must see this answer before anything is charged: a retry with the key
+      // (the 409 lost on the way, a client that retries by itself) gets it again instead of
+      // buying at the new price or with the stock short. A new try is a new key.
+      const answer = { status: error.status, body: problemOf(error) }
+      await finishKey(deps.sql, input.idempotencyKey, answer).catch(() => releaseKey(deps.sql, input.idempotencyKey).catch(() => {}))
+      return answer
+    }
+    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
     throw error
   } finally {
     // What was bought leaves the cart, and the claim goes, in one round trip.
@@ -63,6 +72,14 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
       .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
   }
 }
+
+/**
+ * Refusals that are the key's answer, like an order: what the shopper has to see (a new
+ * price, stock short). The others let the key go, so the same key may try again: the cart
+ * was empty, another checkout of the cart was running, too many declines, the payment
+ * service down.
+ */
+const KEPT_REFUSALS = new Set(['price_changed', 'out_of_stock'])
 
 interface Progress {
   /** The order exists: the key stays with it. */
