@@ -1,4 +1,4 @@
-import { AppError, validationFailed, type FieldError } from '../../platform/http/errors.ts'
+import { AppError, PATTERNS, validationFailed, type FieldError } from '../../platform/http/errors.ts'
 import { countryCode, regionOf } from './countries.ts'
 import { normalizeEmail, openSession, type SignedIn, type SignInDeps } from './login.ts'
 import { hashPassword } from './passwords.ts'
@@ -12,7 +12,8 @@ export interface RegisterInput {
   cartId?: string
 }
 
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/
+// The same rule as checkout's e-mail (PATTERNS.email): an address one can register with, one can buy with.
+const EMAIL = new RegExp(PATTERNS.email)
 
 /** Creates a customer account and signs it in. The route schema has checked the lengths. */
 export async function register(deps: SignInDeps, input: RegisterInput): Promise<SignedIn> {

@@ -426,12 +426,30 @@ describe('checkout, orders and payments', () => {
     assert.equal(badCard.status, 400)
     const paths = badCard.body.errors.map((e: { path: string }) => e.path)
     assert.ok(paths.includes('payment.card.number') && paths.includes('payment.card.expMonth'), paths.join())
+    // An address is checked like an account's: a country that exists, no blank fields.
+    const badAddress = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+      body: { ...body(), shippingAddress: { ...body().shippingAddress, name: '   ' } },
+      headers: { 'idempotency-key': randomUUID() },
+    })
+    assert.deepEqual(badAddress.body.errors, [{ path: 'shippingAddress.name', message: 'must not be blank' }])
+    const noCountry = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+      body: { ...body(), shippingAddress: { ...body().shippingAddress, country: 'XX' } },
+      headers: { 'idempotency-key': randomUUID() },
+    })
+    assert.equal(noCountry.status, 400)
+    assert.deepEqual(noCountry.body.errors, [{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])
+    const noEmail = await t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(CARDS.ok, 'shopper.example.com'), headers: { 'idempotency-key': randomUUID() } })
+    assert.deepEqual(noEmail.body.errors, [{ path: 'email', message: 'is not an e-mail address' }])
+    assert.equal((await stock(v)).reserved, 0)
+    // An address one can register with is one to buy with.
+    const intl = await t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(CARDS.ok, 'ünï@exämple.com'), headers: { 'idempotency-key': randomUUID() } })
+    assert.equal(intl.status, 201, JSON.stringify(intl.body))
+    assert.equal(intl.body.email, 'ünï@exämple.com')
     assert.equal((await checkout('AAAAAAAAAAAAAAAAAAAAAA')).status, 404)
     const empty = await cartWith([])
     const emptyRes = await checkout(empty)
     assert.equal(emptyRes.status, 400)
     assert.equal(emptyRes.body.errors[0].path, 'cart')
-    assert.equal((await stock(v)).reserved, 0)
   })
 
   test('account orders: only the owner sees them; admin lists, fulfils, cancels and refunds', async () => {

@@ -1,6 +1,7 @@
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin, requireSession } from '../../platform/http/auth.ts'
-import { notFound } from '../../platform/http/errors.ts'
+import { notFound, validationFailed } from '../../platform/http/errors.ts'
+import { isCountryCode } from '../../platform/countries.ts'
 import { checkout, type CheckoutDeps } from './checkout.ts'
 import { listOrderPage } from './list-orders.ts'
 import { cancelOrder, fulfilOrder, refundOrder } from './order-actions.ts'
@@ -17,6 +18,9 @@ export function orderRoutes(deps: OrderRouteDeps) {
     app.post('/store/carts/:id/checkout', {
       schema: { tags: ['checkout'], params: CartParams, headers: IdempotencyHeaders, body: CheckoutBody },
       handler: async (request, reply) => {
+        if (!isCountryCode(request.body.shippingAddress.country)) {
+          throw validationFailed([{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])
+        }
         const session = await request.session()
         const answer = await checkout(deps, {
           cartId: request.params.id,

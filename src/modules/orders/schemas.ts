@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { PATTERNS } from '../../platform/http/errors.ts'
 import { TRANSITIONS, type OrderStatus } from './state-machine.ts'
 
 export const CartParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
@@ -10,14 +11,15 @@ export const IdempotencyHeaders = Type.Object({
 
 export const CheckoutBody = Type.Object(
   {
-    email: Type.String({ format: 'email', maxLength: 254 }),
+    email: Type.String({ maxLength: 254, pattern: PATTERNS.email }),
     shippingAddress: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 200 }),
-        line1: Type.String({ minLength: 1, maxLength: 200 }),
-        city: Type.String({ minLength: 1, maxLength: 100 }),
-        postalCode: Type.String({ minLength: 1, maxLength: 20 }),
-        country: Type.String({ pattern: '^[A-Z]{2}$' }),
+        name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
+        line1: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
+        city: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.notBlank }),
+        postalCode: Type.String({ minLength: 1, maxLength: 20, pattern: PATTERNS.notBlank }),
+        // Also an assigned code (checked in the route: "XX" is two capitals, not a country).
+        country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2, e.g. DE' }),
       },
       { additionalProperties: false },
     ),

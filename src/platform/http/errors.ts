@@ -56,8 +56,17 @@ export class AppError extends Error {
 export const notFound = (what: string) => new AppError('not_found', `${what} was not found`)
 
 /** Patterns the schemas share, said in words rather than as the regular expression (fieldErrorsOf). */
-export const PATTERNS = { notBlank: '\\S', httpUrl: '^https?://' } as const
-export const PATTERN_MESSAGES: Record<string, string> = { [PATTERNS.notBlank]: 'must not be blank', [PATTERNS.httpUrl]: 'must be an http or https URL' }
+export const PATTERNS = {
+  notBlank: '\\S',
+  httpUrl: '^https?://',
+  /** Something@something.tld, spaces around allowed (trimmed); any script: an address like ünï@exämple.com is an address. */
+  email: '^\\s*[^@\\s]+@[^@\\s]+\\.[^@\\s]+\\s*$',
+} as const
+export const PATTERN_MESSAGES: Record<string, string> = {
+  [PATTERNS.notBlank]: 'must not be blank',
+  [PATTERNS.httpUrl]: 'must be an http or https URL',
+  [PATTERNS.email]: 'is not an e-mail address',
+}
 
 export const validationFailed = (errors: FieldError[]) =>
   new AppError('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors })
