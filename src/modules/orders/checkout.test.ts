@@ -413,6 +413,32 @@ describe('checkout, orders and payments', () => {
     assert.equal(second.body.total.amount, 2700)
   })
 
+  test('a line repriced in another currency than the rest of the cart is no longer sold in it; a whole cart moved to one currency is a price change', async () => {
+    const [usd, moving] = [await product([5], 1000), await product([5], 2000)]
+    const cartId = await cartWith([[usd.variants[0], 1], [moving.variants[0], 1]])
+    await t.call('PATCH', `/admin/products/${moving.id}`, { token, body: { variants: [{ id: moving.variants[0], price: { amount: 1900, currency: 'EUR' } }] } })
+    const res = await checkout(cartId)
+    assert.equal(res.status, 409)
+    assert.equal(res.body.code, 'out_of_stock')
+    assert.deepEqual(res.body.lines, [{ variantId: moving.variants[0], requested: 1, available: 0 }])
+    const cart = (await t.call('GET', `/store/carts/${cartId}`)).body
+    assert.deepEqual(cart.items.map((i: { unitPrice: { currency: string } }) => i.unitPrice.currency), ['USD', 'USD'], 'the cart never holds two currencies')
+    assert.deepEqual(cart.subtotal, { amount: 3000, currency: 'USD' })
+    await t.call('DELETE', `/store/carts/${cartId}/items/${moving.variants[0]}`)
+    assert.equal((await checkout(cartId)).status, 201)
+    // Alone in its cart, the line takes the new currency with its new price.
+    const alone = await cartWith([[moving.variants[0], 1]])
+    await t.call('PATCH', `/admin/products/${moving.id}`, { token, body: { variants: [{ id: moving.variants[0], price: { amount: 2000, currency: 'USD' } }] } })
+    const single = await cartWith([[moving.variants[0], 1]])
+    await t.call('PATCH', `/admin/products/${moving.id}`, { token, body: { variants: [{ id: moving.variants[0], price: { amount: 1900, currency: 'EUR' } }] } })
+    const changed = await checkout(single)
+    assert.equal(changed.body.code, 'price_changed')
+    const paid = await checkout(single)
+    assert.equal(paid.status, 201, JSON.stringify(paid.body))
+    assert.deepEqual(paid.body.total, { amount: 1900, currency: 'EUR' })
+    assert.equal((await checkout(alone)).status, 201, 'a cart added to in EUR buys in EUR')
+  })
+
   test('bad input: no Idempotency-Key, a bad card number, an unknown cart', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

@@ -112,9 +112,17 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
 
   // Invariant 5: the price charged is the catalog's now, not the cart's.
   const current = await deps.catalog.variantsForCheckout(cartLines.map((l) => l.variantId))
-  const gone = cartLines.filter((l) => !current.has(l.variantId))
+  // A cart holds one currency. A line the merchant now prices in another currency than the
+  // rest of the cart is no longer sold in the cart's: taking its new price would make the
+  // cart a sum of two currencies. (When every line moved to one new currency, the whole
+  // cart moves with them, as a price change.)
+  const repricedIn = new Set(cartLines.flatMap((l) => (current.has(l.variantId) ? [current.get(l.variantId)!.price.currency] : [])))
+  const otherCurrency = (l: CheckoutLine) => repricedIn.size > 1 && current.get(l.variantId)!.price.currency !== l.unitPrice.currency
+  const gone = cartLines.filter((l) => !current.has(l.variantId) || otherCurrency(l))
   if (gone.length > 0) {
-    throw new AppError('out_of_stock', 'Some items are no longer sold', { lines: gone.map((l) => ({ variantId: l.variantId, requested: l.quantity, available: 0 })) })
+    throw new AppError('out_of_stock', 'Some items are no longer sold (or no longer in the currency of the cart)', {
+      lines: gone.map((l) => ({ variantId: l.variantId, requested: l.quantity, available: 0 })),
+    })
   }
   const changed = cartLines.filter((l) => !sameMoney(l.unitPrice, current.get(l.variantId)!.price))
   if (changed.length > 0) {
