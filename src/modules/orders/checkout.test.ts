@@ -519,9 +519,18 @@ describe('checkout, orders and payments', () => {
     assert.equal(partial.status, 400)
     assert.equal(partial.body.code, 'validation_failed')
     assert.equal((await t.call('GET', `/admin/orders?status=paid&limit=100`, { token })).body.items.some((o: { id: string }) => o.id === orderId), true, 'still paid')
-    const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token })
+    // With an Idempotency-Key (API.md: money movements take one), a retry answers the first
+    // success; without one, a second refund is refused as the transition it would be.
+    const refundKey = { 'idempotency-key': randomUUID() }
+    const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token, headers: refundKey })
     assert.equal(refunded.status, 200, JSON.stringify(refunded.body))
     assert.equal(refunded.body.status, 'refunded')
+    const retried = await t.call('POST', `/admin/orders/${orderId}/refund`, { token, headers: refundKey })
+    assert.equal(retried.status, 200)
+    assert.deepEqual(retried.body, refunded.body)
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/refund`, { token })).status, 409)
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token, headers: refundKey })).status, 422, 'the key is the refund\'s')
+    assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions, 1, 'refunded once at the gateway')
     assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [10, 0], 'refunded before fulfilment: stock returns')
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })).status, 409)
 

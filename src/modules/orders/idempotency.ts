@@ -113,3 +113,26 @@ export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> 
 export async function releaseKey(sql: Sql, key: string): Promise<void> {
   await sql`delete from orders.idempotency_keys where key = ${key} and state = 'running'`
 }
+
+/**
+ * A merchant action (refund, cancel, fulfil) under an optional Idempotency-Key: a retry with
+ * the key answers the first success again (the action's answer lost on the way: a refund
+ * retried would otherwise answer 409, the order being refunded already). A refusal lets the
+ * key go. Without a key the action just runs; it is safe to repeat anyway (the refund is
+ * keyed at the gateway by the order).
+ */
+export async function onceWithKey<T>(sql: Sql, key: string | undefined, identity: Record<string, unknown>, action: () => Promise<T>): Promise<T> {
+  if (key === undefined) return action()
+  const claim = await claimKey(sql, key, requestHash(identity))
+  // A merchant action never leaves a key pending: only a checkout's can be resumed.
+  if (claim.kind === 'resume') throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)
+  if (claim.kind === 'stored') return claim.answer.body as T
+  try {
+    const answer = await action()
+    await finishKey(sql, key, { status: 200, body: answer })
+    return answer
+  } catch (error) {
+    await releaseKey(sql, key).catch(() => {})
+    throw error
+  }
+}

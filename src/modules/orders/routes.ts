@@ -3,11 +3,12 @@ import { requireAdmin, requireSession } from '../../platform/http/auth.ts'
 import { notFound, validationFailed } from '../../platform/http/errors.ts'
 import { isCountryCode } from '../../platform/countries.ts'
 import { checkout, type CheckoutDeps } from './checkout.ts'
+import { onceWithKey } from './idempotency.ts'
 import { listOrderPage } from './list-orders.ts'
 import { cancelOrder, fulfilOrder, refundOrder } from './order-actions.ts'
 import { orderView, tokenMatches } from './order-view.ts'
 import { findLines, findOrder } from './repo.ts'
-import { CartParams, CheckoutBody, IdempotencyHeaders, NoBody, OrderListQuery, OrderParams, OrderReadQuery } from './schemas.ts'
+import { CartParams, CheckoutBody, IdempotencyHeaders, NoBody, OptionalIdempotencyHeaders, OrderListQuery, OrderParams, OrderReadQuery } from './schemas.ts'
 
 export interface OrderRouteDeps extends CheckoutDeps {
   regionOf(customerId: string): Promise<string>
@@ -59,15 +60,17 @@ export function orderRoutes(deps: OrderRouteDeps) {
         listOrderPage(deps.sql, request.query),
       )
       const actor = async (request: Parameters<typeof requireAdmin>[0]) => `admin:${(await requireAdmin(request)).customerId}`
-      admin.post('/admin/orders/:id/fulfil', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
-        fulfilOrder(deps, request.params.id, await actor(request)),
-      )
-      admin.post('/admin/orders/:id/cancel', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
-        cancelOrder(deps, request.params.id, await actor(request)),
-      )
-      admin.post('/admin/orders/:id/refund', { schema: { tags: ['admin'], params: OrderParams, body: NoBody, security } }, async (request) =>
-        refundOrder(deps, request.params.id, await actor(request)),
-      )
+      const actions = { fulfil: fulfilOrder, cancel: cancelOrder, refund: refundOrder }
+      for (const [name, act] of Object.entries(actions)) {
+        admin.post(
+          `/admin/orders/:id/${name}`,
+          { schema: { tags: ['admin'], params: OrderParams, headers: OptionalIdempotencyHeaders, body: NoBody, security } },
+          async (request) => {
+            const who = await actor(request)
+            return onceWithKey(deps.sql, request.headers['idempotency-key'], { action: name, order: request.params.id }, () => act(deps, request.params.id, who))
+          },
+        )
+      }
     })
   }
 }

@@ -5,9 +5,12 @@ import { TRANSITIONS, type OrderStatus } from './state-machine.ts'
 export const CartParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 export const OrderParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 
-export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.String({ minLength: 8, maxLength: 100, pattern: '^[A-Za-z0-9_:.-]+$' }),
-})
+const IdempotencyKey = Type.String({ minLength: 8, maxLength: 100, pattern: '^[A-Za-z0-9_:.-]+$' })
+
+export const IdempotencyHeaders = Type.Object({ 'idempotency-key': IdempotencyKey })
+
+/** Merchant actions: a key is optional (they are safe to repeat), and makes a retry answer the first success. */
+export const OptionalIdempotencyHeaders = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKey) })
 
 export const CheckoutBody = Type.Object(
   {
