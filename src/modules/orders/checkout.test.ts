@@ -172,9 +172,10 @@ describe('checkout, orders and payments', () => {
     const created = answers.filter((a) => a.status === 201)
     const inProgress = answers.filter((a) => a.status === 409)
     assert.equal(created.length + inProgress.length, 10)
-    assert.ok(inProgress.every((a) => a.body.code === 'request_in_progress'))
+    assert.ok(inProgress.every((a) => a.body.code === 'request_in_progress' && a.headers.get('retry-after') === '1'))
     assert.ok(created.length >= 1)
     assert.equal(new Set(created.map((a) => a.body.id)).size, 1, 'one order')
+    assert.equal(created[0].headers.get('location'), `/store/orders/${created[0].body.id}`)
     // The ones told "in progress" get the same order when they retry.
     const retried = await checkout(cartId, key)
     assert.equal(retried.body.id, created[0].body.id)
@@ -196,6 +197,7 @@ describe('checkout, orders and payments', () => {
       const other = answers.find((a) => a !== created[0])!
       // At once: told another checkout holds the cart; just after: the cart is empty.
       assert.ok(other.body.code === 'checkout_in_progress' || other.body.code === 'validation_failed', JSON.stringify(other.body))
+      if (other.body.code === 'checkout_in_progress') assert.equal(other.headers.get('retry-after'), '1')
     }
     assert.equal((await stock(v)).sold, 5)
   })
@@ -268,6 +270,7 @@ describe('checkout, orders and payments', () => {
     const orderId = res.body.id
     if (res.status === 202) {
       assert.equal(res.body.status, 'pending_payment')
+      assert.equal(res.headers.get('retry-after'), '5', 'the order is there to be read again shortly')
       assert.equal((await stock(v)).reserved, 1, 'held while the outcome is unknown')
       // Reconciliation asks the gateway with the order's key once the slow charge is done.
       let settled = 0

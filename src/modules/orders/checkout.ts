@@ -51,7 +51,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     if (opened.kind === 'refused') {
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
     }
-    if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', {}, 409)
+    if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
     return await placeAndPay(deps, input, opened.lines, progress)
   } catch (error) {
     if (progress.placed) throw error

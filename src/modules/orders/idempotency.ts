@@ -72,10 +72,12 @@ export async function claimKey(sql: Sql, key: string, hash: string): Promise<Cla
         returning key`
       if (taken.length > 0) return existing.order_id ? { kind: 'resume', orderId: existing.order_id } : { kind: 'new' }
     }
-    throw new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', {}, 409)
+    throw inProgress()
   }
-  throw new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', {}, 409)
+  throw inProgress()
 }
+
+const inProgress = () => new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', { retryAfter: 1 }, 409)
 
 /** Ties the key to the order it placed, in the order's transaction. */
 export async function attachOrder(tx: Db, key: string, orderId: string): Promise<void> {

@@ -32,6 +32,10 @@ export function orderRoutes(deps: OrderRouteDeps) {
           card: request.body.payment.card,
         })
         if (answer.status >= 400) reply.type('application/problem+json')
+        const orderId = (answer.body as { id?: unknown }).id
+        if (answer.status < 300 && typeof orderId === 'string') reply.header('location', `/store/orders/${orderId}`)
+        // Payment outcome not known yet: the order is there to be read again shortly.
+        if (answer.status === 202) reply.header('retry-after', '5')
         return reply.code(answer.status).send(answer.body)
       },
     })
