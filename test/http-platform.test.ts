@@ -157,6 +157,15 @@ describe('http platform', () => {
     assert.equal(res.status, 415)
     assert.equal((await res.json()).status, 415)
   })
+
+  test('"JSON, and nothing" is no body: a route that takes none answers, one that needs one names the field', async () => {
+    const json = { 'content-type': 'application/json' }
+    const cart = await fetch(`${t.url}/store/carts`, { method: 'POST', headers: json })
+    assert.equal(cart.status, 201, await cart.clone().text())
+    const login = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: json })
+    assert.equal(login.status, 400)
+    assert.equal((await login.json()).code, 'validation_failed')
+  })
 })
 
 test('load shedding: 503 with Retry-After while the event loop lags; liveness still answers', async (t) => {
