@@ -1,6 +1,6 @@
 // Cart: guest and account carts in the KV, merged at sign-in. The only file other modules import.
 import type { Kv } from '../../platform/kv/types.ts'
-import { assertMergeable, mergeGuestCart } from './merge-carts.ts'
+import { mergeGuestCart } from './merge-carts.ts'
 import type { StockPort, VariantPort } from './ports.ts'
 import { cartRoutes } from './routes.ts'
 import { cartCheckoutPort } from './checkout-port.ts'
@@ -23,7 +23,6 @@ export function createCartModule(deps: CartModuleDeps) {
   const cartDeps = { store, catalog: deps.catalog, availableUnits }
   return {
     /** Throws `forbidden` when the cart is another customer's account cart (checked before an account is created). */
-    assertMergeable: (cartId: string, customerId: string | null) => assertMergeable(store, cartId, customerId),
     /** At sign-in: moves a guest cart into the account cart; idempotent. Answers the lines that did not fit. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
     routes: cartRoutes(cartDeps),

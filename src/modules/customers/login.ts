@@ -29,9 +29,7 @@ export interface UnmergedLine {
 
 /** What accounts need from the cart module: moving a guest cart into the account cart at sign-in. */
 export interface CartMergePort {
-  /** Throws when the cart is another customer's account cart. */
-  assertMergeable(cartId: string, customerId: string | null): Promise<void>
-  /** Answers the guest lines that did not fit (the account cart was full). */
+  /** Answers the guest lines that did not fit (the account cart was full). An account cart (own or another's) is left alone. */
   mergeGuestCart(customerId: string, guestCartId: string): Promise<UnmergedLine[]>
 }
 

@@ -25,8 +25,6 @@ export async function register(deps: SignInDeps, input: RegisterInput): Promise<
   if (name === '') errors.push({ path: 'name', message: 'must not be blank' })
   if (!country) errors.push({ path: 'country', message: 'is not an ISO 3166-1 alpha-2 country code' })
   if (errors.length > 0 || !country) throw validationFailed(errors)
-  // Refused before the account exists, so a refusal leaves nothing behind.
-  if (input.cartId) await deps.carts.assertMergeable(input.cartId, null)
 
   const row = await insertCustomer(deps.sql, {
     email,
