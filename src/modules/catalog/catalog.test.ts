@@ -294,6 +294,9 @@ describe('catalog over HTTP', () => {
     const swapped = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, sku: b.sku }, { id: b.id, sku: a.sku }] } })
     assert.equal(swapped.status, 409)
     assert.equal(swapped.body.errors[0].path, 'variants.0.sku')
+    const twice = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, title: 'One' }, { id: a.id, title: 'Two' }] } })
+    assert.equal(twice.status, 400)
+    assert.deepEqual(twice.body.errors, [{ path: 'variants.1.id', message: 'is given twice' }])
     // Its own SKU again is no change, not a clash.
     const same = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: a.id, sku: a.sku, title: 'Small' }] } })
     assert.equal(same.status, 200, JSON.stringify(same.body))

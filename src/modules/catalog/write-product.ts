@@ -91,6 +91,18 @@ async function withUniqueChecks<T>(
   }
 }
 
+/** One change per variant in a request: with two, one would silently win. */
+function refuseRepeatedChanges(variants: (VariantChangeInput | NewVariantInput)[]) {
+  const seen = new Set<string>()
+  const errors = variants.flatMap((v, i) => {
+    if (!isChange(v)) return []
+    const repeated = seen.has(v.id)
+    seen.add(v.id)
+    return repeated ? [{ path: `variants.${i}.id`, message: 'is given twice' }] : []
+  })
+  if (errors.length > 0) throw validationFailed(errors)
+}
+
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'))
 
 /** Prices are in ISO 4217 currencies (DESIGN.md invariant 4): "ABC" is three capitals, not money. */
@@ -175,6 +187,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     const changes = variants.filter(isChange)
     const additions = variants.filter((v): v is NewVariantInput => !isChange(v))
     refuseUnknownCurrencies(variants)
+    refuseRepeatedChanges(variants)
     await refuseTakenSkus(tx, variants)
 
     for (const change of changes) {
