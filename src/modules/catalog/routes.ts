@@ -72,7 +72,7 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
         await requireAdmin(request)
       })
 
-      admin.post('/admin/products', { schema: { tags: ['admin'], body: CreateProduct, security: [{ bearer: [] }] } }, async (request, reply) => {
+      admin.post('/admin/products', { schema: { tags: ['admin'], body: CreateProduct, security: [{ bearer: [] }] }, config: { answers: { 201: 'The product, as admins see it', 400: 'validation_failed, naming the fields', 409: 'conflict: a slug or SKU in use' } } }, async (request, reply) => {
         const id = await catalog.createProduct(request.body)
         reply.code(201)
         return catalog.productForAdmin(id)
@@ -85,7 +85,7 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
         return catalog.productForAdmin(id)
       })
 
-      admin.delete('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, security: [{ bearer: [] }] } }, async (request, reply) => {
+      admin.delete('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, security: [{ bearer: [] }] }, config: { answers: { 204: 'Deleted', 404: 'No such product' } } }, async (request, reply) => {
         const { id } = request.params
         if (!isProductId(id)) throw notFound('Product')
         await catalog.deleteProduct(id)

@@ -42,7 +42,7 @@ function sendSignedIn(request: FastifyRequest, reply: FastifyReply, answer: Sign
 
 export function customerRoutes(deps: SignInDeps) {
   return async (app: App) => {
-    app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody } }, async (request, reply) => {
+    app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody }, config: { answers: { 201: 'Signed in: { token, customer } and the sid cookie', 400: 'validation_failed', 409: 'conflict: the e-mail is registered' } } }, async (request, reply) => {
       const answer = await register(deps, request.body)
       request.log.info({ customerId: answer.customer.id, region: answer.customer.region }, 'customer registered')
       reply.code(201)
@@ -61,7 +61,7 @@ export function customerRoutes(deps: SignInDeps) {
       }
     })
 
-    app.post('/store/auth/logout', { schema: { tags: ['auth'] } }, async (request, reply) => {
+    app.post('/store/auth/logout', { schema: { tags: ['auth'] }, config: { answers: { 204: 'Signed out (the token is revoked)' } } }, async (request, reply) => {
       // Revoked in the KV at once: the token stops working on the next call, wherever it is used.
       const token = request.sessionToken()
       if (token) await deps.sessions.revoke(token)

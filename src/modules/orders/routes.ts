@@ -18,6 +18,18 @@ export function orderRoutes(deps: OrderRouteDeps) {
   return async (app: App) => {
     app.post('/store/carts/:id/checkout', {
       schema: { tags: ['checkout'], params: CartParams, headers: IdempotencyHeaders, body: CheckoutBody },
+      config: {
+        answers: {
+          201: 'The order, paid (Location: /store/orders/{id}; a guest order carries its accessToken)',
+          202: 'The order, pending_payment: the charge outcome is not known yet (Retry-After); retry with the same key, or read the order',
+          400: 'validation_failed (an empty cart, a bad card, no Idempotency-Key)',
+          402: 'payment_declined: nothing charged, stock released',
+          409: 'price_changed (with old and new prices), out_of_stock (with the short lines), request_in_progress or checkout_in_progress (Retry-After)',
+          422: 'idempotency_conflict: the key was used for another request',
+          429: 'too_many_requests: too many declined payments for this cart (Retry-After)',
+          503: 'unavailable: the payment service is down; nothing charged (Retry-After)',
+        },
+      },
       handler: async (request, reply) => {
         if (!isCountryCode(request.body.shippingAddress.country)) {
           throw validationFailed([{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])

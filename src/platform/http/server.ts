@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifySchema,
   type onRequestHookHandler,
   type preValidationHookHandler,
   type RawServerDefault,
@@ -103,7 +104,20 @@ declare module 'fastify' {
     ownDeadline?: true
     /** The route's query string is free text that it cleans of control characters itself (search's q). */
     cleansQueryText?: true
+    /**
+     * The answers of a route without response schemas, for /openapi.json only (status ->
+     * what it means): documented without a schema, so the handler's JSON is sent as it is.
+     */
+    answers?: Record<number, string>
   }
+}
+
+/** /openapi.json: a route's `answers` become its documented responses (else swagger says "200 Default Response"). */
+function documentAnswers({ schema, url, route }: { schema: FastifySchema; url: string; route: { config?: { answers?: Record<number, string> } } }) {
+  const answers = route.config?.answers
+  if (!answers) return { schema, url }
+  const documented = Object.fromEntries(Object.entries(answers).map(([status, description]) => [status, { description }]))
+  return { schema: { ...schema, response: { ...documented, ...(schema?.response as object | undefined) } }, url }
 }
 
 /** The request's deadline timer (onRequest sets it, onResponse clears it). */
@@ -263,6 +277,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
       info: { title: 'shop', version: '1', description: 'The public HTTP API of the shop platform' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
+    transform: documentAnswers as never,
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
