@@ -115,13 +115,28 @@ export async function updateProductFields(
   id: string,
   fields: Partial<{ slug: string; name: string; description: string; brand: string; category_path: string; images: string[] }>,
 ): Promise<boolean> {
-  const changes: Record<string, unknown> = { ...fields, updated_at: new Date() }
+  const changes: Record<string, unknown> = { ...fields }
   if (fields.images) changes.images = db.json(fields.images)
-  const rows = await db`
-    update catalog.products set ${db(changes as Record<string, never>)}
-    where id = ${id} and deleted_at is null returning id`
+  // postgres.js writes db(changes) as "column = value" pairs only right after "set" in the same template.
+  const rows =
+    Object.keys(changes).length > 0
+      ? await db`
+          update catalog.products set ${db(changes as Record<string, never>)}, updated_at = ${NEXT_UPDATED_AT(db)}
+          where id = ${id} and deleted_at is null returning id`
+      : await db`
+          update catalog.products set updated_at = ${NEXT_UPDATED_AT(db)}
+          where id = ${id} and deleted_at is null returning id`
   return rows.length > 0
 }
+
+/**
+ * A product's updated_at is its version: the search index keeps a document only for a
+ * newer one. So it comes from the database's clock, not an API host's (a host whose clock
+ * lags wrote an "older" change the index then refused, for good), read when the row is
+ * written (clock_timestamp, after any wait for the row lock; now() is the transaction's
+ * start), and always past the one before (a clock set back).
+ */
+const NEXT_UPDATED_AT = (db: Db) => db`greatest(clock_timestamp(), updated_at + interval '1 microsecond')`
 
 export async function updateVariant(
   db: Db,
@@ -141,7 +156,7 @@ export async function updateVariant(
 
 export async function softDeleteProduct(db: Db, id: string): Promise<boolean> {
   const rows = await db`
-    update catalog.products set deleted_at = now(), updated_at = now(), slug = slug || '~deleted~' || id
+    update catalog.products set deleted_at = now(), updated_at = ${NEXT_UPDATED_AT(db)}, slug = slug || '~deleted~' || id
     where id = ${id} and deleted_at is null returning id`
   return rows.length > 0
 }

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
 
 interface CorpusProduct {
@@ -283,6 +283,30 @@ describe('search over HTTP', () => {
     await t.drainEvents()
     assert.equal((await search({ q: 'zephyr' })).total, 0)
     assert.deepEqual((await t.call('GET', '/store/search/suggest?q=ze')).body.items, [])
+  })
+
+  test('the index follows every change, whatever the clocks: a change is versioned by the database, past the one before', async () => {
+    const created = await t.call('POST', '/admin/products', {
+      token,
+      body: productBody({ name: 'Clockwork Kettle', brand: 'Skyward', category: 'kitchen/kettles', price: 3999, stock: 4 }),
+    })
+    const id = created.body.id
+    // The last change came from a host whose clock ran an hour ahead (or the database's was
+    // set back since), and the index holds it.
+    await t.drainEvents()
+    await t.platform.sql`update catalog.products set updated_at = now() + interval '1 hour' where id = ${id}`
+    const event = { eventId: randomUUID(), type: 'product.updated', payload: { productId: id }, createdAt: new Date().toISOString() }
+    await t.platform.sql.begin((tx) => t.api.modules.search.onProductUpdated(event, tx))
+    assert.equal((await t.call('PATCH', `/admin/products/${id}`, { token, body: { brand: 'Skyline' } })).status, 200)
+    await t.drainEvents()
+    assert.equal((await search({ q: 'clockwork' })).items[0].brand, 'Skyline')
+    assert.equal((await t.call('PATCH', `/admin/products/${id}`, { token, body: { name: 'Springwork Kettle' } })).status, 200)
+    await t.drainEvents()
+    assert.deepEqual(names(await search({ q: 'springwork' })), ['Springwork Kettle'], 'a later change is never refused as older')
+    assert.equal((await search({ q: 'clockwork ' })).total, 0)
+    await t.call('DELETE', `/admin/products/${id}`, { token })
+    await t.drainEvents()
+    assert.equal((await search({ q: 'springwork' })).total, 0)
   })
 
   test('the in-stock filter follows stock changes', async () => {
