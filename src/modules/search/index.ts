@@ -74,6 +74,20 @@ export function createSearchModule(deps: SearchDeps) {
   const announceIndexChange: AfterCommit = () => cache.announceChange()
   const indexer: IndexerDeps = { sql: deps.sql, catalog: deps.catalog, stock: deps.stock, indexFor: (db: Db) => pgSearchIndex(db) }
 
+  /** product.updated, one or a batch: one refresh of the products they name; cached answers go stale after it commits. */
+  async function onProductsUpdated(events: OutboxEvent[], tx: Tx): Promise<AfterCommit | void> {
+    const productIds = new Set<string>()
+    for (const event of events) {
+      const productId = (event.payload as { productId?: unknown })?.productId
+      if (typeof productId === 'string' && PRODUCT_ID.test(productId)) productIds.add(productId)
+      else deps.log.error({ eventId: event.eventId }, 'product.updated without a valid productId; skipped')
+    }
+    if (productIds.size === 0) return
+    await refreshProducts(indexer, [...productIds], tx)
+    return announceIndexChange
+  }
+
+
   return {
     routes: searchRoutes({
       search: (query) => {
@@ -86,14 +100,11 @@ export function createSearchModule(deps: SearchDeps) {
 
     /** The `product.updated` consumer (register it on the worker's dispatcher); cached answers go stale after it commits. */
     async onProductUpdated(event: OutboxEvent, tx: Tx): Promise<AfterCommit | void> {
-      const productId = (event.payload as { productId?: unknown })?.productId
-      if (typeof productId !== 'string' || !PRODUCT_ID.test(productId)) {
-        deps.log.error({ eventId: event.eventId }, 'product.updated without a valid productId; skipped')
-        return
-      }
-      await refreshProducts(indexer, [productId], tx)
-      return announceIndexChange
+      return onProductsUpdated([event], tx)
     },
+
+    /** The same for a batch of product.updated events: one refresh of their products. */
+    onProductsUpdated,
 
     /** Re-reads these products into the index (e.g. a variant went in or out of stock), in the caller's transaction. */
     refreshProducts: (productIds: string[], tx: Tx): Promise<void> =>

@@ -63,6 +63,43 @@ test('a failing handler keeps its event pending and does not hold up the events 
   assert.equal(await pending(), 0)
 })
 
+test('a batch handler gets a claimed batch of its events in one transaction; a failing batch is tried event by event, and only the bad event waits', async () => {
+  await db.sql.begin(async (tx) => {
+    for (let n = 1; n <= 5; n++) await writeEvent(tx, 'test.batched', { n })
+    await writeEvent(tx, 'test.single', { n: 6 })
+  })
+  const calls: number[][] = []
+  const singles: number[] = []
+  let afterCommits = 0
+  const dispatcher = new OutboxDispatcher(db.sql, log)
+  dispatcher.onBatch('test.batched', async (events, tx) => {
+    const ns = events.map((e) => (e.payload as { n: number }).n)
+    calls.push(ns)
+    await tx`select 1`
+    if (ns.includes(3)) throw new Error('event 3 is bad')
+    return async () => void afterCommits++
+  })
+  dispatcher.on('test.single', async (event) => void singles.push((event.payload as { n: number }).n))
+  assert.throws(() => dispatcher.on('test.batched', async () => {}), /already has|batch handler/)
+
+  assert.equal(await dispatcher.dispatchPending(), 5, 'all but the bad one')
+  assert.deepEqual(calls, [[1, 2, 3, 4, 5], [1], [2], [3], [4], [5]])
+  assert.deepEqual(singles, [6])
+  assert.equal(afterCommits, 4, 'after-commit work once per committed transaction')
+  const left = await db.sql<{ n: number }[]>`select (payload->>'n')::int as n from platform.outbox where dispatched_at is null`
+  assert.deepEqual(left.map((r) => r.n), [3])
+  await db.sql`update platform.outbox set dispatched_at = now() where dispatched_at is null`
+
+  // A healthy batch: one call, one transaction, every event delivered.
+  calls.length = 0
+  await db.sql.begin(async (tx) => {
+    for (let n = 7; n <= 9; n++) await writeEvent(tx, 'test.batched', { n })
+  })
+  assert.equal(await dispatcher.dispatchPending(), 3)
+  assert.deepEqual(calls, [[7, 8, 9]])
+  assert.equal(await pending(), 0)
+})
+
 test('events no handler listens to are marked delivered together', async () => {
   await db.sql.begin(async (tx) => {
     for (let n = 0; n < 5; n++) await writeEvent(tx, 'test.unheard', { n })
