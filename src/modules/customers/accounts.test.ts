@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import os from 'node:os'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { setHashingLimits } from './passwords.ts'
 
 const PASSWORD = 'correct horse battery'
 const uniqueEmail = () => `a-${randomBytes(4).toString('hex')}@shop.test`
@@ -65,6 +67,24 @@ describe('customer accounts and sessions', () => {
     const email = uniqueEmail()
     const answers = await Promise.all(Array.from({ length: 5 }, () => register({ email })))
     assert.deepEqual(answers.map((a) => a.status).sort(), [201, 409, 409, 409, 409])
+  })
+
+  test('password hashing is admitted a few at a time: a burst past the queue is told 503 with Retry-After at once, the rest go through', async () => {
+    setHashingLimits({ concurrent: 1, queue: 2 })
+    try {
+      const answers = await Promise.all(Array.from({ length: 12 }, () => register({})))
+      const statuses = answers.map((a) => a.status)
+      assert.ok(statuses.every((s) => s === 201 || s === 503), statuses.join())
+      const refused = answers.filter((a) => a.status === 503)
+      assert.ok(refused.length >= 1 && refused.length <= 9, `${refused.length} refused`)
+      assert.ok(refused.every((a) => a.body.code === 'unavailable' && a.headers.get('retry-after') === '1'))
+      // A refused sign-in or registration did nothing; the next one goes through.
+      assert.equal((await register({})).status, 201)
+      const wrong = await t.call('POST', '/store/auth/login', { body: { email: uniqueEmail(), password: 'not the password' } })
+      assert.equal(wrong.status, 401, 'verification is admitted too, and slots are handed back')
+    } finally {
+      setHashingLimits({ concurrent: os.availableParallelism(), queue: 32 })
+    }
   })
 
   test('passwords of 8 to 128 characters are accepted; shorter, longer or blank are refused naming password', async () => {
