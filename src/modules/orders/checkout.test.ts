@@ -599,6 +599,9 @@ describe('checkout, orders and payments', () => {
     const resumed = await checkout(cartId, key)
     assert.equal(resumed.status, 202, JSON.stringify(resumed.body))
     assert.deepEqual([resumed.body.id, resumed.body.status], [row.order_id, 'pending_payment'])
+    // The guest's access token died with the request's memory; the key kept it for the retry.
+    assert.ok(resumed.body.accessToken, 'the retry tells the guest the token')
+    assert.equal((await t.call('GET', `/store/orders/${row.order_id}?accessToken=${resumed.body.accessToken}`)).status, 200)
     assert.equal(await countOrders(), ordersBefore, 'no second order')
     assert.equal(chargesFor(row.order_id), 0, 'and no charge')
 

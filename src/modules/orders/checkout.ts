@@ -163,7 +163,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
       insertOrder(tx, newOrder),
       deps.inventory.reserve(tx, orderId, lines),
       writeEvent(tx, 'order.placed', { orderId }),
-      attachOrder(tx, input.idempotencyKey, orderId),
+      attachOrder(tx, input.idempotencyKey, orderId, accessToken),
     ])
     if (!reserved.ok) {
       // Thrown inside the transaction: the order and every reservation roll back together.

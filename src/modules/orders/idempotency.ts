@@ -70,7 +70,11 @@ export async function claimKey(sql: Sql, key: string, hash: string): Promise<Cla
         update orders.idempotency_keys set updated_at = now()
         where key = ${key} and state = 'running' and updated_at < now() - ${ABANDONED_AFTER_SECONDS} * interval '1 second'
         returning key`
-      if (taken.length > 0) return existing.order_id ? { kind: 'resume', orderId: existing.order_id } : { kind: 'new' }
+      if (taken.length > 0) {
+        if (!existing.order_id) return { kind: 'new' }
+        const accessToken = (existing.response_body as { accessToken?: string } | null)?.accessToken
+        return { kind: 'resume', orderId: existing.order_id, ...(accessToken && { accessToken }) }
+      }
     }
     throw inProgress()
   }
@@ -79,9 +83,14 @@ export async function claimKey(sql: Sql, key: string, hash: string): Promise<Cla
 
 const inProgress = () => new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', { retryAfter: 1 }, 409)
 
-/** Ties the key to the order it placed, in the order's transaction. */
-export async function attachOrder(tx: Db, key: string, orderId: string): Promise<void> {
-  await tx`update orders.idempotency_keys set order_id = ${orderId}, updated_at = now() where key = ${key}`
+/**
+ * Ties the key to the order it placed, in the order's transaction, with a guest order's
+ * access token: should the request die before answering, the retry that resumes the order
+ * tells the guest the token (the order keeps only its hash). The key's row goes after 24 h.
+ */
+export async function attachOrder(tx: Db, key: string, orderId: string, accessToken?: string): Promise<void> {
+  const body = accessToken ? tx.json({ accessToken } as never) : null
+  await tx`update orders.idempotency_keys set order_id = ${orderId}, response_body = ${body}, updated_at = now() where key = ${key}`
 }
 
 /**
