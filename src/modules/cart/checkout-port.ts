@@ -54,9 +54,9 @@ export function cartCheckoutPort(store: CartStore) {
      * cart, then lets `holder`'s claim go. Lines added (or raised) while it ran stay. A
      * failure to take the lines out is answered, the claim goes anyway.
      */
-    async endCheckout(cartId: string, holder: string, bought: { variantId: string; quantity: number }[] | null): Promise<void> {
+    async endCheckout(cartId: string, holder: string, bought: Bought | null): Promise<void> {
       // Sent in this order in one pipeline, so the claim goes only after the lines did.
-      const [taken, released] = await Promise.allSettled([bought ? store.takeOut(cartId, bought) : null, store.releaseCheckout(cartId, holder)])
+      const [taken, released] = await Promise.allSettled([bought ? store.takeOut(cartId, bought.orderId, bought.lines) : null, store.releaseCheckout(cartId, holder)])
       if (taken.status === 'rejected') throw taken.reason
       if (released.status === 'rejected') throw released.reason
     },
@@ -70,12 +70,19 @@ export function cartCheckoutPort(store: CartStore) {
     },
 
     /**
-     * Takes bought quantities out of a cart (an order paid after its checkout answered, while
-     * the shopper may have changed the cart meanwhile): lines added since stay. A cart gone
-     * (expired, merged at sign-in) has nothing to take out.
+     * Takes an order's bought quantities out of a cart, once per order (an order paid after
+     * its checkout answered, or whose checkout died, while the shopper may have changed the
+     * cart meanwhile): lines added since stay. A cart gone (expired, merged at sign-in) has
+     * nothing to take out.
      */
-    removeBought: (cartId: string, lines: { variantId: string; quantity: number }[]) => store.takeOut(cartId, lines),
+    removeBought: (cartId: string, bought: Bought) => store.takeOut(cartId, bought.orderId, bought.lines),
   }
+}
+
+/** What an order bought from a cart. */
+export interface Bought {
+  orderId: string
+  lines: { variantId: string; quantity: number }[]
 }
 
 export type CheckoutOpening =

@@ -6,6 +6,7 @@ import type { HashIncrementResult, Kv } from '../../platform/kv/types.ts'
 //   cart:{id}:meta    string  JSON { owner, createdAt }; its existence is the cart's
 //   cart:{id}:lines   hash    variantId -> quantity (atomic increments)
 //   cart:{id}:items   hash    variantId -> JSON snapshot for display (product, name, price)
+//   cart:{id}:taken   hash    orderId -> 1: orders whose lines were taken out (once each)
 //   customer:{cid}:cart string  the id of that customer's account cart
 
 export const CART_TTL_MS = 30 * 24 * 3600_000
@@ -39,6 +40,7 @@ const keysOf = (id: string) => ({
   items: `cart:{${id}}:items`,
   checkout: `cart:{${id}}:checkout`,
   declines: `cart:{${id}}:declines`,
+  taken: `cart:{${id}}:taken`,
 })
 const accountCartKey = (customerId: string) => `customer:{${customerId}}:cart`
 
@@ -142,12 +144,16 @@ export function createCartStore(kv: Kv) {
       await kv.delIfEquals(keysOf(id).checkout, holder)
     },
 
-    /** Takes bought quantities off the lines in one atomic step; a line left with none goes, with its snapshot. */
-    async takeOut(id: string, lines: { variantId: string; quantity: number }[]): Promise<void> {
+    /**
+     * Takes an order's bought quantities off the lines in one atomic step, once per order
+     * (checkout and, after a crash, the worker may both try); a line left with none goes,
+     * with its snapshot.
+     */
+    async takeOut(id: string, orderId: string, lines: { variantId: string; quantity: number }[]): Promise<void> {
       const keys = keysOf(id)
       const amounts: Record<string, number> = {}
       for (const line of lines) amounts[line.variantId] = (amounts[line.variantId] ?? 0) + line.quantity
-      await kv.hsubtractOrDelete(keys.lines, amounts, { alsoDeleteFrom: keys.items })
+      await kv.hsubtractOrDelete(keys.lines, amounts, { alsoDeleteFrom: keys.items, once: { key: keys.taken, id: orderId, ttlMs: CART_TTL_MS } })
     },
 
     /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */

@@ -570,6 +570,37 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(items.sort(), [[v, 1], [w, 1]].sort(), 'the 2 of v bought are gone; the later 1 of v and 1 of w stay')
   })
 
+  test('a checkout that dies after the charge: the webhook settles the order, the worker takes its lines out of the cart, once, and a retry answers it paid', async () => {
+    const { variants: [v, w] } = await product([5, 5])
+    const cartId = await cartWith([[v, 2], [w, 1]])
+    const key = randomUUID()
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    const dying = {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      // The card is charged; the process dies before it hears the answer.
+      payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => { await port.charge(...args); throw new Error('the process died') } },
+    }
+    await assert.rejects(placeCheckout(dying, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }), /the process died/)
+    const [{ order_id: orderId }] = await t.platform.sql<{ order_id: string }[]>`select order_id from orders.idempotency_keys where key = ${key}`
+    assert.equal(await settledStatus(orderId), 'paid', 'the webhook settled it')
+    await t.drainEvents()
+    const lines = async () => (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
+    assert.deepEqual(await lines(), [], 'what was bought left the cart')
+    // The shopper puts one back; the retry that resumes the order must not take it too.
+    await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: v, quantity: 1 } })
+    await t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
+    const resumed = await checkout(cartId, key)
+    assert.deepEqual([resumed.status, resumed.body.id, resumed.body.status], [201, orderId, 'paid'])
+    assert.ok(resumed.body.accessToken)
+    assert.deepEqual(await lines(), [[v, 1]], 'taken out once per order')
+    assert.equal(chargesFor(orderId), 1)
+  })
+
   test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

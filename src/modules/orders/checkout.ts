@@ -5,8 +5,8 @@ import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
-import type { Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { insertOrder, rememberCart, type NewOrder } from './repo.ts'
+import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
+import { insertOrder, type NewOrder } from './repo.ts'
 import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
@@ -43,7 +43,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
   const claim = await claimKey(deps.sql, input.idempotencyKey, hash)
   if (claim.kind === 'stored') return claim.answer
-  if (claim.kind === 'resume') return resume(deps, input.idempotencyKey, claim.orderId, claim.accessToken)
+  if (claim.kind === 'resume') return resume(deps, input, claim.orderId, claim.accessToken)
 
   const progress: Progress = { placed: false, bought: null }
   try {
@@ -85,7 +85,7 @@ interface Progress {
   /** The order exists: the key stays with it. */
   placed: boolean
   /** Paid: these lines leave the cart (a line added or raised while the checkout ran stays). */
-  bought: { variantId: string; quantity: number }[] | null
+  bought: Bought | null
 }
 
 /**
@@ -94,13 +94,20 @@ interface Progress {
  * reconciliation settles the charge): answer its state now, and store the answer once it is
  * final. A guest's access token is told again when the 202 that first told it is on record.
  */
-async function resume(deps: CheckoutDeps, key: string, orderId: string, accessToken?: string): Promise<StoredAnswer> {
+async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string): Promise<StoredAnswer> {
+  const key = input.idempotencyKey
   const read = await readOrderView(deps.sql, orderId, accessToken)
   if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
   const { status, view } = read
   if (status === 'pending_payment') {
     await keepPending(deps.sql, key)
     return { status: 202, body: view }
+  }
+  if (status === 'paid') {
+    // The request that placed it may have died before taking the lines out (once per order,
+    // whoever else tries: the worker, after a webhook settled it).
+    const lines = view.items.map((item) => ({ variantId: item.variantId, quantity: item.quantity }))
+    await deps.cart.removeBought(input.cartId, { orderId, lines }).catch((error) => deps.log.warn({ err: error, orderId }, 'could not take the bought lines out of the cart'))
   }
   const answer = status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
   await finishKey(deps.sql, key, answer)
@@ -155,6 +162,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
     accessTokenHash: accessToken ? hashToken(accessToken) : null,
     paymentKey,
     region: input.customer?.region ?? 'us',
+    cartId: input.cartId,
     lines,
   }
   const placed = await transaction(deps.sql, async (tx) => {
@@ -206,7 +214,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
                 { status: 202, body: view }
       // A 202 is not final: a retry answers the order as it is by then, and whoever
       // settles it takes the bought lines out of the cart.
-      if (stored.status === 202) await Promise.all([keepPending(tx, input.idempotencyKey, stored), rememberCart(tx, orderId, input.cartId)])
+      if (stored.status === 202) await keepPending(tx, input.idempotencyKey, stored)
       else await finishKey(tx, input.idempotencyKey, stored)
     }
     // The answer is stored with the outcome's writes (one round trip), once the lock says
@@ -216,7 +224,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
     return stored!
   })
   if (answer.status === 402) await deps.cart.countDecline(input.cartId).catch(() => {})
-  if (answer.status === 201) progress.bought = lines
+  if (answer.status === 201) progress.bought = { orderId, lines }
   return answer
 }
 

@@ -26,8 +26,8 @@ export function createOrdersModule(deps: OrdersDeps) {
     },
     /** Worker, on `order.paid_after_checkout`: the bought lines leave the cart they came from. */
     onPaidAfterCheckout: async (event: { payload: unknown }) => {
-      const { cartId, lines } = event.payload as { cartId: string; lines: { variantId: string; quantity: number }[] }
-      await deps.cart.removeBought(cartId, lines)
+      const { orderId, cartId, lines } = event.payload as { orderId: string; cartId: string; lines: { variantId: string; quantity: number }[] }
+      await deps.cart.removeBought(cartId, { orderId, lines })
     },
     /** Worker, on `order.charge_after_cancel`: refunds a charge captured for an order cancelled before it arrived. */
     onChargeAfterCancel: (event: { payload: unknown }, tx: Tx) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }, tx),

@@ -72,10 +72,11 @@ export async function applyChargeOutcomeIn(
       deps.inventory.sell(tx, orderId, lines, actor),
       transition(tx, orderId, 'pending_payment', 'paid', actor, outcome.status === 'free' ? 'nothing to pay' : 'payment captured'),
       alongside('paid'),
-      // Checkout takes the bought lines out of the cart when it learns the outcome itself;
-      // an order it left pending carries its cart (rememberCart), and the worker does it,
-      // or the shopper would buy them twice.
-      order.cartId !== null
+      // Checkout takes the bought lines out of the cart when it settles the order itself.
+      // Settled by anyone else (the webhook, reconciliation, a cancel that found the charge
+      // captured: its checkout answered 202, or died), the worker does it, or the shopper
+      // would buy them twice. Once per order, should both try.
+      order.cartId !== null && actor !== 'checkout'
         ? writeEvent(tx, 'order.paid_after_checkout', { orderId, cartId: order.cartId, lines })
         : null,
     ])

@@ -27,14 +27,20 @@ export interface CartPort {
     /** Another checkout of this cart holds the claim. */
     | { kind: 'busy' }
   >
-  /** Takes what was bought (null: nothing) out of the cart, then lets `holder`'s claim go. */
-  endCheckout(cartId: string, holder: string, bought: { variantId: string; quantity: number }[] | null): Promise<void>
+  /** Takes what the order bought (null: nothing) out of the cart, once per order, then lets `holder`'s claim go. */
+  endCheckout(cartId: string, holder: string, bought: Bought | null): Promise<void>
   /** Counts a declined payment of this cart (card testing). */
   countDecline(cartId: string): Promise<number>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
-  /** Takes an order's lines out of the cart it came from once it is paid (lines added meanwhile stay). */
-  removeBought(cartId: string, lines: { variantId: string; quantity: number }[]): Promise<void>
+  /** Takes an order's lines out of the cart it came from once it is paid, once per order (lines added meanwhile stay). */
+  removeBought(cartId: string, bought: Bought): Promise<void>
+}
+
+/** What an order bought from a cart. */
+export interface Bought {
+  orderId: string
+  lines: { variantId: string; quantity: number }[]
 }
 
 export interface CatalogPort {

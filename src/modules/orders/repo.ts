@@ -38,6 +38,8 @@ export interface NewOrder {
   accessTokenHash: string | null
   paymentKey: string
   region: string
+  /** The cart it was bought from: whoever settles the payment takes the lines out of it. */
+  cartId: string
   lines: { variantId: string; productId: string; name: string; unitPrice: number; quantity: number }[]
 }
 
@@ -49,9 +51,9 @@ export interface NewOrder {
 export async function insertOrder(tx: Db, order: NewOrder): Promise<{ order: OrderRow; lines: OrderLineRow[] }> {
   const [[row], lines] = await Promise.all([
     tx<OrderRow[]>`
-      insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region)
+      insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region, cart_id)
       values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},
-              ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region})
+              ${order.total}, ${tx.json(order.shippingAddress)}, ${order.accessTokenHash}, ${order.paymentKey}, ${order.region}, ${order.cartId})
       returning *`,
     tx<OrderLineRow[]>`
       insert into orders.order_lines ${tx(
@@ -108,15 +110,6 @@ export async function lockOrder(
             from orders.order_lines l where l.order_id = o.id) as lines
     from orders.orders o where o.id = ${orderId} for update`
   return row ?? null
-}
-
-/**
- * Records the cart of an order checkout left pending_payment (202): whoever settles it
- * later takes the bought lines out of that cart (checkout does it when it learns the
- * outcome itself, so only these orders carry it).
- */
-export async function rememberCart(db: Db, orderId: string, cartId: string): Promise<void> {
-  await db`update orders.orders set cart_id = ${cartId} where id = ${orderId}`
 }
 
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {

@@ -138,6 +138,17 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(lines, items)
     })
 
+    test('hsubtractOrDelete once: a second take-out with the same id changes nothing', async () => {
+      const [lines, applied] = [key('{once}:lines'), key('{once}:taken')]
+      await kv.hset(lines, { a: '5' })
+      await Promise.all(Array.from({ length: 5 }, () => kv.hsubtractOrDelete(lines, { a: 2 }, { once: { key: applied, id: 'order-1', ttlMs: 60_000 } })))
+      assert.equal(await kv.hget(lines, 'a'), '3', 'five racing takers of one order take once')
+      await kv.hsubtractOrDelete(lines, { a: 2 }, { once: { key: applied, id: 'order-2', ttlMs: 60_000 } })
+      assert.equal(await kv.hget(lines, 'a'), '1', 'another order takes its own')
+      assert.ok((await kv.ttl(applied)) > 55_000)
+      await kv.del(lines, applied)
+    })
+
     test('delIfEquals: deletes only while the key holds the value', async () => {
       await kv.set(key('claim'), 'mine', { ttlMs: 60_000 })
       assert.equal(await kv.delIfEquals(key('claim'), 'theirs'), false)

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { HashIncrementOptions, HashIncrementResult, Kv } from './types.ts'
+import type { HashIncrementOptions, HashIncrementResult, HashSubtractOptions, Kv } from './types.ts'
 
 type Entry = { value: string | Map<string, string>; expiresAt: number | null }
 
@@ -147,7 +147,15 @@ export class MemoryKv implements Kv {
     return { applied: true, value: next }
   }
 
-  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: { alsoDeleteFrom?: string } = {}) {
+  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {
+    if (Object.keys(amounts).length === 0) return
+    if (options.once) {
+      // A set as a hash of id -> '1' (this store's two types are strings and hashes).
+      const applied = this.hash(options.once.key, true)!
+      if (applied.has(options.once.id)) return
+      applied.set(options.once.id, '1')
+      this.live(options.once.key)!.expiresAt = Date.now() + options.once.ttlMs
+    }
     const map = this.hash(key, false)
     if (!map) return
     for (const [field, amount] of Object.entries(amounts)) {

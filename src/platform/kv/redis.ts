@@ -1,5 +1,5 @@
 import { Redis, ReplyError } from 'ioredis'
-import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type Kv } from './types.ts'
+import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type HashSubtractOptions, type Kv } from './types.ts'
 
 // KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3..] more
 // keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
@@ -24,10 +24,15 @@ if tonumber(ARGV[6]) > 0 then
 end
 return {1, nextValue, ''}`
 
-// KEYS[1] hash, KEYS[2] the hash whose fields go with KEYS[1]'s (KEYS[1] again when none);
-// ARGV field, amount pairs.
+// KEYS[1] hash, KEYS[2] the hash whose fields go with KEYS[1]'s (KEYS[1] again when none),
+// KEYS[3] the set of ids already applied (optional); ARGV id ('' when none), its set's ttl
+// in ms, then field, amount pairs.
 const HSUBTRACT_OR_DELETE = `
-for i = 1, #ARGV, 2 do
+if #KEYS > 2 then
+  if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return 0 end
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+end
+for i = 3, #ARGV, 2 do
   local current = redis.call('HGET', KEYS[1], ARGV[i])
   if current then
     if tonumber(current) <= tonumber(ARGV[i + 1]) then
@@ -205,11 +210,13 @@ export class RedisKv implements Kv {
     return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
   }
 
-  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: { alsoDeleteFrom?: string } = {}) {
+  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {
     const pairs = Object.entries(amounts).flat()
     if (pairs.length === 0) return
     const run = (this.redis as unknown as { hsubtractOrDelete: (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<number> }).hsubtractOrDelete.bind(this.redis)
-    await this.run(() => run(2, key, options.alsoDeleteFrom ?? key, ...pairs))
+    const keys = [key, options.alsoDeleteFrom ?? key, ...(options.once ? [options.once.key] : [])]
+    const once = options.once ? [options.once.id, Math.max(1, Math.round(options.once.ttlMs))] : ['', 0]
+    await this.run(() => run(keys.length, ...keys, ...once, ...pairs))
   }
 
   async delIfEquals(key: string, value: string) {

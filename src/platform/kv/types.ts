@@ -38,7 +38,7 @@ export interface Kv {
    * is deleted instead, and so is the same field of `alsoDeleteFrom` (same hash tag). Fields
    * the hash does not hold are left alone, and no key is created.
    */
-  hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: { alsoDeleteFrom?: string }): Promise<void>
+  hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: HashSubtractOptions): Promise<void>
   /** Atomic: deletes the key only while it holds `value` (a claim let go by its holder only). Answers whether it did. */
   delIfEquals(key: string, value: string): Promise<boolean>
 
@@ -64,6 +64,17 @@ export interface HashIncrementOptions {
   renew?: string[]
   /** When applied: fields written into another hash (same hash tag) in the same atomic step. */
   alsoSet?: { key: string; fields: Record<string, string> }
+}
+
+export interface HashSubtractOptions {
+  /** The same fields of this hash (same hash tag) go when theirs reach 0. */
+  alsoDeleteFrom?: string
+  /**
+   * At most once per `id`: the step is skipped when the set at `key` (same hash tag) holds
+   * `id` already, and records it otherwise (the set lives `ttlMs`). Two takers of one
+   * order's lines (checkout, and the worker after a crash) then take them once.
+   */
+  once?: { key: string; id: string; ttlMs: number }
 }
 
 export type HashIncrementResult =
