@@ -601,10 +601,8 @@ describe('checkout, orders and payments', () => {
     assert.equal(chargesFor(orderId), 1)
   })
 
-  test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one', async () => {
+  test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one, and sends the charge that never went out', async () => {
     const { variants: [v] } = await product([5])
-    const cartId = await cartWith([[v, 1]])
-    const key = randomUUID()
     const modules = t.api.modules
     // The process "dies" between placing the order and charging: the charge call throws.
     const dying = {
@@ -615,37 +613,49 @@ describe('checkout, orders and payments', () => {
       inventory: modules.inventory,
       payments: { ...paymentPortFrom(modules.payments.gateway), charge: async () => { throw new Error('the process died') } },
     }
-    const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
-    await assert.rejects(placeCheckout(dying, input), /the process died/)
-    const [row] = await t.platform.sql<{ state: string; order_id: string }[]>`select state, order_id from orders.idempotency_keys where key = ${key}`
-    assert.equal(row.state, 'running', 'the key was not released')
-    assert.ok(row.order_id)
-    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 1])
-
-    assert.equal((await checkout(cartId, key)).status, 409, 'a retry right away: still in progress')
+    const dieAfterPlacing = async (cartId: string, key: string) => {
+      await assert.rejects(placeCheckout(dying, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }), /the process died/)
+      const [row] = await t.platform.sql<{ state: string; order_id: string }[]>`select state, order_id from orders.idempotency_keys where key = ${key}`
+      assert.equal(row.state, 'running', 'the key was not released')
+      return row.order_id
+    }
+    const age = (key: string) => t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
     const countOrders = async () => (await t.platform.sql<{ n: number }[]>`select count(*)::int as n from orders.orders`)[0].n
+
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const orderId = await dieAfterPlacing(cartId, key)
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 1])
+    assert.equal((await checkout(cartId, key)).status, 409, 'a retry right away: still in progress')
     const ordersBefore = await countOrders()
-    const age = () => t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
-    await age()
+    await age(key)
+    // The retry finds the order's charge never reached the gateway, and sends it with its card.
     const resumed = await checkout(cartId, key)
-    assert.equal(resumed.status, 202, JSON.stringify(resumed.body))
-    assert.deepEqual([resumed.body.id, resumed.body.status], [row.order_id, 'pending_payment'])
+    assert.equal(resumed.status, 201, JSON.stringify(resumed.body))
+    assert.deepEqual([resumed.body.id, resumed.body.status], [orderId, 'paid'])
     // The guest's access token died with the request's memory; the key kept it for the retry.
     assert.ok(resumed.body.accessToken, 'the retry tells the guest the token')
-    assert.equal((await t.call('GET', `/store/orders/${row.order_id}?accessToken=${resumed.body.accessToken}`)).status, 200)
+    assert.equal((await t.call('GET', `/store/orders/${orderId}?accessToken=${resumed.body.accessToken}`)).status, 200)
     assert.equal(await countOrders(), ordersBefore, 'no second order')
-    assert.equal(chargesFor(row.order_id), 0, 'and no charge')
+    assert.equal(chargesFor(orderId), 1, 'charged once')
+    assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1])
+    assert.deepEqual((await t.call('GET', `/store/carts/${cartId}`)).body.items, [], 'what was bought left the cart')
+    assert.deepEqual((await checkout(cartId, key)).body, resumed.body, 'stored: the same answer again')
 
-    // The charge never reached the gateway: once the hold runs out, reconciliation cancels
-    // the order and returns the unit; the next retry gets that final answer, stored.
-    await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${row.order_id}`
+    // Nobody retries: once the hold runs out, reconciliation cancels the order and returns
+    // the unit; a retry after that is told nothing was charged, and that answer is stored.
+    const other = await cartWith([[v, 1]])
+    const late = randomUUID()
+    const lateOrder = await dieAfterPlacing(other, late)
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${lateOrder}`
     await modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 60 })
-    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [5, 0])
-    await age()
-    const settled = await checkout(cartId, key)
-    assert.deepEqual([settled.status, settled.body.orderId], [402, row.order_id])
-    assert.deepEqual((await checkout(cartId, key)).body, settled.body, 'stored: the same answer again')
-    assert.equal(await countOrders(), ordersBefore)
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 0])
+    await age(late)
+    const settled = await checkout(other, late)
+    assert.deepEqual([settled.status, settled.body.orderId], [402, lateOrder])
+    assert.match(settled.body.detail, /nothing was charged/)
+    assert.equal(chargesFor(lateOrder), 0)
+    assert.deepEqual((await checkout(other, late)).body, settled.body, 'stored: the same answer again')
   })
 })
 

@@ -4,7 +4,7 @@ import { AppError, problemOf, validationFailed } from '../../platform/http/error
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
-import { hashToken, newAccessToken, newOrderId, orderView, readOrderView } from './order-view.ts'
+import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
 import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
@@ -99,17 +99,29 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
   const read = await readOrderView(deps.sql, orderId, accessToken)
   if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
   const { status, view } = read
+  const lines = view.items.map((item) => ({ variantId: item.variantId, quantity: item.quantity }))
   if (status === 'pending_payment') {
+    // The request that placed it may have died before its charge went out (the gateway has
+    // none under the order's key): this retry, with the same card, sends it now. Should that
+    // request still be alive and send it too, the gateway charges once.
+    if ((await chargeLookup(deps, orderId)) === 'not_found') {
+      const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null })
+      if (answer.status === 201) await takeOutBought(deps, input.cartId, { orderId, lines })
+      return answer
+    }
     await keepPending(deps.sql, key)
     return { status: 202, body: view }
   }
-  if (status === 'paid') {
-    // The request that placed it may have died before taking the lines out (once per order,
-    // whoever else tries: the worker, after a webhook settled it).
-    const lines = view.items.map((item) => ({ variantId: item.variantId, quantity: item.quantity }))
-    await deps.cart.removeBought(input.cartId, { orderId, lines }).catch((error) => deps.log.warn({ err: error, orderId }, 'could not take the bought lines out of the cart'))
-  }
-  const answer = status === 'cancelled' ? declined(orderId, 'The payment was declined') : { status: 201, body: view }
+  // The request that placed it may have died before taking the lines out (once per order,
+  // whoever else tries: the worker, after a webhook settled it).
+  if (status === 'paid') await takeOutBought(deps, input.cartId, { orderId, lines })
+  const answer =
+    status !== 'cancelled'
+      ? { status: 201, body: view }
+      : (await chargeLookup(deps, orderId)) === 'not_found'
+        ? // Cancelled by reconciliation: its charge never went out (the request died first).
+          declined(orderId, 'The order was cancelled before its payment went out; nothing was charged. Place it again with a new Idempotency-Key')
+        : declined(orderId, 'The payment was declined')
   await finishKey(deps.sql, key, answer)
   return answer
 }
@@ -146,7 +158,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
   const accessToken = input.customer ? undefined : newAccessToken()
   const lines = cartLines.map((l) => ({ variantId: l.variantId, quantity: l.quantity, productId: current.get(l.variantId)!.productId, name: current.get(l.variantId)!.name, unitPrice: l.unitPrice.amount }))
   const subtotal = lines.reduce((sum, l) => sum + l.unitPrice * l.quantity, 0)
-  const paymentKey = `charge:${orderId}`
+  const paymentKey = paymentKeyOf(orderId)
   // With the gateway's breaker open the charge would not be sent: say so before placing an
   // order that could only be cancelled again.
   if (subtotal > 0 && !deps.payments.acceptingCharges()) throw paymentsUnavailable()
@@ -181,8 +193,45 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
   })
   progress.placed = true
 
+  const answer = await payFor(deps, input, {
+    orderId,
+    amount: { amount: subtotal, currency },
+    lines,
+    accessToken,
+    viewAt: (status) => orderView({ ...placed.order, status }, placed.lines, accessToken),
+  })
+  if (answer.status === 201) progress.bought = { orderId, lines }
+  return answer
+}
+
+/** What the gateway has under the order's charge key; `unknown` when it cannot say now. */
+async function chargeLookup(deps: CheckoutDeps, orderId: string): Promise<'not_found' | 'unknown' | 'found'> {
+  const found = await deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
+  return found.status === 'not_found' || found.status === 'unknown' ? found.status : 'found'
+}
+
+const takeOutBought = (deps: CheckoutDeps, cartId: string, bought: Bought) =>
+  deps.cart.removeBought(cartId, bought).catch((error) => deps.log.warn({ err: error, orderId: bought.orderId }, 'could not take the bought lines out of the cart'))
+
+/** A placed order to charge: what it costs, what it bought, and how to show it. */
+interface Payable {
+  orderId: string
+  amount: Money
+  lines: { variantId: string; quantity: number }[]
+  accessToken?: string
+  /** The order's view at a status, built from what the caller holds; null: read it from the database. */
+  viewAt: ((status: OrderStatus) => OrderView) | null
+}
+
+/**
+ * Charges a placed order (with its own gateway key: sent twice, it is charged once), then
+ * in one transaction applies the outcome and stores the answer under the key.
+ */
+async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable): Promise<StoredAnswer> {
+  const { orderId, accessToken } = order
   // Free items: nothing to charge, and processors refuse an amount of 0.
-  const outcome: ChargeOutcome = subtotal === 0 ? { status: 'free' } : await deps.payments.charge({ orderId, amount: { amount: subtotal, currency }, card: input.card }, paymentKey)
+  const outcome: ChargeOutcome =
+    order.amount.amount === 0 ? { status: 'free' } : await deps.payments.charge({ orderId, amount: order.amount, card: input.card }, paymentKeyOf(orderId))
   if (outcome.status === 'not_sent') {
     // Certainly not charged: the order is cancelled and its stock released at once (not held
     // as pending for reconciliation), and the key is let go, so a retry with it places a
@@ -195,11 +244,10 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
   const answer = await transaction(deps.sql, async (tx) => {
     let stored: StoredAnswer | null = null
     const storeAnswer = async (status: OrderStatus | null) => {
-      // Built from what this request wrote; only an unknown outcome (rare) reads the order
-      // again, since the webhook may have settled it meanwhile.
-      const view = status
-        ? orderView({ ...placed.order, status }, placed.lines, accessToken)
-        : (await readOrderView(tx, orderId, accessToken))!.view
+      // Built from what this request holds where it can; only an unknown outcome (rare) or
+      // a resumed order reads the order again, since the webhook may have settled it meanwhile.
+      const read = async () => (await readOrderView(tx, orderId, accessToken))!.view
+      const view = status ? (order.viewAt ? order.viewAt(status) : { ...(await read()), status }) : await read()
       // An unknown outcome, but the webhook may have settled the order meanwhile.
       const settled = outcome.status === 'unknown' ? view.status : null
       stored =
@@ -224,9 +272,11 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
     return stored!
   })
   if (answer.status === 402) await deps.cart.countDecline(input.cartId).catch(() => {})
-  if (answer.status === 201) progress.bought = { orderId, lines }
   return answer
 }
+
+/** The gateway's idempotency key for an order's charge: one order, one charge, however often it is sent. */
+const paymentKeyOf = (orderId: string) => `charge:${orderId}`
 
 const paymentsUnavailable = () =>
   new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', {}, 503)
