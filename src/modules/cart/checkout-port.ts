@@ -26,12 +26,14 @@ export function cartCheckoutPort(store: CartStore) {
      */
     async beginCheckout(cartId: string, customerId: string | null, holder: string): Promise<CheckoutOpening> {
       if (!CART_ID.test(cartId)) throw notFound('Cart')
-      const [meta, lines, snapshots, declines, claimed] = await Promise.all([
+      // The claim goes first on the connection: the lines are read after it is taken, so a
+      // checkout ending meanwhile (lines out, then claim let go) is seen whole or not at all.
+      const [claimed, meta, lines, snapshots, declines] = await Promise.all([
+        store.claimCheckout(cartId, holder, CLAIM_MS),
         store.meta(cartId),
         store.lines(cartId),
         store.snapshots(cartId),
         store.declines(cartId),
-        store.claimCheckout(cartId, holder, CLAIM_MS),
       ])
       await mayUse(meta, async () => customerId)
       if (declines >= DECLINES_PER_CART) return { kind: 'refused', retryAfterSeconds: Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000)) }

@@ -22,7 +22,6 @@ export function createCartModule(deps: CartModuleDeps) {
   const availableUnits = cachedAvailability(deps.stock, deps.stockCheckTtlMs ?? 1000)
   const cartDeps = { store, catalog: deps.catalog, availableUnits }
   return {
-    /** Throws `forbidden` when the cart is another customer's account cart (checked before an account is created). */
     /** At sign-in: moves a guest cart into the account cart; idempotent. Answers the lines that did not fit. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
     routes: cartRoutes(cartDeps),

@@ -6,7 +6,7 @@ import type { HashIncrementResult, Kv } from '../../platform/kv/types.ts'
 //   cart:{id}:meta    string  JSON { owner, createdAt }; its existence is the cart's
 //   cart:{id}:lines   hash    variantId -> quantity (atomic increments)
 //   cart:{id}:items   hash    variantId -> JSON snapshot for display (product, name, price)
-//   cart:{id}:taken   hash    orderId -> 1: orders whose lines were taken out (once each)
+//   cart:{id}:taken   set     orders whose lines were taken out (once each; the in-memory store keeps it as a hash)
 //   customer:{cid}:cart string  the id of that customer's account cart
 
 export const CART_TTL_MS = 30 * 24 * 3600_000

@@ -77,7 +77,8 @@ describe('checkout, orders and payments', () => {
     assert.equal((await t.call('GET', `/store/orders/${order.id}?accessToken=wrong`)).status, 404)
 
     const events = await t.platform.sql`select type from platform.outbox where payload->>'orderId' = ${order.id} order by id`
-    assert.deepEqual(events.map((e) => e.type), ['order.placed', 'order.paid'])
+    // The last: the worker takes the bought lines out of the cart too, should checkout not get to.
+    assert.deepEqual(events.map((e) => e.type), ['order.placed', 'order.paid', 'order.paid_after_checkout'])
     const transitions = await t.platform.sql`select to_status, actor from orders.transitions where order_id = ${order.id} order by id`
     assert.deepEqual(transitions.map((r) => r.to_status), ['pending_payment', 'paid'])
   })
@@ -599,6 +600,99 @@ describe('checkout, orders and payments', () => {
     assert.ok(resumed.body.accessToken)
     assert.deepEqual(await lines(), [[v, 1]], 'taken out once per order')
     assert.equal(chargesFor(orderId), 1)
+  })
+
+  test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 2]])
+    const modules = t.api.modules
+    const deps = {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: { ...modules.cart.checkout, endCheckout: async () => { throw new Error('Redis is unavailable') } },
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      payments: paymentPortFrom(modules.payments.gateway),
+    }
+    const answer = await placeCheckout(deps, { cartId, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    assert.equal(answer.status, 201)
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 1, 'checkout could not take them out')
+    await t.drainEvents()
+    assert.deepEqual((await t.call('GET', `/store/carts/${cartId}`)).body.items, [], 'the worker did')
+  })
+
+  test('a charge captured after reconciliation cancelled its order is answered as refunded, not as an order, and paid back', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    let orderId = ''
+    const deps = {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      // The charge goes out only after reconciliation gave up on the order (a very slow request).
+      payments: {
+        ...port,
+        charge: async (...args: Parameters<typeof port.charge>) => {
+          orderId = args[0].orderId
+          await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${orderId}`
+          await modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 60 })
+          return port.charge(...args)
+        },
+      },
+    }
+    const answer = await placeCheckout(deps, { cartId, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    assert.equal(answer.status, 402, JSON.stringify(answer.body))
+    assert.match((answer.body as { detail: string }).detail, /refunded/)
+    assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 1, 'nothing bought: the line stays')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0])
+    await t.drainEvents()
+    assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions, 1, 'the charge is paid back')
+  })
+
+  test('a resumed order whose charge cannot be sent: cancelled, its key let go (as the 503 says), and a cancelled order the gateway cannot be asked about is not answered for good', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    const withPayments = (payments: Partial<typeof port>) => ({
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      payments: { ...port, ...payments },
+    })
+    const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
+    // First: the outcome is unknown (202), though nothing reached the gateway.
+    const first = await placeCheckout(withPayments({ charge: async () => ({ status: 'unknown', reason: 'timed out' }) }), input)
+    assert.equal(first.status, 202)
+    // The retry finds no charge and tries to send it, but the gateway is down now.
+    await assert.rejects(placeCheckout(withPayments({ charge: async () => ({ status: 'not_sent', retryAfterMs: 1000 }) }), input), /payment service is unavailable/)
+    assert.equal((await t.call('GET', `/store/orders/${(first.body as { id: string }).id}?accessToken=${(first.body as { accessToken: string }).accessToken}`)).body.status, 'cancelled')
+    const again = await placeCheckout(withPayments({}), input)
+    assert.equal(again.status, 201, 'the same key places afresh, as the 503 said')
+    assert.notEqual((again.body as { id: string }).id, (first.body as { id: string }).id)
+
+    // A cancelled order and a gateway that cannot be asked: answered, not stored for good.
+    const other = await cartWith([[v, 1]])
+    const lateKey = randomUUID()
+    const lateInput = { ...input, cartId: other, idempotencyKey: lateKey }
+    const pending = await placeCheckout(withPayments({ charge: async () => ({ status: 'unknown', reason: 'timed out' }) }), lateInput)
+    const lateId = (pending.body as { id: string }).id
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${lateId}`
+    await modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 60 })
+    const blind = await placeCheckout(withPayments({ lookup: async () => { throw new Error('gateway timeout') } }), lateInput)
+    assert.equal(blind.status, 402)
+    assert.doesNotMatch((blind.body as { detail: string }).detail, /declined/)
+    const [row] = await t.platform.sql<{ state: string }[]>`select state from orders.idempotency_keys where key = ${lateKey}`
+    assert.notEqual(row.state, 'done', 'not stored: the next retry asks again')
+    const told = await placeCheckout(withPayments({}), lateInput)
+    assert.match((told.body as { detail: string }).detail, /nothing was charged/)
   })
 
   test('a checkout that dies after placing its order keeps its key: a retry resumes that order, never a second one, and sends the charge that never went out', async () => {

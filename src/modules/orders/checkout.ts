@@ -115,16 +115,28 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
   // The request that placed it may have died before taking the lines out (once per order,
   // whoever else tries: the worker, after a webhook settled it).
   if (status === 'paid') await takeOutBought(deps, input.cartId, { orderId, lines })
+  if (status !== 'cancelled') {
+    const answer = { status: 201, body: view }
+    await finishKey(deps.sql, key, answer)
+    return answer
+  }
+  // Cancelled: what the gateway has says why. Nothing there: reconciliation cancelled it
+  // because its charge never went out (the request died first). Unknown now: answered, not
+  // stored, so the next retry asks again.
+  const charge = await chargeLookup(deps, orderId)
+  if (charge === 'unknown') return declined(orderId, 'The order was cancelled; nothing is owed on it')
   const answer =
-    status !== 'cancelled'
-      ? { status: 201, body: view }
-      : (await chargeLookup(deps, orderId)) === 'not_found'
-        ? // Cancelled by reconciliation: its charge never went out (the request died first).
-          declined(orderId, 'The order was cancelled before its payment went out; nothing was charged. Place it again with a new Idempotency-Key')
+    charge === 'not_found'
+      ? declined(orderId, 'The order was cancelled before its payment went out; nothing was charged. Place it again with a new Idempotency-Key')
+      : charge === 'captured'
+        ? declined(orderId, CANCELLED_THEN_CAPTURED)
         : declined(orderId, 'The payment was declined')
   await finishKey(deps.sql, key, answer)
   return answer
 }
+
+/** A charge that arrived after its order was cancelled: the worker pays it back (order.charge_after_cancel). */
+const CANCELLED_THEN_CAPTURED = 'The order was cancelled before its payment arrived; the charge is refunded'
 
 async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: CheckoutLine[], progress: Progress): Promise<StoredAnswer> {
   if (cartLines.length === 0) throw validationFailed([{ path: 'cart', message: 'the cart is empty' }])
@@ -205,9 +217,9 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
 }
 
 /** What the gateway has under the order's charge key; `unknown` when it cannot say now. */
-async function chargeLookup(deps: CheckoutDeps, orderId: string): Promise<'not_found' | 'unknown' | 'found'> {
+async function chargeLookup(deps: CheckoutDeps, orderId: string): Promise<'captured' | 'declined' | 'not_found' | 'unknown'> {
   const found = await deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
-  return found.status === 'not_found' || found.status === 'unknown' ? found.status : 'found'
+  return found.status
 }
 
 const takeOutBought = (deps: CheckoutDeps, cartId: string, bought: Bought) =>
@@ -237,7 +249,9 @@ async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable):
     // as pending for reconciliation), and the key is let go, so a retry with it places a
     // fresh order once the gateway is back.
     await applyChargeOutcome(deps, orderId, outcome, 'checkout')
-    await releaseKey(deps.sql, input.idempotencyKey)
+    // Also a key a 202 left pending (a resumed order): the order is cancelled, nothing was
+    // charged, and the answer says the same key may try again.
+    await releaseKey(deps.sql, input.idempotencyKey, { alsoPending: true })
     throw paymentsUnavailable()
   }
   // The outcome and the answer under the key commit together.
@@ -251,7 +265,10 @@ async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable):
       // An unknown outcome, but the webhook may have settled the order meanwhile.
       const settled = outcome.status === 'unknown' ? view.status : null
       stored =
-        outcome.status === 'captured' || outcome.status === 'free' || settled === 'paid'
+        status === 'cancelled' && outcome.status === 'captured'
+          ? // Cancelled meanwhile (reconciliation, an admin): the worker refunds the charge.
+            declined(orderId, CANCELLED_THEN_CAPTURED)
+          : outcome.status === 'captured' || outcome.status === 'free' || settled === 'paid'
           ? { status: 201, body: view }
           : outcome.status === 'declined'
             ? declined(orderId, outcome.message, outcome.declineCode)

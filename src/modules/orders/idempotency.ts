@@ -121,8 +121,9 @@ export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> 
 }
 
 /** Forgets the key: the request did not change anything, so the same key may try again. */
-export async function releaseKey(sql: Sql, key: string): Promise<void> {
-  await sql`delete from orders.idempotency_keys where key = ${key} and state = 'running'`
+export async function releaseKey(sql: Sql, key: string, options: { alsoPending?: boolean } = {}): Promise<void> {
+  const states = options.alsoPending ? ['running', 'pending'] : ['running']
+  await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[])`
 }
 
 /**

@@ -72,11 +72,11 @@ export async function applyChargeOutcomeIn(
       deps.inventory.sell(tx, orderId, lines, actor),
       transition(tx, orderId, 'pending_payment', 'paid', actor, outcome.status === 'free' ? 'nothing to pay' : 'payment captured'),
       alongside('paid'),
-      // Checkout takes the bought lines out of the cart when it settles the order itself.
-      // Settled by anyone else (the webhook, reconciliation, a cancel that found the charge
-      // captured: its checkout answered 202, or died), the worker does it, or the shopper
-      // would buy them twice. Once per order, should both try.
-      order.cartId !== null && actor !== 'checkout'
+      // The worker takes the bought lines out of the cart, or the shopper would buy them
+      // twice: whoever settled the order (the webhook, reconciliation, a cancel that found
+      // the charge captured), and even checkout, which does it itself right after but may
+      // die or lose Redis first. Once per order, however many try.
+      order.cartId !== null
         ? writeEvent(tx, 'order.paid_after_checkout', { orderId, cartId: order.cartId, lines })
         : null,
     ])

@@ -109,6 +109,11 @@ export class MemoryKv implements Kv {
   }
 
   async hdel(key: string, ...fields: string[]) {
+    return this.deleteFields(key, fields)
+  }
+
+  /** Synchronous, so the atomic operations below can use it without yielding. */
+  private deleteFields(key: string, fields: string[]): number {
     const map = this.hash(key, false)
     if (!map) return 0
     let removed = 0
@@ -148,6 +153,7 @@ export class MemoryKv implements Kv {
   }
 
   async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {
+    // One synchronous block, like the Redis script: nothing runs between the check and the writes.
     if (Object.keys(amounts).length === 0) return
     if (options.once) {
       // A set as a hash of id -> '1' (this store's two types are strings and hashes).
@@ -162,8 +168,8 @@ export class MemoryKv implements Kv {
       const current = map.get(field)
       if (current === undefined) continue
       if (Number(current) <= amount) {
-        await this.hdel(key, field)
-        if (options.alsoDeleteFrom !== undefined && options.alsoDeleteFrom !== key) await this.hdel(options.alsoDeleteFrom, field)
+        this.deleteFields(key, [field])
+        if (options.alsoDeleteFrom !== undefined && options.alsoDeleteFrom !== key) this.deleteFields(options.alsoDeleteFrom, [field])
       } else {
         map.set(field, String(Number(current) - amount))
       }
