@@ -42,6 +42,18 @@ describe('checkout, orders and payments', () => {
   })
   const checkout = (cartId: string, key: string = randomUUID(), card = CARDS.ok, auth?: string) =>
     t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(card), headers: { 'idempotency-key': key }, token: auth })
+  /** Checkout's dependencies as the app wires them; a test replaces a port by spreading over them. */
+  const checkoutDeps = () => {
+    const modules = t.api.modules
+    return {
+      sql: t.platform.sql,
+      log: t.platform.log,
+      cart: modules.cart.checkout,
+      catalog: modules.catalog,
+      inventory: modules.inventory,
+      payments: paymentPortFrom(modules.payments.gateway),
+    }
+  }
   const stock = async (variantId: string) => (await t.call('GET', `/admin/inventory/${variantId}`, { token })).body
   const simulator = () => t.api.modules.payments.simulator()!
   /** The order's status once it leaves pending_payment (the webhook settles it), or pending_payment after 5 s. */
@@ -550,11 +562,7 @@ describe('checkout, orders and payments', () => {
     const modules = t.api.modules
     const port = paymentPortFrom(modules.payments.gateway)
     const deps = {
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: modules.cart.checkout,
-      catalog: modules.catalog,
-      inventory: modules.inventory,
+      ...checkoutDeps(),
       // The shopper adds to the cart (another tab) while the card is being charged.
       payments: {
         ...port,
@@ -578,11 +586,7 @@ describe('checkout, orders and payments', () => {
     const modules = t.api.modules
     const port = paymentPortFrom(modules.payments.gateway)
     const dying = {
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: modules.cart.checkout,
-      catalog: modules.catalog,
-      inventory: modules.inventory,
+      ...checkoutDeps(),
       // The card is charged; the process dies before it hears the answer.
       payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => { await port.charge(...args); throw new Error('the process died') } },
     }
@@ -605,15 +609,7 @@ describe('checkout, orders and payments', () => {
   test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 2]])
-    const modules = t.api.modules
-    const deps = {
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: { ...modules.cart.checkout, endCheckout: async () => { throw new Error('Redis is unavailable') } },
-      catalog: modules.catalog,
-      inventory: modules.inventory,
-      payments: paymentPortFrom(modules.payments.gateway),
-    }
+    const deps = { ...checkoutDeps(), cart: { ...t.api.modules.cart.checkout, endCheckout: async () => { throw new Error('Redis is unavailable') } } }
     const answer = await placeCheckout(deps, { cartId, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
     assert.equal(answer.status, 201)
     assert.equal((await t.call('GET', `/store/carts/${cartId}`)).body.items.length, 1, 'checkout could not take them out')
@@ -628,11 +624,7 @@ describe('checkout, orders and payments', () => {
     const port = paymentPortFrom(modules.payments.gateway)
     let orderId = ''
     const deps = {
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: modules.cart.checkout,
-      catalog: modules.catalog,
-      inventory: modules.inventory,
+      ...checkoutDeps(),
       // The charge goes out only after reconciliation gave up on the order (a very slow request).
       payments: {
         ...port,
@@ -660,11 +652,7 @@ describe('checkout, orders and payments', () => {
     const modules = t.api.modules
     const port = paymentPortFrom(modules.payments.gateway)
     const withPayments = (payments: Partial<typeof port>) => ({
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: modules.cart.checkout,
-      catalog: modules.catalog,
-      inventory: modules.inventory,
+      ...checkoutDeps(),
       payments: { ...port, ...payments },
     })
     const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
@@ -700,11 +688,7 @@ describe('checkout, orders and payments', () => {
     const modules = t.api.modules
     // The process "dies" between placing the order and charging: the charge call throws.
     const dying = {
-      sql: t.platform.sql,
-      log: t.platform.log,
-      cart: modules.cart.checkout,
-      catalog: modules.catalog,
-      inventory: modules.inventory,
+      ...checkoutDeps(),
       payments: { ...paymentPortFrom(modules.payments.gateway), charge: async () => { throw new Error('the process died') } },
     }
     const dieAfterPlacing = async (cartId: string, key: string) => {
