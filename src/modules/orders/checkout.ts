@@ -35,8 +35,9 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
  * catalog -> one transaction: order + reservation + order.placed + the key's order ->
  * charge -> one transaction: paid (or cancelled, stock released) + the answer under the
  * key -> empty the cart. A price changed or stock short is the key's answer too (what the
- * shopper must see before paying); other refusals release the key. Once the order exists the key stays with it: a retry after a failure
- * resumes that order and can never place (or charge) a second one.
+ * shopper must see before paying); other refusals release the key. Once the order exists
+ * the key stays with it: a retry after a failure resumes that order and can never place (or
+ * charge) a second one.
  */
 export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
   // The card is part of the request identity but only as a hash: it is never stored.
@@ -90,9 +91,9 @@ interface Progress {
 
 /**
  * The key names an order whose final answer is not stored: the request that placed it died,
- * or its charge outcome was unknown. The order goes on as it is (the webhook or
- * reconciliation settles the charge): answer its state now, and store the answer once it is
- * final. A guest's access token is told again when the 202 that first told it is on record.
+ * or its charge outcome was unknown. A charge the gateway never received is sent now; one it
+ * has is settled by the webhook or reconciliation. The answer is the order's state, stored
+ * once it is final. A guest hears its access token again (the key keeps it).
  */
 async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string): Promise<StoredAnswer> {
   const key = input.idempotencyKey

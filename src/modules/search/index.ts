@@ -87,7 +87,6 @@ export function createSearchModule(deps: SearchDeps) {
     return announceIndexChange
   }
 
-
   return {
     routes: searchRoutes({
       search: (query) => {
@@ -98,12 +97,7 @@ export function createSearchModule(deps: SearchDeps) {
         (await cache.get(['suggest', prefixKey(prefix), limit], async () => ({ items: await engine.suggest(prefix, limit) }))).items,
     }),
 
-    /** The `product.updated` consumer (register it on the worker's dispatcher); cached answers go stale after it commits. */
-    async onProductUpdated(event: OutboxEvent, tx: Tx): Promise<AfterCommit | void> {
-      return onProductsUpdated([event], tx)
-    },
-
-    /** The same for a batch of product.updated events: one refresh of their products. */
+    /** The `product.updated` consumer, a claimed batch at a time (register it on the worker's dispatcher). */
     onProductsUpdated,
 
     /** Re-reads these products into the index (e.g. a variant went in or out of stock), in the caller's transaction. */

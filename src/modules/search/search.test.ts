@@ -272,7 +272,7 @@ describe('search over HTTP', () => {
       select event_id, payload from platform.outbox where payload->>'productId' = ${id} order by id limit 1`
     for (let i = 0; i < 2; i++) {
       await t.platform.sql.begin((tx) =>
-        t.api.modules.search.onProductUpdated({ eventId: event.event_id, type: 'product.updated', payload: event.payload, createdAt: new Date().toISOString() }, tx),
+        t.api.modules.search.onProductsUpdated([{ eventId: event.event_id, type: 'product.updated', payload: event.payload, createdAt: new Date().toISOString() }], tx),
       )
     }
     assert.deepEqual(names(await search({ q: 'zephyr' })), ['Zephyr Umbrella'])
@@ -296,7 +296,7 @@ describe('search over HTTP', () => {
     await t.drainEvents()
     await t.platform.sql`update catalog.products set updated_at = now() + interval '1 hour' where id = ${id}`
     const event = { eventId: randomUUID(), type: 'product.updated', payload: { productId: id }, createdAt: new Date().toISOString() }
-    await t.platform.sql.begin((tx) => t.api.modules.search.onProductUpdated(event, tx))
+    await t.platform.sql.begin((tx) => t.api.modules.search.onProductsUpdated([event], tx))
     assert.equal((await t.call('PATCH', `/admin/products/${id}`, { token, body: { brand: 'Skyline' } })).status, 200)
     await t.drainEvents()
     assert.equal((await search({ q: 'clockwork' })).items[0].brand, 'Skyline')

@@ -148,11 +148,12 @@ export class OutboxDispatcher {
    * hold up the events behind it. `quiet`: a batch whose events are tried one by one next.
    */
   private async deliver(claimed: Claimed[], work: (tx: Tx) => Promise<void | AfterCommit>, options: { quiet?: boolean } = {}): Promise<boolean> {
-    let after: AfterCommit | null = null
+    let after: void | AfterCommit
     try {
-      await this.sql.begin(async (tx) => {
-        after = (await work(tx)) ?? null
+      after = await this.sql.begin(async (tx) => {
+        const afterCommit = await work(tx)
         await tx`update platform.outbox set dispatched_at = now() where id = any(${claimed.map((c) => c.id)}::bigint[])`
+        return afterCommit
       })
     } catch (error) {
       const events = claimed.map((c) => c.event.eventId)
@@ -160,8 +161,7 @@ export class OutboxDispatcher {
       else this.log.warn({ err: error, eventId: events[0], type: claimed[0].event.type }, 'event handler failed; will retry')
       return false
     }
-    const afterCommit = after as AfterCommit | null
-    if (afterCommit) await afterCommit().catch((error: unknown) => this.log.warn({ err: error, eventId: claimed[0].event.eventId }, 'after-commit work of an event failed'))
+    if (after) await after().catch((error: unknown) => this.log.warn({ err: error, eventId: claimed[0].event.eventId }, 'after-commit work of an event failed'))
     return true
   }
 
