@@ -50,6 +50,7 @@ export function createModules(platform: Platform) {
     inventory,
     payments: paymentPortFrom(payments.gateway, () => payments.breakerState() === 'open'),
     regionOf: customers.regionOf,
+    claimer: platform.liveness,
   })
   // A charge whose answer checkout never got (timeout) can settle through the webhook.
   payments.onPaymentEvent(orders.onPaymentEvent)

@@ -5,6 +5,7 @@ import { createModules } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import type { Platform } from '../../src/platform/index.ts'
 import { connectKv } from '../../src/platform/kv/index.ts'
+import { startLiveness } from '../../src/platform/liveness.ts'
 import { createLogger } from '../../src/platform/telemetry/log.ts'
 import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
 import { ADJECTIVES, allBrands, CATALOG, LINES } from '../../src/seed/words.ts'
@@ -34,12 +35,15 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
   if (indexed) return reportBuffers(ctx)
   ctx.log('building the search index (bulk reindex)')
   const config = loadConfig({ LOG_LEVEL: 'warn' })
+  const kv = await connectKv(null, 'bench-reindex')
+  const log = createLogger('warn')
   const platform = {
     config,
-    log: createLogger('warn'),
+    log,
     metrics: createMetrics(false),
     sql: ctx.sql,
-    kv: await connectKv(null, 'bench-reindex'),
+    kv,
+    liveness: await startLiveness(kv, log),
     nats: null,
     embedded: null,
     readiness: {},
@@ -48,6 +52,7 @@ async function ensureIndex(ctx: LoadContext): Promise<void> {
     close: async () => {},
   } satisfies Platform
   const result = await createModules(platform).search.reindexAll()
+  await platform.liveness.stop()
   await platform.kv.close()
   ctx.log(`indexed ${result.products.toLocaleString('en-US')} products in ${(result.ms / 1000).toFixed(1)} s`)
   await reportBuffers(ctx)

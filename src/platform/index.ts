@@ -6,6 +6,7 @@ import { createLogger, throttledWarn, type Logger } from './telemetry/log.ts'
 import { createMetrics, type Metrics } from './telemetry/metrics.ts'
 import { join } from 'node:path'
 import { openNatsLink, type NatsLink } from './bus/nats-link.ts'
+import { startLiveness, type Liveness } from './liveness.ts'
 
 /** The infrastructure one process holds: pools and clients, opened once, closed once. */
 export interface Platform {
@@ -14,6 +15,8 @@ export interface Platform {
   metrics: Metrics
   sql: Sql
   kv: Kv
+  /** This process's id and whether another process is still alive (a key in the KV it renews). */
+  liveness: Liveness
   /** NATS, connected in the background (null without NATS_URL). */
   nats: NatsLink | null
   embedded: EmbeddedPostgres | null
@@ -82,6 +85,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     settings: sessionSettings,
   })
   const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
+  const liveness = await startLiveness(kv, log)
   const nats = config.natsUrl ? openNatsLink(config.natsUrl, config.instance, log) : null
 
   const readiness: Record<string, () => Promise<void>> = {
@@ -105,6 +109,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     metrics,
     sql,
     kv,
+    liveness,
     nats,
     embedded,
     readiness,
@@ -118,6 +123,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
       return pool
     },
     async close() {
+      await liveness.stop()
       await Promise.allSettled([sql.end({ timeout: 5 }), ...pools.map((pool) => pool.end({ timeout: 5 })), kv.close(), nats?.close()])
       await embedded?.stop()
     },

@@ -15,8 +15,9 @@ export function cartCheckoutPort(store: CartStore) {
      * capability, an account cart is its owner's), the card-testing limit, and the claim.
      *
      * The claim: one checkout of a cart at a time (a double click, two tabs: each with its own
-     * Idempotency-Key would otherwise place and charge an order each). Held by `holder` while
-     * the order is placed and charged, a minute at most (a process that died holding it).
+     * Idempotency-Key would otherwise place and charge an order each). Held by `holder` (the
+     * Idempotency-Key) while the order is placed and charged, a minute at most; a retry with
+     * the same key takes it again at once (its process died holding it).
      * It is taken in the same round trip as the reads, so a refused opening (no access, the
      * limit) still holds it: endCheckout lets it go in every case.
      *

@@ -134,9 +134,14 @@ export function createCartStore(kv: Kv) {
       await kv.del(keys.meta, keys.lines, keys.items)
     },
 
-    /** One checkout of a cart at a time: answers whether `holder` got it (for `ttlMs` at most). */
+    /**
+     * One checkout of a cart at a time: answers whether `holder` got it (for `ttlMs` at most).
+     * A holder that has it already gets it again: the retry of a checkout whose process died
+     * holding it (the Idempotency-Key is the holder, and only one request at a time may run
+     * under a key).
+     */
     claimCheckout(id: string, holder: string, ttlMs: number): Promise<boolean> {
-      return kv.set(keysOf(id).checkout, holder, { ttlMs, ifAbsent: true })
+      return kv.claim(keysOf(id).checkout, holder, ttlMs)
     },
 
     /** Lets the claim go, if `holder` still has it (one that outlived its minute may be another's now). */

@@ -52,6 +52,7 @@ describe('checkout, orders and payments', () => {
       catalog: modules.catalog,
       inventory: modules.inventory,
       payments: paymentPortFrom(modules.payments.gateway),
+      claimer: t.platform.liveness,
     }
   }
   const stock = async (variantId: string) => (await t.call('GET', `/admin/inventory/${variantId}`, { token })).body
@@ -734,6 +735,73 @@ describe('checkout, orders and payments', () => {
     assert.match(settled.body.detail, /nothing was charged/)
     assert.equal(chargesFor(lateOrder), 0)
     assert.deepEqual((await checkout(other, late)).body, settled.body, 'stored: the same answer again')
+  })
+
+  test("a checkout whose process died before placing its order: a retry takes the key (and the cart's claim) over at once; should the first wake up, its order cannot be placed", async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const modules = t.api.modules
+    // A process that stops beating (killed, or frozen long enough to be taken for dead):
+    // its request hangs after taking the key and the cart's claim, before placing the order.
+    let wakeUp = () => {}
+    const woken = new Promise<void>((resolve) => (wakeUp = resolve))
+    const frozen = {
+      ...checkoutDeps(),
+      claimer: { id: 'a-dead-process', isAlive: t.platform.liveness.isAlive },
+      catalog: { ...modules.catalog, variantsForCheckout: async (ids: string[]) => (await woken, modules.catalog.variantsForCheckout(ids)) },
+    }
+    const first = placeCheckout(frozen, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card })
+    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
+      assert.ok(i < 100, 'the first request claimed the key')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+
+    // Not two minutes of 409: its process is gone, so the retry goes on with the key now.
+    const retried = await checkout(cartId, key)
+    assert.equal(retried.status, 201, JSON.stringify(retried.body))
+    assert.equal(retried.body.status, 'paid')
+
+    // The first request was not dead after all: it wakes up and goes on, but the key is no
+    // longer its own, so its order rolls back with the transaction that would place it.
+    wakeUp()
+    const late = await first.then(
+      (answer) => answer,
+      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
+    )
+    assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'])
+    const orders = await t.platform.sql<{ id: string }[]>`select id from orders.orders where cart_id = ${cartId}`
+    assert.deepEqual(orders.map((o) => o.id), [retried.body.id], 'one order for the key')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
+    assert.equal(chargesFor(retried.body.id), 1)
+    assert.deepEqual((await checkout(cartId, key)).body, retried.body, "the retry's answer is the key's")
+  })
+
+  test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const slow = {
+      ...checkoutDeps(),
+      // Another process, alive: its liveness key is there.
+      claimer: { id: 'another-live-process', isAlive: t.platform.liveness.isAlive },
+      catalog: { ...t.api.modules.catalog, variantsForCheckout: async (ids: string[]) => (await held, t.api.modules.catalog.variantsForCheckout(ids)) },
+    }
+    await t.platform.kv.set('alive:another-live-process', '1', { ttlMs: 60_000 })
+    const first = placeCheckout(slow, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card })
+    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
+      assert.ok(i < 100, 'the first request claimed the key')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const retried = await checkout(cartId, key)
+    assert.deepEqual([retried.status, retried.body.code], [409, 'request_in_progress'])
+    release()
+    const answer = await first
+    assert.equal(answer.status, 201)
+    assert.deepEqual((await checkout(cartId, key)).body, answer.body)
+    await t.platform.kv.del('alive:another-live-process')
   })
 })
 

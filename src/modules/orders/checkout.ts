@@ -3,7 +3,7 @@ import { transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type StoredAnswer } from './idempotency.ts'
+import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
@@ -17,6 +17,8 @@ export interface CheckoutDeps {
   catalog: CatalogPort
   inventory: InventoryPort
   payments: PaymentPort
+  /** This process, claiming Idempotency-Keys; and whether the process running another's request is alive. */
+  claimer: KeyClaimer
 }
 
 export interface CheckoutInput {
@@ -42,9 +44,10 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
 export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
   // The card is part of the request identity but only as a hash: it is never stored.
   const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
-  const claim = await claimKey(deps.sql, input.idempotencyKey, hash)
-  if (claim.kind === 'stored') return claim.answer
-  if (claim.kind === 'resume') return resume(deps, input, claim.orderId, claim.accessToken)
+  const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash)
+  if (claimed.kind === 'stored') return claimed.answer
+  if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken)
+  const { claim } = claimed
 
   const progress: Progress = { placed: false, bought: null }
   try {
@@ -53,7 +56,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
     }
     if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
-    return await placeAndPay(deps, input, opened.lines, progress)
+    return await placeAndPay(deps, input, claim, opened.lines, progress)
   } catch (error) {
     if (progress.placed) throw error
     if (error instanceof AppError && KEPT_REFUSALS.has(error.code)) {
@@ -61,10 +64,10 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
       // (the 409 lost on the way, a client that retries by itself) gets it again instead of
       // buying at the new price or with the stock short. A new try is a new key.
       const answer = { status: error.status, body: problemOf(error) }
-      await finishKey(deps.sql, input.idempotencyKey, answer).catch(() => releaseKey(deps.sql, input.idempotencyKey).catch(() => {}))
+      await finishKey(deps.sql, input.idempotencyKey, answer, claim).catch(() => releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => {}))
       return answer
     }
-    await releaseKey(deps.sql, input.idempotencyKey).catch(() => {})
+    await releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => {})
     throw error
   } finally {
     // What was bought leaves the cart, and the claim goes, in one round trip.
@@ -139,7 +142,7 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
 /** A charge that arrived after its order was cancelled: the worker pays it back (order.charge_after_cancel). */
 const CANCELLED_THEN_CAPTURED = 'The order was cancelled before its payment arrived; the charge is refunded'
 
-async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: CheckoutLine[], progress: Progress): Promise<StoredAnswer> {
+async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: string, cartLines: CheckoutLine[], progress: Progress): Promise<StoredAnswer> {
   if (cartLines.length === 0) throw validationFailed([{ path: 'cart', message: 'the cart is empty' }])
 
   // Invariant 5: the price charged is the catalog's now, not the cart's.
@@ -196,7 +199,8 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, cartLines: 
       insertOrder(tx, newOrder),
       deps.inventory.reserve(tx, orderId, lines),
       writeEvent(tx, 'order.placed', { orderId }),
-      attachOrder(tx, input.idempotencyKey, orderId, accessToken),
+      // Fails (and the order rolls back) when a retry took the key over, taking this request for dead.
+      attachOrder(tx, input.idempotencyKey, claim, orderId, accessToken),
     ])
     if (!reserved.ok) {
       // Thrown inside the transaction: the order and every reservation roll back together.

@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Db, Sql } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { deleteBatch } from '../../platform/db/delete-batch.ts'
+import type { Liveness } from '../../platform/liveness.ts'
 
 const KEY_LIFE_HOURS = 24
-// A `running` key older than this belongs to a process that died mid-request: take it over.
+// A `running` key this old belongs to a process that died mid-request, whatever the
+// liveness keys say (a KV that cannot be asked, a key claimed before claims were recorded).
 const ABANDONED_AFTER_SECONDS = 120
 
 export interface StoredAnswer {
@@ -12,12 +14,15 @@ export interface StoredAnswer {
   body: unknown
 }
 
+/** Who may claim keys: this process, and whether the process holding a claim is alive. */
+export type KeyClaimer = Pick<Liveness, 'id' | 'isAlive'>
+
 /**
- * What a claim found: a new key (go on), a finished request (its answer), or an order to
- * answer from its current state (never place another): the request that placed it died,
- * or its charge outcome was unknown (202) and the order may have settled since.
+ * What a claim found: a new key (go on, holding `claim`), a finished request (its answer),
+ * or an order to answer from its current state (never place another): the request that
+ * placed it died, or its charge outcome was unknown (202) and the order may have settled since.
  */
-export type Claim = { kind: 'new' } | { kind: 'stored'; answer: StoredAnswer } | { kind: 'resume'; orderId: string; accessToken?: string }
+export type Claim = { kind: 'new'; claim: string } | { kind: 'stored'; answer: StoredAnswer } | { kind: 'resume'; orderId: string; accessToken?: string }
 
 /** The request's identity: the same fields in another order (a client that re-serializes) are the same request. */
 export function requestHash(parts: unknown): string {
@@ -34,22 +39,27 @@ function canonical(value: unknown): unknown {
   )
 }
 
+const newClaim = (claimer: KeyClaimer) => `${claimer.id}/${randomBytes(9).toString('base64url')}`
+const processOf = (claim: string) => claim.slice(0, claim.indexOf('/'))
+
 /**
  * Claims an Idempotency-Key for one request. Answers the stored answer when the same
  * request already finished; refuses a different request under the same key (422) and a
- * retry while the first is still running (409, safe to retry).
+ * retry while the first is still running (409, safe to retry). A running request whose
+ * process is gone (crashed, killed) is taken over at once: the retry goes on with it.
  */
-export async function claimKey(sql: Sql, key: string, hash: string): Promise<Claim> {
+export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash: string): Promise<Claim> {
   for (let attempt = 0; attempt < 3; attempt++) {
+    const claim = newClaim(claimer)
     const inserted = await sql`
-      insert into orders.idempotency_keys (key, request_hash, state, expires_at)
-      values (${key}, ${hash}, 'running', now() + ${KEY_LIFE_HOURS} * interval '1 hour')
+      insert into orders.idempotency_keys (key, request_hash, state, claim, expires_at)
+      values (${key}, ${hash}, 'running', ${claim}, now() + ${KEY_LIFE_HOURS} * interval '1 hour')
       on conflict (key) do nothing returning key`
-    if (inserted.length > 0) return { kind: 'new' }
+    if (inserted.length > 0) return { kind: 'new', claim }
 
-    const [existing] = await sql<{ request_hash: string; state: string; response_status: number | null; response_body: unknown; order_id: string | null; expired: boolean; abandoned: boolean }[]>`
-      select request_hash, state, response_status, response_body, order_id, expires_at < now() as expired,
-             (state = 'running' and updated_at < now() - ${ABANDONED_AFTER_SECONDS} * interval '1 second') as abandoned
+    const [existing] = await sql<{ request_hash: string; state: string; response_status: number | null; response_body: unknown; order_id: string | null; claim: string | null; expired: boolean; overdue: boolean }[]>`
+      select request_hash, state, response_status, response_body, order_id, claim, expires_at < now() as expired,
+             updated_at < now() - ${ABANDONED_AFTER_SECONDS} * interval '1 second' as overdue
       from orders.idempotency_keys where key = ${key}`
     if (!existing) continue // released meanwhile: try the insert again
     if (existing.expired) {
@@ -60,25 +70,27 @@ export async function claimKey(sql: Sql, key: string, hash: string): Promise<Cla
       throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)
     }
     if (existing.state === 'done') return { kind: 'stored', answer: { status: existing.response_status!, body: existing.response_body } }
-    if (existing.state === 'pending' && existing.order_id) {
-      // The 202 told a guest the order's access token; every later answer tells it again.
-      const accessToken = (existing.response_body as { accessToken?: string } | null)?.accessToken
-      return { kind: 'resume', orderId: existing.order_id, ...(accessToken && { accessToken }) }
-    }
-    if (existing.abandoned) {
-      const taken = await sql`
-        update orders.idempotency_keys set updated_at = now()
-        where key = ${key} and state = 'running' and updated_at < now() - ${ABANDONED_AFTER_SECONDS} * interval '1 second'
-        returning key`
-      if (taken.length > 0) {
-        if (!existing.order_id) return { kind: 'new' }
-        const accessToken = (existing.response_body as { accessToken?: string } | null)?.accessToken
-        return { kind: 'resume', orderId: existing.order_id, ...(accessToken && { accessToken }) }
-      }
+    if (existing.state === 'pending' && existing.order_id) return resumeOf(existing.order_id, existing.response_body)
+    const abandoned = existing.overdue || (existing.claim !== null && !(await claimer.isAlive(processOf(existing.claim))))
+    if (abandoned) {
+      // Taken over only from the claim that was read: of two retries racing, one wins. An
+      // order the dead request placed (read again here: it may have committed meanwhile) is
+      // resumed, never placed again.
+      const [taken] = await sql<{ order_id: string | null; response_body: unknown }[]>`
+        update orders.idempotency_keys set claim = ${claim}, updated_at = now()
+        where key = ${key} and state = 'running' and claim is not distinct from ${existing.claim}
+        returning order_id, response_body`
+      if (taken) return taken.order_id ? resumeOf(taken.order_id, taken.response_body) : { kind: 'new', claim }
     }
     throw inProgress()
   }
   throw inProgress()
+}
+
+/** A guest's access token, which the order keeps only as a hash, is told again from the key. */
+function resumeOf(orderId: string, body: unknown): Claim {
+  const accessToken = (body as { accessToken?: string } | null)?.accessToken
+  return { kind: 'resume', orderId, ...(accessToken && { accessToken }) }
 }
 
 const inProgress = () => new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', { retryAfter: 1 }, 409)
@@ -87,10 +99,13 @@ const inProgress = () => new AppError('request_in_progress', 'A request with thi
  * Ties the key to the order it placed, in the order's transaction, with a guest order's
  * access token: should the request die before answering, the retry that resumes the order
  * tells the guest the token (the order keeps only its hash). The key's row goes after 24 h.
+ * Only while `claim` still holds the key: a request taken for dead (a retry took the key
+ * over) fails here, and its order rolls back with the transaction.
  */
-export async function attachOrder(tx: Db, key: string, orderId: string, accessToken?: string): Promise<void> {
+export async function attachOrder(tx: Db, key: string, claim: string, orderId: string, accessToken?: string): Promise<void> {
   const body = accessToken ? tx.json({ accessToken } as never) : null
-  await tx`update orders.idempotency_keys set order_id = ${orderId}, response_body = ${body}, updated_at = now() where key = ${key}`
+  const attached = await tx`update orders.idempotency_keys set order_id = ${orderId}, response_body = ${body}, updated_at = now() where key = ${key} and claim = ${claim} returning key`
+  if (attached.length === 0) throw inProgress()
 }
 
 /**
@@ -104,12 +119,16 @@ export async function keepPending(db: Db, key: string, answer?: StoredAnswer): P
   await db`update orders.idempotency_keys set ${set} where key = ${key} and state <> 'done'`
 }
 
-/** Stores the final answer: every retry with this key gets it. `db`: the settling transaction. */
-export async function finishKey(db: Db, key: string, answer: StoredAnswer): Promise<void> {
+/**
+ * Stores the final answer: every retry with this key gets it. `db`: the settling transaction.
+ * `claim`: only while that claim holds the key (an answer before any order was placed; once
+ * an order is tied to the key, every request under it answers that order).
+ */
+export async function finishKey(db: Db, key: string, answer: StoredAnswer, claim?: string): Promise<void> {
   await db`
     update orders.idempotency_keys
     set state = 'done', response_status = ${answer.status}, response_body = ${db.json(answer.body as never)}, updated_at = now()
-    where key = ${key}`
+    where key = ${key} ${claim === undefined ? db`` : db`and claim = ${claim}`}`
 }
 
 /**
@@ -120,10 +139,13 @@ export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> 
   return deleteBatch(sql, { table: 'orders.idempotency_keys', key: 'key', where: sql`expires_at < now()`, orderBy: sql`expires_at`, limit: batch })
 }
 
-/** Forgets the key: the request did not change anything, so the same key may try again. */
-export async function releaseKey(sql: Sql, key: string, options: { alsoPending?: boolean } = {}): Promise<void> {
+/**
+ * Forgets the key: the request did not change anything, so the same key may try again.
+ * `claim`: only while that claim holds it (not a key a retry took over meanwhile).
+ */
+export async function releaseKey(sql: Sql, key: string, options: { claim?: string; alsoPending?: boolean } = {}): Promise<void> {
   const states = options.alsoPending ? ['running', 'pending'] : ['running']
-  await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[])`
+  await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[]) ${options.claim === undefined ? sql`` : sql`and claim = ${options.claim}`}`
 }
 
 /**
@@ -133,18 +155,18 @@ export async function releaseKey(sql: Sql, key: string, options: { alsoPending?:
  * key go. Without a key the action just runs; it is safe to repeat anyway (the refund is
  * keyed at the gateway by the order).
  */
-export async function onceWithKey<T>(sql: Sql, key: string | undefined, identity: Record<string, unknown>, action: () => Promise<T>): Promise<T> {
+export async function onceWithKey<T>(sql: Sql, claimer: KeyClaimer, key: string | undefined, identity: Record<string, unknown>, action: () => Promise<T>): Promise<T> {
   if (key === undefined) return action()
-  const claim = await claimKey(sql, key, requestHash(identity))
+  const claim = await claimKey(sql, claimer, key, requestHash(identity))
   // A merchant action never leaves a key pending: only a checkout's can be resumed.
   if (claim.kind === 'resume') throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)
   if (claim.kind === 'stored') return claim.answer.body as T
   try {
     const answer = await action()
-    await finishKey(sql, key, { status: 200, body: answer })
+    await finishKey(sql, key, { status: 200, body: answer }, claim.claim)
     return answer
   } catch (error) {
-    await releaseKey(sql, key).catch(() => {})
+    await releaseKey(sql, key, { claim: claim.claim }).catch(() => {})
     throw error
   }
 }

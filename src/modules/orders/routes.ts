@@ -83,7 +83,7 @@ export function orderRoutes(deps: OrderRouteDeps) {
           { schema: { tags: ['admin'], params: OrderParams, headers: OptionalIdempotencyHeaders, body: NoBody, security } },
           async (request) => {
             const who = await actor(request)
-            return onceWithKey(deps.sql, request.headers['idempotency-key'], { action: name, order: request.params.id }, () => act(deps, request.params.id, who))
+            return onceWithKey(deps.sql, deps.claimer, request.headers['idempotency-key'], { action: name, order: request.params.id }, () => act(deps, request.params.id, who))
           },
         )
       }

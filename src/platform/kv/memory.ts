@@ -176,6 +176,13 @@ export class MemoryKv implements Kv {
     }
   }
 
+  async claim(key: string, holder: string, ttlMs: number) {
+    const held = this.string(key)
+    if (held !== null && held !== holder) return false
+    this.entries.set(key, { value: holder, expiresAt: Date.now() + ttlMs })
+    return true
+  }
+
   async delIfEquals(key: string, value: string) {
     if (this.string(key) !== value) return false
     this.entries.delete(key)

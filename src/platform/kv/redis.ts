@@ -45,6 +45,12 @@ for i = 3, #ARGV, 2 do
 end
 return 0`
 
+const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+if held and held ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`
+
 const DEL_IF_EQUALS = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
@@ -97,6 +103,7 @@ export class RedisKv implements Kv {
     // defineCommand runs the script by its SHA (EVALSHA) and prefixes KEYS like any key.
     this.redis.defineCommand('hincrbyWithin', { lua: HINCRBY_WITHIN })
     this.redis.defineCommand('hsubtractOrDelete', { lua: HSUBTRACT_OR_DELETE })
+    this.redis.defineCommand('claim', { numberOfKeys: 1, lua: CLAIM })
     this.redis.defineCommand('delIfEquals', { numberOfKeys: 1, lua: DEL_IF_EQUALS })
   }
 
@@ -217,6 +224,11 @@ export class RedisKv implements Kv {
     const keys = [key, options.alsoDeleteFrom ?? key, ...(options.once ? [options.once.key] : [])]
     const once = options.once ? [options.once.id, Math.max(1, Math.round(options.once.ttlMs))] : ['', 0]
     await this.run(() => run(keys.length, ...keys, ...once, ...pairs))
+  }
+
+  async claim(key: string, holder: string, ttlMs: number) {
+    const run = (this.redis as unknown as { claim: (key: string, holder: string, ttlMs: number) => Promise<number> }).claim.bind(this.redis)
+    return (await this.run(() => run(key, holder, ttlMs))) === 1
   }
 
   async delIfEquals(key: string, value: string) {

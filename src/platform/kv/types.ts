@@ -39,6 +39,12 @@ export interface Kv {
    * the hash does not hold are left alone, and no key is created.
    */
   hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: HashSubtractOptions): Promise<void>
+  /**
+   * Atomic: sets the key to `holder` for `ttlMs` when it is absent or already holds `holder`
+   * (a claim taken, or taken again by its holder, as a retry after a crash does). Answers
+   * whether `holder` has it now.
+   */
+  claim(key: string, holder: string, ttlMs: number): Promise<boolean>
   /** Atomic: deletes the key only while it holds `value` (a claim let go by its holder only). Answers whether it did. */
   delIfEquals(key: string, value: string): Promise<boolean>
 
