@@ -13,9 +13,14 @@ export interface ProductForIndex {
   category: string
   /** The first image, or null. */
   image: string | null
-  createdAt: Date
-  /** Changes on every product write: an indexer keeps the newest state it has seen. */
-  updatedAt: Date
+  /** ISO 8601 in UTC to the microsecond, as stored (a Date would keep milliseconds). */
+  createdAt: string
+  /**
+   * Changes on every product write, by at least a microsecond: an indexer keeps the newest
+   * state it has seen. ISO 8601 in UTC to the microsecond: two writes within a millisecond
+   * stay in order.
+   */
+  updatedAt: string
   /** Lowest and highest variant price, minor units; 0 for a product without variants. */
   minPrice: number
   maxPrice: number
@@ -23,7 +28,9 @@ export interface ProductForIndex {
   variantIds: string[]
 }
 
-interface Row extends Omit<ProductRow, 'images' | 'variants'> {
+interface Row extends Omit<ProductRow, 'images' | 'variants' | 'created_at' | 'updated_at'> {
+  created_at: string
+  updated_at: string
   image: string | null
   min_price: string | null
   max_price: string | null
@@ -33,7 +40,9 @@ interface Row extends Omit<ProductRow, 'images' | 'variants'> {
 
 // Variant aggregates per product through the variants_product index.
 const COLUMNS = (db: Db) => db`
-  p.id, p.slug, p.name, p.description, p.brand, p.category_path, p.images ->> 0 as image, p.created_at, p.updated_at,
+  p.id, p.slug, p.name, p.description, p.brand, p.category_path, p.images ->> 0 as image,
+  to_char(p.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at,
+  to_char(p.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as updated_at,
   v.min_price, v.max_price, v.currency, v.variant_ids`
 const VARIANTS = (db: Db) => db`
   cross join lateral (

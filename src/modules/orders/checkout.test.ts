@@ -495,6 +495,31 @@ describe('checkout, orders and payments', () => {
     assert.equal(emptyRes.body.errors[0].path, 'cart')
   })
 
+  test('order lists page through orders placed within one millisecond: none skipped', async () => {
+    const email = `pager-${randomUUID().slice(0, 6)}@shop.test`
+    const shopper = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const { variants: [v] } = await product([10])
+    const cartId = (await t.call('GET', '/store/customers/me/cart', { token: shopper })).body.id
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) {
+      await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: v, quantity: 1 }, token: shopper })
+      const placed = await checkout(cartId, randomUUID(), CARDS.ok, shopper)
+      assert.equal(placed.status, 201)
+      ids.push(placed.body.id)
+    }
+    // PostgreSQL keeps microseconds: three orders in one millisecond, as a burst places them.
+    for (const [i, id] of ids.entries()) await t.platform.sql`update orders.orders set created_at = ${`2026-01-01T00:00:00.000${i + 1}00Z`}::text::timestamptz where id = ${id}`
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await t.call('GET', `/store/customers/me/orders?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: shopper })
+      assert.equal(page.status, 200)
+      seen.push(...page.body.items.map((o) => o.id))
+      cursor = page.body.nextCursor
+    } while (cursor && seen.length < 10)
+    assert.deepEqual(seen, [...ids].reverse(), 'newest first, every one once')
+  })
+
   test('account orders: only the owner sees them; admin lists, fulfils, cancels and refunds', async () => {
     const register = async (email: string) =>
       (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string

@@ -4,9 +4,11 @@ import { orderView } from './order-view.ts'
 import { findLines, listOrders } from './repo.ts'
 import type { OrderStatus } from './state-machine.ts'
 
-const encode = (createdAt: Date, id: string) => Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString('base64url')
+/** `createdAt`: microseconds, as PostgreSQL stores it (listOrders' cursor_time). */
+const encode = (createdAt: string, id: string) => Buffer.from(JSON.stringify([createdAt, id])).toString('base64url')
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+// Microseconds; cursors given out before they were kept carry milliseconds.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.(\d{3}|\d{6})Z$/
 /** Order ids are `ord_` and base64url (newOrderId); a NUL or other control character would be a 500 from PostgreSQL. */
 const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -35,5 +37,5 @@ export async function listOrderPage(sql: Sql, query: { customerId?: string; stat
   const page = rows.slice(0, limit)
   const items = await Promise.all(page.map(async (row) => orderView(row, await findLines(sql, row.id))))
   const last = page[page.length - 1]
-  return { items, nextCursor: rows.length > limit ? encode(last.created_at, last.id) : null }
+  return { items, nextCursor: rows.length > limit ? encode(last.cursor_time, last.id) : null }
 }

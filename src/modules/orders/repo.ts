@@ -119,13 +119,16 @@ export async function setPaymentId(db: Db, orderId: string, paymentId: string): 
 export async function listOrders(
   db: Db,
   filter: { customerId?: string; status?: OrderStatus; before?: { createdAt: string; id: string }; limit: number },
-): Promise<OrderRow[]> {
-  return db<OrderRow[]>`
-    select * from orders.orders
+): Promise<(OrderRow & { cursor_time: string })[]> {
+  // The cursor keeps created_at to the microsecond, as stored: a JS Date keeps milliseconds,
+  // and the orders after a page's last one in the same millisecond would be skipped. (It is
+  // sent back as text: a timestamptz parameter goes through a Date in postgres.js.)
+  return db<(OrderRow & { cursor_time: string })[]>`
+    select *, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time from orders.orders
     where true
       ${filter.customerId ? db`and customer_id = ${filter.customerId}` : db``}
       ${filter.status ? db`and status = ${filter.status}` : db``}
-      ${filter.before ? db`and (created_at, id) < (${filter.before.createdAt}::timestamptz, ${filter.before.id})` : db``}
+      ${filter.before ? db`and (created_at, id) < (${filter.before.createdAt}::text::timestamptz, ${filter.before.id})` : db``}
     order by created_at desc, id desc
     limit ${filter.limit}`
 }

@@ -114,9 +114,10 @@ export interface IndexDocument {
   minPrice: number
   maxPrice: number
   inStock: boolean
-  createdAt: Date
-  /** The catalog's updated_at: a write carrying an older one than the index holds is ignored. */
-  sourceUpdatedAt: Date
+  /** ISO 8601 in UTC, to the microsecond. */
+  createdAt: string
+  /** The catalog's updated_at (ISO, to the microsecond): a write carrying an older one than the index holds is ignored. */
+  sourceUpdatedAt: string
 }
 
 /** The write side. */

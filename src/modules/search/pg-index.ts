@@ -45,8 +45,8 @@ function columns(documents: IndexDocument[]) {
     maxPrices: documents.map((d) => d.maxPrice),
     // As text: postgres.js would send a boolean array as a single boolean.
     inStock: documents.map((d) => (d.inStock ? 'true' : 'false')),
-    createdAt: documents.map((d) => d.createdAt.toISOString()),
-    updatedAt: documents.map((d) => d.sourceUpdatedAt.toISOString()),
+    createdAt: documents.map((d) => d.createdAt),
+    updatedAt: documents.map((d) => d.sourceUpdatedAt),
   }
 }
 
@@ -57,7 +57,7 @@ const INCOMING = (db: Db, documents: IndexDocument[]) => {
     select * from unnest(
       ${c.ids}::bigint[], ${c.slugs}::text[], ${c.names}::text[], ${c.brands}::text[], ${c.categories}::text[],
       ${c.descriptions}::text[], ${c.images as string[]}::text[], ${c.currencies}::text[], ${c.minPrices}::bigint[],
-      ${c.maxPrices}::bigint[], ${c.inStock}::text[]::boolean[], ${c.createdAt}::timestamptz[], ${c.updatedAt}::timestamptz[]
+      ${c.maxPrices}::bigint[], ${c.inStock}::text[]::boolean[], ${c.createdAt}::text[]::timestamptz[], ${c.updatedAt}::text[]::timestamptz[]
     ) as t(product_id, slug, name, brand, category_path, description, image, currency, min_price, max_price,
            in_stock, created_at, source_updated_at)
     order by product_id`

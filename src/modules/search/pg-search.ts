@@ -153,7 +153,9 @@ function orderingOf(db: Db, request: SearchRequest): Ordering {
       return {
         key: db`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`,
         by: db`created_at desc, product_id desc`,
-        after: (p) => db`(created_at, product_id) < (${p.key}::timestamptz, ${p.id}::bigint)`,
+        // As text: a timestamptz parameter goes through a Date in postgres.js, which keeps
+        // milliseconds, and the products after the key in the same millisecond would be skipped.
+        after: (p) => db`(created_at, product_id) < (${p.key}::text::timestamptz, ${p.id}::bigint)`,
       }
   }
 }

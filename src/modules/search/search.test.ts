@@ -285,6 +285,39 @@ describe('search over HTTP', () => {
     assert.deepEqual((await t.call('GET', '/store/search/suggest?q=ze')).body.items, [])
   })
 
+  test('newest first pages through products created within one millisecond, and keeps two changes within one in order', async () => {
+    const ids: string[] = []
+    for (const name of ['Quillon Lantern', 'Quillon Lamp', 'Quillon Torch']) {
+      const created = await t.call('POST', '/admin/products', { token, body: productBody({ name, brand: 'Skyward', category: 'accessories/lights', price: 1999, stock: 2 }) })
+      ids.push(created.body.id)
+    }
+    // PostgreSQL keeps microseconds: three products in one millisecond, as an import creates them.
+    for (const [i, id] of ids.entries()) await t.platform.sql`update catalog.products set created_at = ${`2026-01-01T00:00:00.000${i + 1}00Z`}::text::timestamptz where id = ${id}`
+    await t.drainEvents()
+    await t.platform.sql.begin((tx) => t.api.modules.search.onProductsUpdated(ids.map((id) => ({ eventId: randomUUID(), type: 'product.updated', payload: { productId: id }, createdAt: new Date().toISOString() })), tx))
+    const seen: string[] = []
+    let cursor: string | null = null
+    do {
+      const page: { items: { id: string }[]; nextCursor: string | null } = await search({ q: 'quillon', sort: 'newest', limit: 1, ...(cursor ? { cursor } : {}) })
+      seen.push(...page.items.map((i) => i.id))
+      cursor = page.nextCursor
+    } while (cursor && seen.length < 10)
+    assert.deepEqual(seen, [...ids].reverse(), 'every one once, newest first')
+
+    // Two states of one product a microsecond apart, within one millisecond: once the newer
+    // is indexed, a read of the older one (a refresh that read before it) changes nothing.
+    const [id] = ids
+    const indexAs = async (name: string, updatedAt: string) => {
+      await t.platform.sql`update catalog.products set name = ${name}, updated_at = ${updatedAt}::text::timestamptz where id = ${id}`
+      await t.platform.sql.begin((tx) => t.api.modules.search.onProductsUpdated([{ eventId: randomUUID(), type: 'product.updated', payload: { productId: id }, createdAt: new Date().toISOString() }], tx))
+      return (await t.platform.sql<{ name: string }[]>`select name from search.documents where product_id = ${id}`)[0].name
+    }
+    assert.equal(await indexAs('Quillon Lantern Newer', '2030-01-01T00:00:00.000457Z'), 'Quillon Lantern Newer')
+    assert.equal(await indexAs('Quillon Lantern Older', '2030-01-01T00:00:00.000456Z'), 'Quillon Lantern Newer', 'the older state does not overwrite the newer')
+    for (const id of ids) await t.call('DELETE', `/admin/products/${id}`, { token })
+    await t.drainEvents()
+  })
+
   test('the index follows every change, whatever the clocks: a change is versioned by the database, past the one before', async () => {
     const created = await t.call('POST', '/admin/products', {
       token,
