@@ -1,14 +1,17 @@
 // Cursors are opaque to clients. Inside: the sort, the last item's sort key and id, a
 // fingerprint of the query it belongs to (a cursor from another query is refused rather
-// than silently answering nonsense), and for the typo fallback the corrected text, so the
-// following pages stay in the same mode.
+// than silently answering nonsense), and whether the first page was the typo fallback, so
+// the following pages stay in the same mode. Not the corrected text: a client could edit
+// it into a query of its own (or into syntax PostgreSQL fails on), and cursors are not
+// signed. Later pages correct the text again.
 import { createHash } from 'node:crypto'
 import { validationFailed } from '../../platform/http/errors.ts'
 import type { Matching, SearchFilters, SearchSort, SortPosition } from './engine.ts'
 
 export interface CursorState {
   position: SortPosition
-  matching: Matching
+  /** The first page's mode: `similar` (the typo fallback) corrects the text again. */
+  mode: Matching['kind']
 }
 
 interface Payload {
@@ -16,7 +19,8 @@ interface Payload {
   f: string
   k: string
   i: string
-  c?: string | null
+  /** 1: the typo fallback. */
+  s?: 1
 }
 
 const ID = /^[0-9]{1,18}$/
@@ -41,7 +45,7 @@ export function fingerprint(text: string, filters: SearchFilters, sort: SearchSo
 
 export function encodeCursor(state: CursorState, queryFingerprint: string): string {
   const payload: Payload = { v: 1, f: queryFingerprint, k: state.position.key, i: state.position.id }
-  if (state.matching.kind === 'similar') payload.c = state.matching.corrected
+  if (state.mode === 'similar') payload.s = 1
   return Buffer.from(JSON.stringify(payload)).toString('base64url')
 }
 
@@ -60,14 +64,13 @@ export function decodeCursor(cursor: string, sort: SearchSort, queryFingerprint:
     throw refuse(`is not a cursor for sort=${sort}`)
   }
   if (payload.f !== queryFingerprint) throw refuse('belongs to another query; start again without it')
-  if (payload.c !== undefined && payload.c !== null && (typeof payload.c !== 'string' || payload.c.length > 200)) {
-    throw refuse('is not a cursor this API gave out')
-  }
-  if (typeof payload.c === 'string' && /[\u0000-\u001f]/.test(payload.c)) throw refuse('is not a cursor this API gave out')
+  // Anything else in it was not written by encodeCursor (cursors once carried the corrected
+  // text, as `c`: those are refused too, and the client starts again from the first page).
+  const known = new Set(['v', 'f', 'k', 'i', 's'])
+  if ((payload.s !== undefined && payload.s !== 1) || Object.keys(payload).some((key) => !known.has(key))) throw refuse('is not a cursor this API gave out')
   // What PostgreSQL can read back: a bigint, a year from 1 (else a 22xxx error, not a 400).
   if (sort === 'newest' ? payload.k.startsWith('0000') || Number.isNaN(Date.parse(payload.k)) : !fitsBigint(payload.k)) {
     throw refuse('is not a cursor this API gave out')
   }
-  const matching: Matching = payload.c === undefined ? { kind: 'fulltext' } : { kind: 'similar', corrected: payload.c ?? null }
-  return { position: { key: payload.k, id: payload.i }, matching }
+  return { position: { key: payload.k, id: payload.i }, mode: payload.s === 1 ? 'similar' : 'fulltext' }
 }

@@ -6,7 +6,7 @@ import type { Db, Sql } from '../../platform/db/index.ts'
 import type { Matching, ProductSummary, SearchEngine, SearchFilters, SearchPage, SearchRequest, SortPosition } from './engine.ts'
 import { facetsOf, PRICE_BOUNDS, type Group } from './facets.ts'
 import { correctWords, suggestTerms } from './pg-vocabulary.ts'
-import { parseText, prefixQuery } from './query-text.ts'
+import { lowerLikePostgres, parseText, prefixQuery } from './query-text.ts'
 
 export interface PgSearchOptions {
   sql: Sql
@@ -57,10 +57,10 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
     from (
       select true as known, term_key as word from (
         select term_key from search.terms
-        where kind = 'word' and term_key like ${prefix.toLowerCase() + '%'} and products > 0
+        where kind = 'word' and term_key like ${lowerLikePostgres(prefix) + '%'} and products > 0
         order by products desc limit ${PREFIX_EXPANSIONS}) completions
       union all
-      select false, ${prefix.toLowerCase()}
+      select false, ${lowerLikePostgres(prefix)}
     ) words
     left join lateral unnest(tsvector_to_array(to_tsvector('english', word))) as stem on true)`
   return head ? db`(${words} && ${startsWith})` : startsWith
@@ -83,11 +83,13 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
   if (matching.kind === 'fulltext') {
     // The exact-name test runs on every match. lower() converts each name to wide characters
     // and back (about 4 % of a search); lower() maps character to character, so a name of
-    // another length can never equal the text, and its length is checked first.
+    // another length can never equal the text, and its length is checked first. A trailing
+    // space (a finished last word) is no part of the name.
+    const name = text.trim()
     return {
       queries: db`${query} as tsq`,
       match: db`d.document @@ q.tsq`,
-      score: db`((case when char_length(d.name) = ${[...text].length} and lower(d.name) = ${text.toLowerCase()} then ${EXACT_NAME_BOOST} else 0 end)
+      score: db`((case when char_length(d.name) = ${[...name].length} and lower(d.name) = ${lowerLikePostgres(name)} then ${EXACT_NAME_BOOST} else 0 end)
                  + round(ts_rank(d.document, q.tsq) * 1000000))::bigint`,
     }
   }
@@ -246,7 +248,7 @@ async function exactNameItems(db: Db, text: string, ordering: Ordering, { querie
     page as (
       select * from (
         select ${SUMMARY_COLUMNS(db)}, ${score} as score from q, search.documents d
-        where lower(d.name) = ${text.toLowerCase()} and ${match} ${filters}
+        where lower(d.name) = ${lowerLikePostgres(text.trim())} and ${match} ${filters}
       ) named where ${after}
     )
     select ${ITEMS(db, ordering)}`

@@ -55,9 +55,24 @@ export function prefixQuery(prefix: string): string {
   return `${prefix}:*`
 }
 
+/**
+ * Lower case as PostgreSQL's lower() makes it (libc or the builtin provider: one character
+ * for one, simple case mapping), for text compared with what it lower-cased (term keys,
+ * names). JavaScript's toLowerCase maps a few by context or to two characters: "İ" became
+ * "i" plus a combining dot, and "İpek" found no completion that "ipek" found.
+ */
+export function lowerLikePostgres(text: string): string {
+  let lowered = ''
+  for (const c of text) {
+    const mapped = c.toLowerCase()
+    lowered += mapped.length === c.length ? mapped : String.fromCodePoint(mapped.codePointAt(0)!)
+  }
+  return lowered
+}
+
 /** Lower-cased words worth checking for typos (3 letters or more). */
 export function wordsOf(text: string): string[] {
-  const words = (text.toLowerCase().match(WORD) ?? []).filter((w) => w.length >= 3)
+  const words = (lowerLikePostgres(text).match(WORD) ?? []).filter((w) => w.length >= 3)
   return [...new Set(words)].slice(0, MAX_CORRECTED_WORDS)
 }
 
@@ -102,10 +117,10 @@ export function editsOf(word: string): Edit[] {
 
 /** The text with words replaced by their corrections, everything else kept as typed. */
 export function applyCorrections(text: string, corrections: Map<string, string>): string {
-  return text.replace(WORD, (word) => corrections.get(word.toLowerCase()) ?? word)
+  return text.replace(WORD, (word) => corrections.get(lowerLikePostgres(word)) ?? word)
 }
 
 /** Normalizes a completion prefix the way search.terms keys are stored; a trailing space is kept (a finished word). */
 export function prefixKey(text: string): string {
-  return text.normalize('NFC').replace(CONTROL, ' ').replace(/\s+/g, ' ').trimStart().toLowerCase()
+  return lowerLikePostgres(text.normalize('NFC').replace(CONTROL, ' ').replace(/\s+/g, ' ').trimStart())
 }

@@ -48,15 +48,19 @@ function answer(page: SearchPage, matching: Matching, queryFingerprint: string):
     total: page.total,
     totalIsEstimate: page.totalIsEstimate,
     facets: page.facets,
-    nextCursor: page.next ? encodeCursor({ position: page.next, matching }, queryFingerprint) : null,
+    nextCursor: page.next ? encodeCursor({ position: page.next, mode: matching.kind }, queryFingerprint) : null,
     ...(matching.kind === 'similar' && matching.corrected ? { didYouMean: matching.corrected } : {}),
   }
 }
 
 export async function searchProducts(engine: SearchEngine, prepared: PreparedSearch): Promise<SearchAnswerT> {
   const { request: base, cursor, fingerprint: queryFingerprint } = prepared
-  // A later page stays in the mode its first page was answered in.
-  if (cursor) return answer(await engine.search({ ...base, matching: cursor.matching }), cursor.matching, queryFingerprint)
+  // A later page stays in the mode its first page was answered in (the typo fallback
+  // corrects the text again: the cursor does not carry it).
+  if (cursor) {
+    const matching: Matching = cursor.mode === 'similar' ? { kind: 'similar', corrected: (await engine.correct(base.text)).corrected } : { kind: 'fulltext' }
+    return answer(await engine.search({ ...base, matching }), matching, queryFingerprint)
+  }
 
   const fulltext: Matching = { kind: 'fulltext' }
   const page = await engine.search({ ...base, matching: fulltext })

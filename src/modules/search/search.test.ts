@@ -401,6 +401,79 @@ describe('search over HTTP', () => {
     }
   })
 
+  test('an edited cursor is a 400 and never a query: its correction can only be one of its own text', async () => {
+    const forge = (cursor: string, change: Record<string, unknown>) =>
+      Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(cursor, 'base64url').toString()), ...change })).toString('base64url')
+    const plain = await search({ q: 'boot', limit: 1 })
+    const typo = await search({ q: 'northpaek', limit: 1 })
+    assert.equal(typo.didYouMean, 'northpeak')
+    const forged: [string, string][] = [
+      // Dashes PostgreSQL's websearch_to_tsquery fails on ("tsquery stack too small"): a
+      // database error each time, and six of them opened the search breaker for everyone.
+      ['boot', forge(plain.nextCursor, { c: '-'.repeat(60) })],
+      ['northpaek', forge(typo.nextCursor, { c: '-'.repeat(60) })],
+      // Another query under this one's name.
+      ['northpaek', forge(typo.nextCursor, { c: 'boot' })],
+      ['northpaek', forge(typo.nextCursor, { c: 'northpeak -x' })],
+    ]
+    for (let round = 0; round < 3; round++) {
+      for (const [q, cursor] of forged) {
+        const res = await t.call('GET', `/store/search?q=${q}&limit=1&cursor=${cursor}`)
+        assert.equal(res.status, 400, `${q} ${Buffer.from(cursor, 'base64url').toString()}`)
+        assert.equal(res.body.errors[0].path, 'cursor')
+      }
+    }
+    assert.equal((await t.call('GET', '/store/search?q=boot')).status, 200, 'search is still on')
+    // The cursors given out still work.
+    assert.equal((await t.call('GET', `/store/search?q=northpaek&limit=1&cursor=${typo.nextCursor}`)).status, 200)
+    const brand = await t.call('GET', `/store/search?q=boot&brand=${encodeURIComponent('North\u0000peak')}`)
+    assert.equal(brand.status, 400, 'a NUL in a brand: refused, not a 500 from PostgreSQL')
+    assert.match(brand.body.errors[0].path, /^brand/)
+  })
+
+  test('a word only descriptions hold is a word, not a typo; a last word no known word starts with is one', async () => {
+    // "cool" is in one description only ("Cool on hot days."): the full-text answer stands.
+    // As a typo it became "wool", and the shirts whose names look like "shirt cool".
+    const cool = await search({ q: 'shirt cool' })
+    assert.deepEqual(names(cool), ['Linen Summer Shirt'])
+    assert.equal(cool.didYouMean, undefined)
+    // "bots" begins no known word ("bottle" would have its stem, "bot"): a typo of "boots".
+    const bots = await search({ q: 'hiking bots' })
+    assert.ok(bots.didYouMean, JSON.stringify(bots))
+    assert.ok(names(bots).includes('Trailrunner Waterproof Hiking Boot'))
+  })
+
+  test('a finished last word (a trailing space) still puts the product named so first', async () => {
+    // Ranked by the words alone, this one comes before "Trail Boot": it says them more often.
+    const laces = await t.call('POST', '/admin/products', {
+      token,
+      body: productBody({ name: 'Trail Boot Laces', brand: 'Northpeak', category: 'footwear/care', price: 599, stock: 9, description: 'Laces for a trail boot: trail boot laces, for any trail boot.' }),
+    })
+    await t.drainEvents()
+    try {
+      assert.equal((await search({ q: 'boot trail ' })).items[0].name, 'Trail Boot Laces', 'no product is named "boot trail"')
+      for (const q of ['trail boot', 'trail boot ']) assert.equal((await search({ q })).items[0].name, 'Trail Boot', JSON.stringify(q))
+    } finally {
+      await t.call('DELETE', `/admin/products/${laces.body.id}`, { token })
+      await t.drainEvents()
+    }
+  })
+
+  test('lower case as PostgreSQL makes it: completions and exact names of words with İ', async () => {
+    const created = await t.call('POST', '/admin/products', { token, body: productBody({ name: 'İpek Silk Scarf', brand: 'Bosphorus', category: 'apparel/scarves', price: 3999, stock: 3 }) })
+    await t.drainEvents()
+    try {
+      for (const q of ['ip', 'İp', 'İpek s']) {
+        const texts = (await t.call('GET', `/store/search/suggest?q=${encodeURIComponent(q)}`)).body.items.map((s: { text: string }) => s.text)
+        assert.ok(texts.includes('İpek Silk Scarf'), `${q}: ${JSON.stringify(texts)}`)
+      }
+      assert.equal((await search({ q: 'İpek silk scarf' })).items[0].name, 'İpek Silk Scarf')
+    } finally {
+      await t.call('DELETE', `/admin/products/${created.body.id}`, { token })
+      await t.drainEvents()
+    }
+  })
+
   test('any text in q is just text', async () => {
     const nasty = [
       `"`, `'`, `''`, `boot:*`, `boot:A`, `a & b | !c`, `(boot`, `boot)`, `!!!`, `\\`, `boot\\`, `<->`, `boot <-> trail`,

@@ -61,11 +61,14 @@ export const PATTERNS = {
   httpUrl: '^https?://',
   /** Something@something.tld, spaces around allowed (trimmed); any script: an address like ünï@exämple.com is an address. */
   email: '^\\s*[^@\\s]+@[^@\\s]+\\.[^@\\s]+\\s*$',
+  /** No control characters: PostgreSQL refuses a NUL in text (a 500 otherwise), and none belongs in a name. */
+  noControl: '^[^\\u0000-\\u001f\\u007f]*$',
 } as const
 export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.notBlank]: 'must not be blank',
   [PATTERNS.httpUrl]: 'must be an http or https URL',
   [PATTERNS.email]: 'is not an e-mail address',
+  [PATTERNS.noControl]: 'must not contain control characters',
 }
 
 export const validationFailed = (errors: FieldError[]) =>
