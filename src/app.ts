@@ -134,6 +134,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   dispatcher.onBatch('order.paid_after_checkout', async (events) => void (await Promise.all(events.map((event) => modules.orders.onPaidAfterCheckout(event)))))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
   if (reconciles) dispatcher.on('order.charge_after_cancel', (event, tx) => modules.orders.onChargeAfterCancel(event, tx))
+  if (reconciles) dispatcher.on('order.duplicate_charge', (event, tx) => modules.orders.onDuplicateCharge(event, tx))
   // With NATS every event also goes to JetStream, for consumers outside this process.
   const publisher = platform.nats ? new JetStreamPublisher(platform.sql, platform.nats, eventStream(platform.config.instance), platform.log) : null
   const housekeepingTasks: HousekeepingTask[] = [

@@ -9,7 +9,8 @@ import { DataDirInUse } from './platform/db/embedded.ts'
 import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
-import { startGatewayProcess } from './modules/payments/index.ts'
+import { startClusterSimulator, startGatewayProcess } from './modules/payments/index.ts'
+import type { Simulator } from './modules/payments/index.ts'
 import { createLogger } from './platform/telemetry/log.ts'
 
 const ROLES = ['start', 'api', 'worker', 'gateway', 'migrate', 'seed', 'reindex'] as const
@@ -75,14 +76,27 @@ const CRASH_WINDOW_MS = 60_000
 
 async function run(role: Role, config: Readonly<Config>, args: string[]): Promise<void> {
   if (role === 'api' && config.webConcurrency > 1 && cluster.isPrimary) {
-    // Several API processes share the port; the primary only supervises. Each runs its own
-    // in-process card simulator: one shared secret lets any of them verify any one's webhooks.
-    const shared = config.gatewaySecret === null ? { GATEWAY_SECRET: randomBytes(32).toString('hex') } : {}
+    // Several API processes share the port; the primary supervises them, and without a
+    // GATEWAY_URL runs the card simulator they all use (startClusterSimulator says why).
+    const shared: Record<string, string> = {}
+    let simulator: Simulator | null = null
+    if (config.gatewayUrl === null) {
+      const secret = config.gatewaySecret ?? randomBytes(32).toString('hex')
+      let apiPort: number | null = config.port === 0 ? null : config.port
+      cluster.on('listening', (_worker, address) => (apiPort ??= address.port))
+      const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host
+      const log = createLogger(config.logLevel, 'gateway')
+      simulator = await startClusterSimulator(config, log, secret, () => (apiPort === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${apiPort}/webhooks/payments`))
+      log.info({ url: simulator.url }, 'card simulator running in the cluster primary, for every api process')
+      Object.assign(shared, { GATEWAY_URL: simulator.url, GATEWAY_SECRET: secret })
+    }
     for (let i = 0; i < config.webConcurrency; i++) cluster.fork(shared)
     serveClusterMetrics()
     let stopping = false
     const recentExits: number[] = []
     cluster.on('exit', (worker, code, signal) => {
+      // The last worker gone after a stop (or giving up): the simulator goes too, and the primary exits.
+      if (stopping && Object.values(cluster.workers ?? {}).every((other) => !other || other.isDead())) void simulator?.close()
       if (stopping) return
       // A worker that died (a crash, the OOM killer) is replaced, or the machine would serve
       // on fewer cores until someone noticed. Dying again and again is a broken release or

@@ -632,6 +632,34 @@ describe('checkout, orders and payments', () => {
     assert.equal(chargesFor(orderId), 1)
   })
 
+  test('a second payment captured for an order already paid is refunded; the order stays paid by the first', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const paid = await checkout(cartId)
+    assert.equal(paid.status, 201)
+    const orderId = paid.body.id
+    const [{ payment_id: first }] = await t.platform.sql<{ payment_id: string }[]>`select payment_id from orders.orders where id = ${orderId}`
+    // Another charge for the order under another key: what a processor at fault (or a second
+    // one that knew nothing of the first) does. Its webhook reports it.
+    const gateway = t.api.modules.payments.gateway
+    const rogue = await gateway.authorize({ orderId, amount: paid.body.total, card: body().payment.card, capture: true }, `rogue:${orderId}`)
+    assert.ok(rogue.ok)
+    const second = rogue.payment.id
+    for (let i = 0; (await t.platform.sql`select 1 from payments.webhook_events where payment_id = ${second}`).length === 0; i++) {
+      assert.ok(i < 100, 'the webhook of the second charge arrived')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await t.drainEvents()
+    const status = async (paymentId: string) => {
+      const found = await gateway.status({ paymentId })
+      return found.ok ? found.payment.status : found.code
+    }
+    assert.equal(await status(second), 'refunded', 'the second charge is paid back')
+    assert.equal(await status(first), 'captured', 'the first stands')
+    const [order] = await t.platform.sql<{ status: string; payment_id: string }[]>`select status, payment_id from orders.orders where id = ${orderId}`
+    assert.deepEqual([order.status, order.payment_id], ['paid', first])
+  })
+
   test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 2]])

@@ -1,7 +1,7 @@
 // Orders: checkout, the order state machine, order reads and merchant actions, and the
 // reconciliation of charges whose outcome checkout never learned. The only file other modules import.
 import { purgeExpiredKeys } from './idempotency.ts'
-import { reconcilePendingPayments, refundChargeAfterCancel } from './order-actions.ts'
+import { reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
 import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { Tx } from '../../platform/db/index.ts'
@@ -31,6 +31,8 @@ export function createOrdersModule(deps: OrdersDeps) {
     },
     /** Worker, on `order.charge_after_cancel`: refunds a charge captured for an order cancelled before it arrived. */
     onChargeAfterCancel: (event: { payload: unknown }, tx: Tx) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }, tx),
+    /** Worker, on `order.duplicate_charge`: refunds a second payment captured for an order already paid. */
+    onDuplicateCharge: (event: { payload: unknown }, tx: Tx) => refundDuplicateCharge(deps, event.payload as { orderId: string; paymentId: string }, tx),
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
     reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
     /** Housekeeping: deletes a batch of Idempotency-Keys past their 24 hours; answers how many. */

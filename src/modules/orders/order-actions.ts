@@ -102,6 +102,20 @@ export async function refundChargeAfterCancel(deps: ActionDeps, payload: { order
 }
 
 /**
+ * Worker: pays back a second payment captured for an order another payment paid
+ * (payment-outcome.ts), keyed by that payment, so its several reports refund it once.
+ * Throws while the gateway does not confirm, so the event is tried again.
+ */
+export async function refundDuplicateCharge(deps: ActionDeps, payload: { orderId: string; paymentId: string }, tx: Tx) {
+  const order = await findOrder(tx, payload.orderId)
+  if (!order) return
+  const amount = { amount: Number(order.total), currency: order.currency.trim() }
+  const refund = await deps.payments.refund(payload.paymentId, amount, `refund:${payload.paymentId}`)
+  if (!refund.ok) throw new Error(`refund of the duplicate charge ${payload.paymentId} of ${order.id} not confirmed: ${refund.reason}`)
+  deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a duplicate charge was refunded')
+}
+
+/**
  * Settles orders whose charge outcome checkout never learned (gateway timeout): asks the
  * gateway what happened under the order's payment key. Never charges.
  */

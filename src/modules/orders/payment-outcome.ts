@@ -61,6 +61,14 @@ export async function applyChargeOutcomeIn(
       ])
       return order.status
     }
+    if (outcome.status === 'captured' && order.paymentId !== null && order.paymentId !== outcome.paymentId) {
+      // A second payment captured for an order another one paid: the customer was charged
+      // twice (a processor's fault, or two processors that each knew only their own charges).
+      // The worker pays it back (refundDuplicateCharge), keyed by the payment.
+      deps.log?.error({ orderId, paidBy: order.paymentId, duplicate: outcome.paymentId, actor }, 'a second payment was captured for an order already paid; refunding it')
+      await Promise.all([writeEvent(tx, 'order.duplicate_charge', { orderId, paymentId: outcome.paymentId }), alongside(order.status)])
+      return order.status
+    }
     await alongside(order.status)
     return order.status
   }

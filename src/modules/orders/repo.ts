@@ -89,6 +89,8 @@ export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]
 export interface LockedOrder {
   status: OrderStatus
   cartId: string | null
+  /** The captured payment that paid it; null before (and for a free order). */
+  paymentId: string | null
   total: number
   currency: string
   lines: { variantId: string; quantity: number }[]
@@ -105,7 +107,7 @@ export async function lockOrder(
 ): Promise<LockedOrder | null> {
   // One round trip: the lines come along as JSON with the locked row.
   const [row] = await tx<LockedOrder[]>`
-    select o.status, o.cart_id as "cartId", o.total::bigint::float8 as total, trim(o.currency) as currency,
+    select o.status, o.cart_id as "cartId", o.payment_id as "paymentId", o.total::bigint::float8 as total, trim(o.currency) as currency,
            (select coalesce(json_agg(json_build_object('variantId', l.variant_id::text, 'quantity', l.quantity) order by l.variant_id), '[]')
             from orders.order_lines l where l.order_id = o.id) as lines
     from orders.orders o where o.id = ${orderId} for update`

@@ -147,6 +147,22 @@ export function startGatewayProcess(config: Readonly<Config>, log: Logger): Prom
   })
 }
 
+/**
+ * The card simulator of an api cluster's primary (no GATEWAY_URL): one for all its
+ * processes, as a card processor is one. A simulator in each process knew only that
+ * process's charges: a checkout retried on another process found none and charged again.
+ */
+export function startClusterSimulator(config: Readonly<Config>, log: Logger, secret: string, webhookUrl: () => string | null): Promise<Simulator> {
+  return startSimulator({
+    secret,
+    webhookUrl: () => config.gatewayWebhookUrl ?? webhookUrl(),
+    latencyMs: config.simulatorLatencyMs,
+    failureRate: config.simulatorFailureRate,
+    slowMs: config.simulatorSlowMs,
+    log,
+  })
+}
+
 function localUrl(server: Server, path: string): string | null {
   const address = server.address()
   if (address === null || typeof address === 'string') return null
