@@ -395,7 +395,7 @@ describe('checkout, orders and payments', () => {
     assert.equal(res.status, 202, JSON.stringify(res.body))
     const orderId = res.body.id
     // A verified event for this order id, but for 1 cent (someone else's payment).
-    const forged = { type: 'payment.captured', payment: { id: 'pay_forged', orderId, amount: { amount: 1, currency: 'USD' } } }
+    const forged = { type: 'payment.captured', payment: { id: 'pay_forged', orderId, status: 'captured', amount: { amount: 1, currency: 'USD' } } }
     await t.platform.sql.begin((tx) => t.api.modules.orders.onPaymentEvent(forged, tx))
     const [pending] = await t.platform.sql`select status, payment_id from orders.orders where id = ${orderId}`
     assert.deepEqual([pending.status, pending.payment_id], ['pending_payment', null])
@@ -658,6 +658,28 @@ describe('checkout, orders and payments', () => {
     assert.equal(await status(first), 'captured', 'the first stands')
     const [order] = await t.platform.sql<{ status: string; payment_id: string }[]>`select status, payment_id from orders.orders where id = ${orderId}`
     assert.deepEqual([order.status, order.payment_id], ['paid', first])
+  })
+
+  test('a payment the processor reports refunded refunds its order: stock back, no fulfilment after', async () => {
+    const { variants: [v] } = await product([5])
+    const paid = await checkout(await cartWith([[v, 2]]))
+    assert.equal(paid.status, 201)
+    const orderId = paid.body.id
+    const [{ payment_id: paymentId }] = await t.platform.sql<{ payment_id: string }[]>`select payment_id from orders.orders where id = ${orderId}`
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [3, 2])
+    // Refunded at the processor, the platform not told by the answer (it was lost, and the
+    // merchant saw a 503; or the refund was made in the processor's dashboard): its webhook tells.
+    const refunded = await t.api.modules.payments.gateway.refund(paymentId, undefined, `dashboard:${orderId}`)
+    assert.ok(refunded.ok)
+    const status = async () => (await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`)[0].status
+    for (let i = 0; (await status()) !== 'refunded'; i++) {
+      assert.ok(i < 100, 'the refund webhook refunded the order')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0], 'the units are back on sale')
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token })).status, 409, 'a refunded order is not shipped')
+    const [transitionRow] = await t.platform.sql<{ actor: string }[]>`select actor from orders.transitions where order_id = ${orderId} and to_status = 'refunded'`
+    assert.equal(transitionRow.actor, 'webhook')
   })
 
   test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {

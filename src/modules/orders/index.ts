@@ -1,7 +1,7 @@
 // Orders: checkout, the order state machine, order reads and merchant actions, and the
 // reconciliation of charges whose outcome checkout never learned. The only file other modules import.
 import { purgeExpiredKeys } from './idempotency.ts'
-import { reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
+import { applyRefundReport, reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
 import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { Tx } from '../../platform/db/index.ts'
@@ -16,12 +16,15 @@ export function createOrdersModule(deps: OrdersDeps) {
   return {
     routes: orderRoutes(deps),
     /** A verified payment webhook: settles a pending order the same way checkout would (idempotent). */
-    async onPaymentEvent(event: { type: string; payment: { id: string; orderId: string; amount: { amount: number; currency: string } } }, tx: Tx): Promise<void> {
+    async onPaymentEvent(event: { type: string; payment: { id: string; orderId: string; status: string; amount: { amount: number; currency: string } } }, tx: Tx): Promise<void> {
       const amount = event.payment.amount
       if (event.type === 'payment.captured') {
         await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'captured', paymentId: event.payment.id, amount }, 'webhook')
       } else if (event.type === 'payment.declined') {
         await applyChargeOutcomeIn(tx, deps, event.payment.orderId, { status: 'declined', amount }, 'webhook')
+      } else if (event.type === 'payment.refunded' && event.payment.status === 'refunded') {
+        // Fully refunded (a part refunded leaves the order as it is: orders have no part-refunded state).
+        await applyRefundReport(tx, deps, { orderId: event.payment.orderId, paymentId: event.payment.id }, 'webhook')
       }
     },
     /** Worker, on `order.paid_after_checkout`: the bought lines leave the cart they came from. */

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, lockOrder, pendingPaymentsOlderThan, type OrderRow } from './repo.ts'
+import { findOrder, lockOrder, pendingPaymentsOlderThan, type LockedOrder, type OrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -76,11 +76,31 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
     const locked = await lockedOrder(tx, orderId)
-    if (locked.status === 'refunded') return // a concurrent retry got here first
-    await transition(tx, orderId, locked.status, 'refunded', actor, 'refunded')
-    if (locked.status === 'paid') await deps.inventory.returnSold(tx, orderId, locked.lines, actor)
+    if (locked.status === 'refunded') return // a concurrent retry (or the refund's webhook) got here first
+    await recordRefund(tx, deps, orderId, locked, actor)
   })
   return view(deps, orderId)
+}
+
+/** The order refunded, its stock back on sale unless it was fulfilled (shipped goods are not stock). */
+async function recordRefund(tx: Tx, deps: Pick<ActionDeps, 'inventory'>, orderId: string, locked: LockedOrder, actor: string) {
+  await transition(tx, orderId, locked.status, 'refunded', actor, 'refunded')
+  if (locked.status === 'paid') await deps.inventory.returnSold(tx, orderId, locked.lines, actor)
+}
+
+/**
+ * The processor reports a payment fully refunded (payment.refunded): a refund whose answer
+ * was lost (the merchant saw a 503), or one made in the processor's own dashboard. The
+ * order it paid is refunded too, or it would stay paid, and could be fulfilled, with the
+ * money back with the customer. Another payment's refund (a duplicate charge paid back)
+ * changes nothing.
+ */
+export async function applyRefundReport(tx: Tx, deps: Pick<ActionDeps, 'inventory' | 'log'>, report: { orderId: string; paymentId: string }, actor: string) {
+  const locked = await lockOrder(tx, report.orderId)
+  if (!locked || locked.paymentId !== report.paymentId) return
+  if (locked.status !== 'paid' && locked.status !== 'fulfilled') return
+  await recordRefund(tx, deps, report.orderId, locked, actor)
+  deps.log.warn({ orderId: report.orderId, paymentId: report.paymentId }, 'the processor reported the payment refunded: the order is refunded')
 }
 
 /** The order's whole charge back, keyed by the order: a retried refund (or a second report of one charge) pays once. */
