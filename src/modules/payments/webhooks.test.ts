@@ -121,6 +121,27 @@ test('a signed body that is not a payment event is refused with 400 naming the b
   }
 })
 
+test('a signed event PostgreSQL could not store or date is refused with 400, not a 500 the processor retries', async () => {
+  const withPayment = (change: Record<string, unknown>) => {
+    const event = wireEvent()
+    return { ...event, data: { payment: { ...event.data.payment, ...change } } }
+  }
+  const bodies = [
+    { ...wireEvent(), created: 9007199254740991 },
+    { ...wireEvent(), created: -1e14 },
+    { ...wireEvent(), id: 'evt_\u0000' },
+    withPayment({ id: 'pay_\u0000x' }),
+    withPayment({ orderId: 'ord_\u0000' }),
+    withPayment({ orderId: 'ord_\ud800' }),
+    withPayment({ last4: '\udc00' }),
+  ]
+  for (const event of bodies) {
+    const res = await signed(JSON.stringify(event))
+    assert.equal(res.status, 400, JSON.stringify(event))
+    assert.equal(res.body.errors[0].path, 'body')
+  }
+})
+
 test('a failing subscriber rolls the record back, so the redelivery is handled', async () => {
   const event = wireEvent()
   const body = JSON.stringify(event)

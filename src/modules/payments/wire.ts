@@ -43,7 +43,16 @@ const STATUSES: readonly PaymentStatus[] = ['processing', 'authorized', 'capture
 
 type Json = Record<string, unknown>
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
-const isText = (value: unknown): value is string => typeof value === 'string' && value.length > 0
+/**
+ * Text PostgreSQL can store: no NUL (text refuses it) and no lone UTF-16 surrogate (jsonb
+ * refuses it). A signed event carrying either is still malformed: a 400, never a 500 that
+ * the processor would retry for days.
+ */
+const STORABLE = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/
+const isString = (value: unknown): value is string => typeof value === 'string' && STORABLE.test(value)
+const isText = (value: unknown): value is string => isString(value) && value.length > 0
+/** Event times in Unix seconds that make a date: from 1970 to the end of year 9999. */
+const isEpochSeconds = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 253_402_300_799
 const isAmount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
 export function parseWirePayment(value: unknown): WirePayment | null {
@@ -55,9 +64,9 @@ export function parseWirePayment(value: unknown): WirePayment | null {
     isAmount(value.amount) &&
     isAmount(value.amountRefunded) &&
     isText(value.currency) &&
-    typeof value.orderId === 'string' &&
-    (value.declineCode === null || typeof value.declineCode === 'string') &&
-    typeof value.last4 === 'string' &&
+    isString(value.orderId) &&
+    (value.declineCode === null || isString(value.declineCode)) &&
+    isString(value.last4) &&
     isText(value.created)
   return ok ? (value as unknown as WirePayment) : null
 }
@@ -69,7 +78,7 @@ export function parseWireRefund(value: unknown): WireRefund | null {
 }
 
 export function parseWireEvent(value: unknown): WireEvent | null {
-  if (!isObject(value) || value.object !== 'event' || !isText(value.id) || !Number.isSafeInteger(value.created)) return null
+  if (!isObject(value) || value.object !== 'event' || !isText(value.id) || !isEpochSeconds(value.created)) return null
   if (!PAYMENT_EVENT_TYPES.includes(value.type as PaymentEventType)) return null
   if (!isObject(value.data) || parseWirePayment(value.data.payment) === null) return null
   return value as unknown as WireEvent
