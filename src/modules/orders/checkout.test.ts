@@ -572,8 +572,13 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(retried.body, refunded.body)
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/refund`, { token })).status, 409)
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token, headers: refundKey })).status, 422, 'the key is the refund\'s')
+    // A shopper's checkout under the same key is another namespace: no conflict either way.
+    const shopperWithTheKey = await checkout(await cartWith([[v, 1]]), refundKey['idempotency-key'])
+    assert.equal(shopperWithTheKey.status, 201, JSON.stringify(shopperWithTheKey.body))
+    assert.equal((await t.call('POST', `/admin/orders/${orderId}/refund`, { token, headers: refundKey })).status, 200, 'the refund still answers its key')
+    await t.call('POST', `/admin/orders/${shopperWithTheKey.body.id}/refund`, { token })
     assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions, 1, 'refunded once at the gateway')
-    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [10, 0], 'refunded before fulfilment: stock returns')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [10, 0], 'refunded before fulfilment: stock returns (the shopper\'s order too)')
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/cancel`, { token })).status, 409)
 
     const second = await checkout(await cartWith([[v, 1]]))
@@ -804,6 +809,9 @@ describe('checkout, orders and payments', () => {
     await t.platform.sql`update orders.orders set created_at = now() - interval '1 hour' where id = ${lateOrder}`
     await modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 60 })
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 0])
+    const [cancelled] = await t.platform.sql<{ actor: string; reason: string }[]>`select actor, reason from orders.transitions where order_id = ${lateOrder} and to_status = 'cancelled'`
+    assert.equal(cancelled.actor, 'reconciliation')
+    assert.match(cancelled.reason, /hold ran out.*nothing charged/, 'not recorded as a decline: nothing was declined')
     await age(late)
     const settled = await checkout(other, late)
     assert.deepEqual([settled.status, settled.body.orderId], [402, lateOrder])

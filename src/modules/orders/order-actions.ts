@@ -149,7 +149,7 @@ export async function reconcilePendingPayments(deps: ActionDeps, options: { olde
       settled++
     } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - options.holdSeconds * 1000) {
       // The charge never reached the gateway and the hold ran out: the units go back on sale.
-      await applyChargeOutcome(deps, order.id, { status: 'declined' }, 'reconciliation')
+      await applyChargeOutcome(deps, order.id, { status: 'expired' }, 'reconciliation')
       settled++
     }
   }

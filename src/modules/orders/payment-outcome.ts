@@ -6,7 +6,14 @@ import { writeEvent } from '../../platform/bus/outbox.ts'
 import { transition, type OrderStatus } from './state-machine.ts'
 
 /** A webhook's report carries the payment's amount: a capture counts only for the order's total. */
-type Known = { status: 'captured'; paymentId: string; amount?: Money } | { status: 'declined'; amount?: Money } | { status: 'unknown' } | ChargeOutcome
+/** `expired`: reconciliation's, for a charge that never reached the gateway before the hold ran out. */
+type Known = { status: 'captured'; paymentId: string; amount?: Money } | { status: 'declined'; amount?: Money } | { status: 'expired' } | { status: 'unknown' } | ChargeOutcome
+
+const CANCEL_REASONS: Record<string, string> = {
+  not_sent: 'payment service unavailable; nothing charged',
+  expired: 'the hold ran out before the payment reached the gateway; nothing charged',
+  declined: 'payment declined',
+}
 
 /**
  * Records what the gateway said about an order's charge: captured -> paid (held units
@@ -92,7 +99,7 @@ export async function applyChargeOutcomeIn(
   }
   await Promise.all([
     deps.inventory.release(tx, orderId, lines, actor),
-    transition(tx, orderId, 'pending_payment', 'cancelled', actor, outcome.status === 'not_sent' ? 'payment service unavailable; nothing charged' : 'payment declined'),
+    transition(tx, orderId, 'pending_payment', 'cancelled', actor, CANCEL_REASONS[outcome.status]),
     alongside('cancelled'),
   ])
   return 'cancelled'
