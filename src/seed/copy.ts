@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import type { Writable } from 'node:stream'
 import type postgres from 'postgres'
 import type { Sql } from '../platform/db/index.ts'
-import { generateChunk, type CatalogSink, type SeedProduct, type SeedVariant } from './generator.ts'
+import { generateChunk, OPENING_STOCK, SEED_ACTOR, type CatalogSink, type SeedProduct, type SeedVariant } from './generator.ts'
 import type { ChunkWriter } from './writer.ts'
 
 type Conn = postgres.ReservedSql
@@ -113,6 +113,8 @@ class CopySink implements CatalogSink {
   readonly products = new CopyText()
   readonly variants = new CopyText()
   readonly stock = new CopyText()
+  /** Each variant's opening stock as its first ledger entry (writer.ts, OPENING_STOCK). */
+  readonly ledger = new CopyText()
 
   product(p: SeedProduct): void {
     this.products.line(`${p.id}\t${copyText(p.slug)}\t${copyText(p.name)}\t${copyText(p.description)}\t${copyText(p.brand)}\t${copyText(p.category)}\t${copyText(p.images)}\t${p.createdAt}\t${p.createdAt}\n`)
@@ -121,6 +123,7 @@ class CopySink implements CatalogSink {
   variant(v: SeedVariant): void {
     this.variants.line(`${v.id}\t${v.productId}\t${copyText(v.sku)}\t${copyText(v.title)}\t${v.price}\tUSD\t${v.position}\n`)
     this.stock.line(`${v.id}\t${v.available}\n`)
+    this.ledger.line(`${v.id}\t${SEED_ACTOR}\t${OPENING_STOCK}\t${v.available}\n`)
   }
 }
 
@@ -150,7 +153,10 @@ export async function openCopyWriter(sql: Sql): Promise<ChunkWriter> {
         await productsDone
         await copyRows(conn, 'catalog.variants', VARIANT_COLUMNS, rows.variants.finish())
       })
-      const stockDone = stock.run((conn) => copyRows(conn, 'inventory.stock', 'variant_id, available', rows.stock.finish()))
+      const stockDone = stock.run(async (conn) => {
+        await copyRows(conn, 'inventory.stock', 'variant_id, available', rows.stock.finish())
+        await copyRows(conn, 'inventory.ledger', 'variant_id, actor, reason, delta_available', rows.ledger.finish())
+      })
       await Promise.all([productsDone, variantsDone, stockDone])
     },
     async close() {

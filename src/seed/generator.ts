@@ -186,3 +186,8 @@ export function generateChunk(plan: ChunkPlan, sink: CatalogSink): number {
   }
   return variantId - plan.variantIdStart
 }
+
+// The seeded stock is the ledger's first entry for each variant, as an admin's set would be:
+// the ledger then adds up to the stock from the first row on.
+export const SEED_ACTOR = 'seed'
+export const OPENING_STOCK = 'opening stock'

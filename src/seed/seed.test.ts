@@ -73,6 +73,12 @@ test('seeds a realistic, repeatable catalog', async () => {
       select count(*)::int as n from catalog.variants v where not exists (select 1 from inventory.stock s where s.variant_id = v.id)`
     assert.equal(orphans.n, 0, 'every variant has a stock row')
     assert.equal(counts.stock, counts.variants)
+    // The ledger adds up to the stock from the start: the opening stock is its first entry.
+    const [ledger] = await first.sql<{ entries: number; mismatched: number }[]>`
+      select (select count(*)::int from inventory.ledger where actor = 'seed' and reason = 'opening stock') as entries,
+             (select count(*)::int from inventory.stock s
+              where s.available <> coalesce((select sum(delta_available) from inventory.ledger l where l.variant_id = s.variant_id), 0)) as mismatched`
+    assert.deepEqual(ledger, { entries: counts.variants, mismatched: 0 })
 
     const [sample] = await first.sql<{ slug: string; images: string[]; price: string; category_path: string; parent: string | null }[]>`
       select p.slug, p.images, v.price_amount::text as price, p.category_path, c.parent_path as parent

@@ -1,6 +1,6 @@
 // Where generated chunks go: COPY FROM STDIN on PostgreSQL, multi-row INSERTs elsewhere.
 import type { Sql } from '../platform/db/index.ts'
-import { generateChunk, type CatalogSink, type ChunkPlan, type SeedProduct, type SeedVariant } from './generator.ts'
+import { generateChunk, OPENING_STOCK, SEED_ACTOR, type CatalogSink, type ChunkPlan, type SeedProduct, type SeedVariant } from './generator.ts'
 import { openCopyWriter } from './copy.ts'
 
 export type SeedMethod = 'copy' | 'insert'
@@ -62,8 +62,13 @@ async function insertRows(sql: Sql, products: SeedProduct[], variants: SeedVaria
                 ${variants.map((v) => v.price)}::bigint[], ${variants.map((v) => v.position)}::int[])
       as t(id, product_id, sku, title, price_amount, position)`
   await sql`
-    insert into inventory.stock (variant_id, available)
-    select * from unnest(${variantIds}::bigint[], ${variants.map((v) => v.available)}::int[])`
+    with stock as (
+      insert into inventory.stock (variant_id, available)
+      select * from unnest(${variantIds}::bigint[], ${variants.map((v) => v.available)}::int[])
+      returning variant_id, available
+    )
+    insert into inventory.ledger (variant_id, actor, reason, delta_available)
+    select variant_id, ${SEED_ACTOR}, ${OPENING_STOCK}, available from stock`
 }
 
 function insertWriter(sql: Sql): ChunkWriter {
