@@ -113,6 +113,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
   })
 
+  /**
+   * Sends the answer, unless this request was picked for a failure after processing (every
+   * /v1/ call may be, reads and replays too: reconciliation's lookups meet failures as well).
+   */
+  function answer(request: FastifyRequest, reply: FastifyReply, response: StoredResponse) {
+    if (faulted.has(request)) return problem(reply, failure(500, 'simulated_failure', 'Simulated processor failure after processing', 'api_error'))
+    return problem(reply, response)
+  }
+
   /** Runs `work` at most once per idempotency key; repeats get the stored answer. */
   async function keyed(request: FastifyRequest, reply: FastifyReply, operation: Operation, input: unknown, work: () => Promise<StoredResponse> | StoredResponse) {
     const key = request.headers['idempotency-key']
@@ -129,7 +138,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     if (claim.kind === 'replay') {
       reply.header('idempotent-replayed', 'true')
-      return problem(reply, claim.response)
+      return answer(request, reply, claim.response)
     }
     let response: StoredResponse
     try {
@@ -141,8 +150,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     // Refusals are not kept: the caller may fix the cause and retry with the same key.
     if (response.status >= 400) ledger.release(key)
     else ledger.complete(key, response)
-    if (faulted.has(request)) return problem(reply, failure(500, 'simulated_failure', 'Simulated processor failure after processing', 'api_error'))
-    return problem(reply, response)
+    return answer(request, reply, response)
   }
 
   app.get('/health/live', async () => ({ status: 'ok' }))
@@ -167,7 +175,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
   app.get('/v1/payments/:id', { schema: { params: PAYMENT_PARAMS } }, async (request, reply) => {
     const payment = ledger.payment((request.params as { id: string }).id)
-    return payment ? wireOf(payment) : problem(reply, failure(404, 'not_found', 'No such payment'))
+    return answer(request, reply, payment ? { status: 200, body: wireOf(payment) } : failure(404, 'not_found', 'No such payment'))
   })
 
   // "What happened to this key?" for reconciliation: the payment the key created or acted on.
@@ -175,7 +183,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const key = (request.query as { idempotencyKey?: unknown }).idempotencyKey
     if (typeof key !== 'string' || key === '') return problem(reply, failure(400, 'invalid_request', 'Give ?idempotencyKey='))
     const payment = ledger.paymentForKey(key)
-    return { object: 'list', items: payment ? [wireOf(payment)] : [] }
+    return answer(request, reply, { status: 200, body: { object: 'list', items: payment ? [wireOf(payment)] : [] } })
   })
 
   // Test-only introspection and control (this is a simulator; a real processor has neither).

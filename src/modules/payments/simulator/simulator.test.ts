@@ -177,6 +177,11 @@ test('faults: failure rate 1 answers 500 without charging; failAfterProcessing c
     const lost = await post('/v1/payments', payment(), key)
     assert.equal(lost.status, 500)
     assert.equal((await get(`/v1/_stats?idempotencyKey=${key}`)).body.executions, 1, 'charged although the answer was a 500')
+    // Every call counted as failed fails: lookups and replays too (reconciliation meets them).
+    const failuresBefore = simulator.stats().requests.injectedFailures
+    assert.equal((await get(`/v1/payments?idempotencyKey=${encodeURIComponent(key)}`)).status, 500)
+    assert.equal((await post('/v1/payments', payment(), key)).status, 500, 'a replay')
+    assert.equal(simulator.stats().requests.injectedFailures, failuresBefore + 2)
   } finally {
     simulator.update({ failureRate: 0, failAfterProcessing: false })
   }
