@@ -27,7 +27,7 @@ test('opening a checkout takes the claim before it reads the lines: a checkout e
   calls.length = 0
   const opened = await cartCheckoutPort(store).beginCheckout(cartId, null, 'key-1')
   assert.equal(opened.kind, 'open')
-  assert.match(calls[0], /^set .*:checkout$/, calls.join(' | '))
+  assert.match(calls[0], /^claim .*:checkout$/, calls.join(" | "))
   assert.ok(calls.findIndex((c) => /^hgetall .*:lines$/.test(c)) > 0)
 })
 
