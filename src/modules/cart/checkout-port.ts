@@ -16,8 +16,9 @@ export function cartCheckoutPort(store: CartStore) {
      *
      * The claim: one checkout of a cart at a time (a double click, two tabs: each with its own
      * Idempotency-Key would otherwise place and charge an order each). Held by `holder` (the
-     * Idempotency-Key) while the order is placed and charged, a minute at most; a retry with
-     * the same key takes it again at once (its process died holding it).
+     * request's claim on its Idempotency-Key) while the order is placed and charged, a minute
+     * at most; a retry that took the key over from a dead request takes it over too
+     * (`replacing`), at once.
      * It is taken in the same round trip as the reads, so a refused opening (no access, the
      * limit) still holds it: endCheckout lets it go in every case.
      *
@@ -25,12 +26,12 @@ export function cartCheckoutPort(store: CartStore) {
      * cart with DECLINES_PER_CART of them within the hour is refused further checkouts until
      * the hour is over. Per cart, not per IP: behind a proxy many shoppers share one address.
      */
-    async beginCheckout(cartId: string, customerId: string | null, holder: string): Promise<CheckoutOpening> {
+    async beginCheckout(cartId: string, customerId: string | null, holder: string, replacing?: string): Promise<CheckoutOpening> {
       if (!CART_ID.test(cartId)) throw notFound('Cart')
       // The claim goes first on the connection: the lines are read after it is taken, so a
       // checkout ending meanwhile (lines out, then claim let go) is seen whole or not at all.
       const [claimed, meta, lines, snapshots, declines] = await Promise.all([
-        store.claimCheckout(cartId, holder, CLAIM_MS),
+        store.claimCheckout(cartId, holder, CLAIM_MS, replacing),
         store.meta(cartId),
         store.lines(cartId),
         store.snapshots(cartId),

@@ -136,12 +136,11 @@ export function createCartStore(kv: Kv) {
 
     /**
      * One checkout of a cart at a time: answers whether `holder` got it (for `ttlMs` at most).
-     * A holder that has it already gets it again: the retry of a checkout whose process died
-     * holding it (the Idempotency-Key is the holder, and only one request at a time may run
-     * under a key).
+     * `replacing`: a holder known to be gone (the request a retry took the Idempotency-Key
+     * over from, its process dead), whose claim is taken over at once.
      */
-    claimCheckout(id: string, holder: string, ttlMs: number): Promise<boolean> {
-      return kv.claim(keysOf(id).checkout, holder, ttlMs)
+    claimCheckout(id: string, holder: string, ttlMs: number, replacing?: string): Promise<boolean> {
+      return kv.claim(keysOf(id).checkout, holder, ttlMs, replacing)
     },
 
     /** Lets the claim go, if `holder` still has it (one that outlived its minute may be another's now). */

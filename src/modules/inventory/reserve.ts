@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db/index.ts'
+import { together } from '../../platform/db/transaction.ts'
 import { changeStock } from './change-stock.ts'
 import { applyIfUnchanged, readStocks } from './stock-rows.ts'
 
@@ -68,7 +69,7 @@ const DELTAS: Record<Movement, (q: number) => { available?: number; reserved?: n
  */
 export async function move(tx: Db, movement: Movement, orderId: string, lines: Line[], actor = 'checkout'): Promise<void> {
   const ordered = normalizeLines(lines)
-  const rows = await Promise.all(
+  const rows = await together(
     ordered.map((line) => applyIfUnchanged(tx, { variantId: line.variantId, actor, reason: movement, orderId, ...DELTAS[movement](line.quantity) }, null)),
   )
   const failed = ordered.find((_, i) => rows[i] === null)

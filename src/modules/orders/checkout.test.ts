@@ -820,43 +820,65 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual((await checkout(other, late)).body, settled.body, 'stored: the same answer again')
   })
 
-  test("a checkout whose process died before placing its order: a retry takes the key (and the cart's claim) over at once; should the first wake up, its order cannot be placed", async () => {
-    const { variants: [v] } = await product([5])
-    const cartId = await cartWith([[v, 1]])
+  test("a checkout whose process died before placing its order: a retry takes the key and the cart's claim over at once; should the first wake up meanwhile, it places nothing and lets go of nothing", async () => {
+    const { variants: [v1, v2, v3] } = await product([5, 5, 5])
+    const cartId = await cartWith([[v1, 1], [v2, 1], [v3, 1]])
     const key = randomUUID()
     const modules = t.api.modules
+    const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
+    const gate = () => {
+      let open = () => {}
+      const opened = new Promise<void>((resolve) => (open = resolve))
+      return { open, opened }
+    }
     // A process that stops beating (killed, or frozen long enough to be taken for dead):
     // its request hangs after taking the key and the cart's claim, before placing the order.
-    let wakeUp = () => {}
-    const woken = new Promise<void>((resolve) => (wakeUp = resolve))
+    const first = gate()
     const frozen = {
       ...checkoutDeps(),
       claimer: { id: 'a-dead-process', isAlive: t.platform.liveness.isAlive },
-      catalog: { ...modules.catalog, variantsForCheckout: async (ids: string[]) => (await woken, modules.catalog.variantsForCheckout(ids)) },
+      catalog: { ...modules.catalog, variantsForCheckout: async (ids: string[]) => (await first.opened, modules.catalog.variantsForCheckout(ids)) },
     }
-    const first = placeCheckout(frozen, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card })
+    const firstAnswer = placeCheckout(frozen, input).then(
+      (answer) => answer,
+      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
+    )
     for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
       assert.ok(i < 100, 'the first request claimed the key')
       await new Promise((r) => setTimeout(r, 20))
     }
 
-    // Not two minutes of 409: its process is gone, so the retry goes on with the key now.
-    const retried = await checkout(cartId, key)
-    assert.equal(retried.status, 201, JSON.stringify(retried.body))
-    assert.equal(retried.body.status, 'paid')
+    // Not two minutes of 409: its process is gone, so the retry goes on with the key now. It
+    // is still charging the card when the first request wakes up.
+    const charging = gate()
+    const port = paymentPortFrom(modules.payments.gateway)
+    const retry = placeCheckout({ ...checkoutDeps(), payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => (await charging.opened, port.charge(...args)) } }, input)
+    const ordersOfCart = async () => (await t.platform.sql<{ id: string }[]>`select id from orders.orders where cart_id = ${cartId}`).map((o) => o.id)
+    for (let i = 0; (await ordersOfCart()).length === 0; i++) {
+      assert.ok(i < 100, 'the retry placed its order')
+      await new Promise((r) => setTimeout(r, 20))
+    }
 
-    // The first request was not dead after all: it wakes up and goes on, but the key is no
-    // longer its own, so its order rolls back with the transaction that would place it.
-    wakeUp()
-    const late = await first.then(
-      (answer) => answer,
-      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
-    )
+    // The first request was not dead after all: it goes on, but the key is no longer its
+    // own, so its order (three lines reserved side by side) rolls back whole, and it cannot
+    // let go of the cart's claim, which is the retry's now.
+    first.open()
+    const late = await firstAnswer
     assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'])
-    const orders = await t.platform.sql<{ id: string }[]>`select id from orders.orders where cart_id = ${cartId}`
-    assert.deepEqual(orders.map((o) => o.id), [retried.body.id], 'one order for the key')
-    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
-    assert.equal(chargesFor(retried.body.id), 1)
+    const otherTab = await checkout(cartId)
+    assert.deepEqual([otherTab.status, otherTab.body.code], [409, 'checkout_in_progress'], 'the cart is still claimed by the retry')
+
+    charging.open()
+    const retried = await retry
+    assert.equal(retried.status, 201, JSON.stringify(retried.body))
+    const orderId = (retried.body as { id: string }).id
+    assert.deepEqual(await ordersOfCart(), [orderId], 'one order for the key')
+    for (const v of [v1, v2, v3]) assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1], v)
+    const [strays] = await t.platform.sql<{ n: number }[]>`
+      select count(*)::int as n from inventory.ledger l
+      where l.variant_id = any(${[v1, v2, v3]}::bigint[]) and l.order_id is not null and not exists (select 1 from orders.orders o where o.id = l.order_id)`
+    assert.equal(strays.n, 0, 'no stock moved for an order that does not exist')
+    assert.equal(chargesFor(orderId), 1)
     assert.deepEqual((await checkout(cartId, key)).body, retried.body, "the retry's answer is the key's")
   })
 

@@ -1,5 +1,5 @@
 import type { Sql } from '../../platform/db/index.ts'
-import { transaction } from '../../platform/db/transaction.ts'
+import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
@@ -51,7 +51,10 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
 
   const progress: Progress = { placed: false, bought: null }
   try {
-    const opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, input.idempotencyKey)
+    // The cart's claim is held by this request's claim on the key, not by the key: should a
+    // retry take the key over from it (taken for dead), it takes the cart's over too, and
+    // this request, if it wakes up, cannot let go of the retry's.
+    const opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
     if (opened.kind === 'refused') {
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
     }
@@ -72,7 +75,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   } finally {
     // What was bought leaves the cart, and the claim goes, in one round trip.
     await deps.cart
-      .endCheckout(input.cartId, input.idempotencyKey, progress.bought)
+      .endCheckout(input.cartId, claim, progress.bought)
       .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
   }
 }
@@ -195,7 +198,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
   }
   const placed = await transaction(deps.sql, async (tx) => {
     // Independent statements, sent together: the order's rows, the stock read, the event.
-    const [written, reserved] = await Promise.all([
+    const [written, reserved] = await together([
       insertOrder(tx, newOrder),
       deps.inventory.reserve(tx, orderId, lines),
       writeEvent(tx, 'order.placed', { orderId }),

@@ -22,7 +22,11 @@ export type KeyClaimer = Pick<Liveness, 'id' | 'isAlive'>
  * or an order to answer from its current state (never place another): the request that
  * placed it died, or its charge outcome was unknown (202) and the order may have settled since.
  */
-export type Claim = { kind: 'new'; claim: string } | { kind: 'stored'; answer: StoredAnswer } | { kind: 'resume'; orderId: string; accessToken?: string }
+export type Claim =
+  /** `replaced`: the claim of the dead request this one took the key over from. */
+  | { kind: 'new'; claim: string; replaced?: string }
+  | { kind: 'stored'; answer: StoredAnswer }
+  | { kind: 'resume'; orderId: string; accessToken?: string }
 
 /** The request's identity: the same fields in another order (a client that re-serializes) are the same request. */
 export function requestHash(parts: unknown): string {
@@ -80,7 +84,7 @@ export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash:
         update orders.idempotency_keys set claim = ${claim}, updated_at = now()
         where key = ${key} and state = 'running' and claim is not distinct from ${existing.claim}
         returning order_id, response_body`
-      if (taken) return taken.order_id ? resumeOf(taken.order_id, taken.response_body) : { kind: 'new', claim }
+      if (taken) return taken.order_id ? resumeOf(taken.order_id, taken.response_body) : { kind: 'new', claim, ...(existing.claim !== null && { replaced: existing.claim }) }
     }
     throw inProgress()
   }

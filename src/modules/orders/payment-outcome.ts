@@ -1,4 +1,5 @@
 import type { Sql, Tx } from '../../platform/db/index.ts'
+import { together } from '../../platform/db/transaction.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort, Money } from './ports.ts'
 import { lockOrder, setPaymentId } from './repo.ts'
@@ -61,7 +62,7 @@ export async function applyChargeOutcomeIn(
       // Money taken for an order cancelled meanwhile (its charge reached the gateway after
       // the cancel): the worker pays it back (refundChargeAfterCancel), keyed, so the
       // several reports of one capture (checkout, webhook, reconciliation) refund once.
-      await Promise.all([
+      await together([
         setPaymentId(tx, orderId, outcome.paymentId),
         writeEvent(tx, 'order.charge_after_cancel', { orderId, paymentId: outcome.paymentId }),
         alongside(order.status),
@@ -73,7 +74,7 @@ export async function applyChargeOutcomeIn(
       // twice (a processor's fault, or two processors that each knew only their own charges).
       // The worker pays it back (refundDuplicateCharge), keyed by the payment.
       deps.log?.error({ orderId, paidBy: order.paymentId, duplicate: outcome.paymentId, actor }, 'a second payment was captured for an order already paid; refunding it')
-      await Promise.all([writeEvent(tx, 'order.duplicate_charge', { orderId, paymentId: outcome.paymentId }), alongside(order.status)])
+      await together([writeEvent(tx, 'order.duplicate_charge', { orderId, paymentId: outcome.paymentId }), alongside(order.status)])
       return order.status
     }
     await alongside(order.status)
@@ -82,7 +83,7 @@ export async function applyChargeOutcomeIn(
   const { lines } = order
   // Independent writes under the lock, sent together: the stock moves and the transition.
   if (outcome.status === 'captured' || outcome.status === 'free') {
-    await Promise.all([
+    await together([
       outcome.status === 'captured' ? setPaymentId(tx, orderId, outcome.paymentId) : null,
       deps.inventory.sell(tx, orderId, lines, actor),
       transition(tx, orderId, 'pending_payment', 'paid', actor, outcome.status === 'free' ? 'nothing to pay' : 'payment captured'),
@@ -97,7 +98,7 @@ export async function applyChargeOutcomeIn(
     ])
     return 'paid'
   }
-  await Promise.all([
+  await together([
     deps.inventory.release(tx, orderId, lines, actor),
     transition(tx, orderId, 'pending_payment', 'cancelled', actor, CANCEL_REASONS[outcome.status]),
     alongside('cancelled'),

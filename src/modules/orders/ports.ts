@@ -17,10 +17,11 @@ export interface CartPort {
   /**
    * Opens a cart for checkout in one step: access checked (guest cart: by id; account cart:
    * its owner only; throws not_found / unauthorized / forbidden), the decline limit, and the
-   * one-checkout-at-a-time claim for `holder` (the Idempotency-Key), which endCheckout must
-   * let go whatever the answer.
+   * one-checkout-at-a-time claim for `holder` (the request's claim on its Idempotency-Key),
+   * which endCheckout must let go whatever the answer. `replacing`: the holder of a request
+   * known to be dead, whose claim this one takes over.
    */
-  beginCheckout(cartId: string, customerId: string | null, holder: string): Promise<
+  beginCheckout(cartId: string, customerId: string | null, holder: string, replacing?: string): Promise<
     | { kind: 'open'; lines: CheckoutLine[] }
     /** Too many declined payments: seconds until this cart may check out again. */
     | { kind: 'refused'; retryAfterSeconds: number }

@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db/index.ts'
+import { together } from '../../platform/db/transaction.ts'
 import type { OrderStatus } from './state-machine.ts'
 
 export interface OrderRow {
@@ -49,7 +50,7 @@ export interface NewOrder {
  * trip. Answers the rows as written, lines in variant order (as findLines reads them).
  */
 export async function insertOrder(tx: Db, order: NewOrder): Promise<{ order: OrderRow; lines: OrderLineRow[] }> {
-  const [[row], lines] = await Promise.all([
+  const [[row], lines] = await together([
     tx<OrderRow[]>`
       insert into orders.orders (id, status, customer_id, email, currency, subtotal, total, shipping_address, access_token_hash, payment_key, region, cart_id)
       values (${order.id}, 'pending_payment', ${order.customerId}, ${order.email}, ${order.currency}, ${order.subtotal},

@@ -1,4 +1,5 @@
 import type { Db } from '../../platform/db/index.ts'
+import { together } from '../../platform/db/transaction.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 
@@ -34,7 +35,7 @@ export async function transition(
   if (!eventType) throw new AppError('invalid_transition', `An order that is ${from} cannot become ${to}`, {}, 409)
   // The three statements go together (one round trip). If the status moved meanwhile, the
   // update matches nothing and the throw rolls back the record and event with it.
-  const [rows] = await Promise.all([
+  const [rows] = await together([
     tx`update orders.orders set status = ${to}, updated_at = now() where id = ${orderId} and status = ${from} returning id`,
     tx`
       insert into orders.transitions (order_id, from_status, to_status, actor, reason)

@@ -29,3 +29,19 @@ export async function transaction<T>(sql: Sql, body: (tx: Tx) => Promise<T>): Pr
     connection.release()
   }
 }
+
+type Settled<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> }
+
+/**
+ * Statements sent side by side on one transaction's connection (one round trip), answered
+ * like Promise.all, but only once every one has settled. With Promise.all the first failure
+ * rolls the transaction back while a sibling still has statements to send (a reservation
+ * line by line), and those then run outside it, on the released connection: in autocommit,
+ * or inside the next request's transaction.
+ */
+export async function together<T extends readonly unknown[]>(work: T): Promise<Settled<T>> {
+  const settled = await Promise.allSettled(work)
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failed) throw failed.reason
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as Settled<T>
+}

@@ -149,16 +149,19 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(lines, applied)
     })
 
-    test('claim: taken when absent, taken again (and renewed) by its holder, refused to another', async () => {
+    test('claim: taken when absent, taken again (and renewed) by its holder, or over from the holder it replaces; refused to another', async () => {
       assert.equal(await kv.claim(key('claimed'), 'first', 1_000), true)
       assert.equal(await kv.claim(key('claimed'), 'second', 60_000), false)
+      assert.equal(await kv.claim(key('claimed'), 'second', 60_000, 'someone-else'), false)
       assert.equal(await kv.get(key('claimed')), 'first')
       assert.ok((await kv.ttl(key('claimed'))) <= 1_000, 'a refused claim renews nothing')
       assert.equal(await kv.claim(key('claimed'), 'first', 60_000), true)
       assert.ok((await kv.ttl(key('claimed'))) > 55_000, "the holder's claim is renewed")
-      await kv.del(key('claimed'))
-      assert.equal(await kv.claim(key('claimed'), 'second', 60_000), true)
+      assert.equal(await kv.claim(key('claimed'), 'second', 60_000, 'first'), true, 'taken over')
       assert.equal(await kv.get(key('claimed')), 'second')
+      assert.equal(await kv.delIfEquals(key('claimed'), 'first'), false, 'the replaced holder cannot let it go')
+      await kv.del(key('claimed'))
+      assert.equal(await kv.claim(key('claimed'), 'third', 60_000), true)
     })
 
     test('delIfEquals: deletes only while the key holds the value', async () => {

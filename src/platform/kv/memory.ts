@@ -176,9 +176,9 @@ export class MemoryKv implements Kv {
     }
   }
 
-  async claim(key: string, holder: string, ttlMs: number) {
+  async claim(key: string, holder: string, ttlMs: number, replacing?: string) {
     const held = this.string(key)
-    if (held !== null && held !== holder) return false
+    if (held !== null && held !== holder && held !== replacing) return false
     this.entries.set(key, { value: holder, expiresAt: Date.now() + ttlMs })
     return true
   }

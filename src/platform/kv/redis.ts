@@ -47,7 +47,7 @@ return 0`
 
 const CLAIM = `
 local held = redis.call('GET', KEYS[1])
-if held and held ~= ARGV[1] then return 0 end
+if held and held ~= ARGV[1] and held ~= ARGV[3] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`
 
@@ -226,9 +226,10 @@ export class RedisKv implements Kv {
     await this.run(() => run(keys.length, ...keys, ...once, ...pairs))
   }
 
-  async claim(key: string, holder: string, ttlMs: number) {
-    const run = (this.redis as unknown as { claim: (key: string, holder: string, ttlMs: number) => Promise<number> }).claim.bind(this.redis)
-    return (await this.run(() => run(key, holder, ttlMs))) === 1
+  async claim(key: string, holder: string, ttlMs: number, replacing?: string) {
+    const run = (this.redis as unknown as { claim: (key: string, holder: string, ttlMs: number, replacing: string) => Promise<number> }).claim.bind(this.redis)
+    // '' stands for none: no claim is ever the empty string.
+    return (await this.run(() => run(key, holder, ttlMs, replacing ?? ''))) === 1
   }
 
   async delIfEquals(key: string, value: string) {

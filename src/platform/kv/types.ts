@@ -40,11 +40,11 @@ export interface Kv {
    */
   hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: HashSubtractOptions): Promise<void>
   /**
-   * Atomic: sets the key to `holder` for `ttlMs` when it is absent or already holds `holder`
-   * (a claim taken, or taken again by its holder, as a retry after a crash does). Answers
+   * Atomic: sets the key to `holder` for `ttlMs` when it is absent, already holds `holder`,
+   * or holds `replacing` (a claim taken over from a holder known to be gone). Answers
    * whether `holder` has it now.
    */
-  claim(key: string, holder: string, ttlMs: number): Promise<boolean>
+  claim(key: string, holder: string, ttlMs: number, replacing?: string): Promise<boolean>
   /** Atomic: deletes the key only while it holds `value` (a claim let go by its holder only). Answers whether it did. */
   delIfEquals(key: string, value: string): Promise<boolean>
 
