@@ -545,7 +545,7 @@ describe('checkout, orders and payments', () => {
     assert.ok(adminList.body.items.some((o: { id: string }) => o.id === orderId))
     assert.ok(adminList.body.items.every((o: { status: string }) => o.status === 'paid'))
     // Cursors this API never gave out, PostgreSQL-unreadable times among them: 400, not 500.
-    const forgeries = [['99999-01-01', 'x'], ['+275760-09-13T00:00:00.000Z', 'x'], ['2020-01-01T00:00:00Z', 7], ['0000-01-01T00:00:00.000Z', 'x'], ['2026-01-01T00:00:00.000Z', 'x\u0000']]
+    const forgeries = [['99999-01-01', 'x'], ['+275760-09-13T00:00:00.000Z', 'x'], ['2020-01-01T00:00:00Z', 7], ['0000-01-01T00:00:00.000Z', 'x'], ['2026-01-01T00:00:00.000Z', 'x\u0000'], ['2026-02-30T00:00:00.000000Z', 'ord_x'], ['2026-01-01T24:00:00.000000Z', 'ord_x']]
     for (const forged of forgeries) {
       const cursor = Buffer.from(JSON.stringify(forged)).toString('base64url')
       const res = await t.call('GET', `/admin/orders?cursor=${cursor}`, { token })
@@ -572,9 +572,13 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(retried.body, refunded.body)
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/refund`, { token })).status, 409)
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token, headers: refundKey })).status, 422, 'the key is the refund\'s')
-    // A shopper's checkout under the same key is another namespace: no conflict either way.
+    // A shopper's checkout under the same key is another namespace: no conflict either way,
+    // nor under the key as it would be stored for the merchant.
     const shopperWithTheKey = await checkout(await cartWith([[v, 1]]), refundKey['idempotency-key'])
     assert.equal(shopperWithTheKey.status, 201, JSON.stringify(shopperWithTheKey.body))
+    const shopperPosing = await checkout(await cartWith([[v, 1]]), `merchant:${refundKey['idempotency-key']}`)
+    assert.equal(shopperPosing.status, 201, JSON.stringify(shopperPosing.body))
+    await t.call('POST', `/admin/orders/${shopperPosing.body.id}/refund`, { token })
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/refund`, { token, headers: refundKey })).status, 200, 'the refund still answers its key')
     await t.call('POST', `/admin/orders/${shopperWithTheKey.body.id}/refund`, { token })
     assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions, 1, 'refunded once at the gateway')

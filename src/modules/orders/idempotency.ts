@@ -162,8 +162,9 @@ export async function releaseKey(sql: Sql, key: string, options: { claim?: strin
 export async function onceWithKey<T>(sql: Sql, claimer: KeyClaimer, givenKey: string | undefined, identity: Record<string, unknown>, action: () => Promise<T>): Promise<T> {
   if (givenKey === undefined) return action()
   // Merchants' keys apart from shoppers': a shopper's checkout key that happens to equal one
-  // (or that someone sends on purpose) never collides with a refund's.
-  const key = `merchant:${givenKey}`
+  // (or that someone sends on purpose) never collides with a refund's. A '/' is in no key a
+  // client may send (schemas.ts), so no checkout key can be one of these.
+  const key = `merchant/${givenKey}`
   const claim = await claimKey(sql, claimer, key, requestHash(identity))
   // A merchant action never leaves a key pending: only a checkout's can be resumed.
   if (claim.kind === 'resume') throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)

@@ -1,5 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { validationFailed } from '../../platform/http/errors.ts'
+import { isReadableUtcTime } from '../../platform/iso-time.ts'
 import { orderView } from './order-view.ts'
 import { findLines, listOrders } from './repo.ts'
 import type { OrderStatus } from './state-machine.ts'
@@ -16,8 +17,8 @@ function decode(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
     // Only what encode() writes: an ISO time PostgreSQL can read (Date.parse also takes
-    // years like +275760 and year 0, which PostgreSQL refuses with a 500).
-    const readable = typeof createdAt === 'string' && ISO_TIME.test(createdAt) && !createdAt.startsWith('0000') && !Number.isNaN(Date.parse(createdAt))
+    // years like +275760, year 0 and Feb 30, which PostgreSQL refuses with a 500).
+    const readable = typeof createdAt === 'string' && ISO_TIME.test(createdAt) && isReadableUtcTime(createdAt)
     if (typeof id === 'string' && ORDER_ID.test(id) && readable) {
       return { createdAt, id }
     }

@@ -6,6 +6,7 @@
 // signed. Later pages correct the text again.
 import { createHash } from 'node:crypto'
 import { validationFailed } from '../../platform/http/errors.ts'
+import { isReadableUtcTime } from '../../platform/iso-time.ts'
 import type { Matching, SearchFilters, SearchSort, SortPosition } from './engine.ts'
 
 export interface CursorState {
@@ -69,7 +70,7 @@ export function decodeCursor(cursor: string, sort: SearchSort, queryFingerprint:
   const known = new Set(['v', 'f', 'k', 'i', 's'])
   if ((payload.s !== undefined && payload.s !== 1) || Object.keys(payload).some((key) => !known.has(key))) throw refuse('is not a cursor this API gave out')
   // What PostgreSQL can read back: a bigint, a year from 1 (else a 22xxx error, not a 400).
-  if (sort === 'newest' ? payload.k.startsWith('0000') || Number.isNaN(Date.parse(payload.k)) : !fitsBigint(payload.k)) {
+  if (sort === 'newest' ? !isReadableUtcTime(payload.k) : !fitsBigint(payload.k)) {
     throw refuse('is not a cursor this API gave out')
   }
   return { position: { key: payload.k, id: payload.i }, mode: payload.s === 1 ? 'similar' : 'fulltext' }

@@ -392,6 +392,8 @@ describe('search over HTTP', () => {
     const forged: [string, string][] = [
       ['sort=price_asc', forge(byPrice.nextCursor, { k: '9999999999999999999' })],
       ['sort=newest', forge(byDate.nextCursor, { k: '0000-01-01T00:00:00.000000Z' })],
+      ['sort=newest', forge(byDate.nextCursor, { k: '2026-02-30T00:00:00.000000Z' })],
+      ['sort=newest', forge(byDate.nextCursor, { k: '2026-01-01T24:00:00.000000Z' })],
       ['sort=price_asc', forge(byPrice.nextCursor, { c: 'boot\u0000' })],
     ]
     for (const [sort, cursor] of forged) {
