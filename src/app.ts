@@ -117,7 +117,9 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   // in-process simulator would find nothing of the API's charges and cancel paid orders,
   // so a separate worker reconciles only against a shared gateway (GATEWAY_URL).
   const reconciles = options.sharesGatewayWithApi || platform.config.gatewayUrl !== null
-  if (!reconciles) platform.log.warn('payment reconciliation is off: a separate worker needs GATEWAY_URL (run the gateway role)')
+  if (!reconciles) {
+    platform.log.warn('payment reconciliation is off, and so are refunds of charges captured after a cancel or twice: a separate worker needs GATEWAY_URL (run the gateway role, and point the api processes at it too)')
+  }
   const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
   // Consumers register here as modules gain them (search indexing, notifications, ...).
   // A claimed batch at a time: one index refresh for many products costs about what one

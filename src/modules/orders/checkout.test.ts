@@ -5,6 +5,7 @@ import { sampleProduct, startTestApp, type TestApp } from '../../../test/support
 import { checkout as placeCheckout } from './checkout.ts'
 import { freePort } from '../../../test/support/processes.ts'
 import { paymentPortFrom } from './payment-adapter.ts'
+import { reconcilePendingPayments } from './order-actions.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
 
@@ -689,6 +690,34 @@ describe('checkout, orders and payments', () => {
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token })).status, 409, 'a refunded order is not shipped')
     const [transitionRow] = await t.platform.sql<{ actor: string }[]>`select actor from orders.transitions where order_id = ${orderId} and to_status = 'refunded'`
     assert.equal(transitionRow.actor, 'webhook')
+  })
+
+  test('a refund reported before the order learned of its capture is delivered again; reconciliation finding the payment refunded refunds the order', async () => {
+    const { variants: [v] } = await product([5])
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    // The charge's outcome is not known (202): the order waits, pending.
+    const pending = await placeCheckout(
+      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown', reason: 'timed out' }) } },
+      { cartId: await cartWith([[v, 1]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
+    )
+    assert.equal(pending.status, 202)
+    const orderId = (pending.body as { id: string; total: { amount: number; currency: string } }).id
+    const amount = (pending.body as { total: { amount: number; currency: string } }).total
+    // The processor captured it, then it was refunded in its dashboard; the refund's report
+    // comes first. Refused (the processor delivers it again), not recorded and forgotten.
+    const report = { type: 'payment.refunded', payment: { id: 'pay_refunded_early', orderId, status: 'refunded', amount } }
+    await assert.rejects(t.platform.sql.begin((tx) => modules.orders.onPaymentEvent(report, tx)), /deliver it again/)
+    // Reconciliation asks the processor: captured, and refunded since.
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 minute' where id = ${orderId}`
+    const asking = { sql: t.platform.sql, log: t.platform.log, inventory: modules.inventory, payments: { ...port, lookup: async () => ({ status: 'captured' as const, paymentId: 'pay_refunded_early', refunded: true as const }) } }
+    assert.equal(await reconcilePendingPayments(asking, { olderThanSeconds: 30, holdSeconds: 900 }), 1)
+    const [order] = await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`
+    assert.equal(order.status, 'refunded')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [5, 0, 0])
+    // Delivered again now, the report changes nothing more.
+    await t.platform.sql.begin((tx) => modules.orders.onPaymentEvent(report, tx))
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0])
   })
 
   test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {

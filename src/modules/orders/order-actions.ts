@@ -97,6 +97,11 @@ async function recordRefund(tx: Tx, deps: Pick<ActionDeps, 'inventory'>, orderId
  */
 export async function applyRefundReport(tx: Tx, deps: Pick<ActionDeps, 'inventory' | 'log'>, report: { orderId: string; paymentId: string }, actor: string) {
   const locked = await lockOrder(tx, report.orderId)
+  if (locked?.status === 'pending_payment') {
+    // Its capture has not reached the order yet (a webhook still to come, reconciliation):
+    // the report is refused, and the processor delivers it again later.
+    throw new Error(`payment ${report.paymentId} reported refunded before order ${report.orderId} learned of its capture; deliver it again`)
+  }
   if (!locked || locked.paymentId !== report.paymentId) return
   if (locked.status !== 'paid' && locked.status !== 'fulfilled') return
   await recordRefund(tx, deps, report.orderId, locked, actor)
@@ -146,6 +151,10 @@ export async function reconcilePendingPayments(deps: ActionDeps, options: { olde
     const found = await deps.payments.lookup(order.payment_key)
     if (found.status === 'captured' || found.status === 'declined') {
       await applyChargeOutcome(deps, order.id, found, 'reconciliation')
+      // Refunded at the processor since: the order follows (its refund report may have come and gone meanwhile).
+      if (found.status === 'captured' && found.refunded) {
+        await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId: order.id, paymentId: found.paymentId }, 'reconciliation'))
+      }
       settled++
     } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - options.holdSeconds * 1000) {
       // The charge never reached the gateway and the hold ran out: the units go back on sale.

@@ -33,7 +33,9 @@ export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => bool
     async lookup(idempotencyKey) {
       const result = await gateway.status({ idempotencyKey })
       if (result.ok) {
-        if (result.payment.status === 'captured' || result.payment.status === 'refunded') return { status: 'captured', paymentId: result.payment.id }
+        if (result.payment.status === 'captured') return { status: 'captured', paymentId: result.payment.id }
+        // Captured, then refunded (in the processor's dashboard, say) before the order learned of it.
+        if (result.payment.status === 'refunded') return { status: 'captured', paymentId: result.payment.id, refunded: true }
         if (result.payment.status === 'declined') return { status: 'declined' }
         return { status: 'unknown' }
       }

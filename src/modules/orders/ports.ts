@@ -80,6 +80,6 @@ export interface PaymentPort {
   acceptingCharges(): boolean
   charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
   /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
-  lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
+  lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string; refunded?: true } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
   refund(paymentId: string, amount: Money, idempotencyKey: string): Promise<{ ok: true } | { ok: false; reason: string }>
 }
