@@ -1,6 +1,6 @@
 // The api role's cluster primary replaces a worker that dies, so the machine keeps serving
 // on every core; on SIGTERM it stops them all and replaces none.
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { get } from 'node:http'
@@ -52,17 +52,24 @@ async function waitFor<T>(what: string, probe: () => T | null, context: () => st
   }
 }
 
-test('a dead api worker is replaced; SIGTERM stops them all', { skip: embedded && 'needs DATABASE_URL and REDIS_URL: the embedded default runs one process' }, async (t) => {
-  let app: TestApp | undefined
+const needsServers = { skip: embedded && 'needs DATABASE_URL and REDIS_URL: the embedded default runs one process' }
+
+/** A test app (its database) and an api cluster of two processes on it, both stopped after the test. */
+async function startCluster(t: TestContext, env: Record<string, string> = {}): Promise<{ app: TestApp; api: ShopProcess }> {
+  const app = await startTestApp()
   let api: ShopProcess | undefined
   t.after(async () => {
     await api?.stop('SIGKILL')
-    await app?.close()
+    await app.close()
   })
-  app = await startTestApp()
-  api = await spawnShop('api', { DATABASE_URL: app.databaseUrl, REDIS_URL: redisUrl!, INSTANCE: app.instance, LOG_LEVEL: 'info', WEB_CONCURRENCY: '2' })
+  api = await spawnShop('api', { DATABASE_URL: app.databaseUrl, REDIS_URL: redisUrl!, INSTANCE: app.instance, LOG_LEVEL: 'info', WEB_CONCURRENCY: '2', ...env })
+  return { app, api }
+}
+
+test('a dead api worker is replaced; SIGTERM stops them all', needsServers, async (t) => {
+  const { api } = await startCluster(t)
   const primary = api.child.pid!
-  const output = () => api!.output()
+  const output = () => api.output()
   // Each worker logs "listening" once it serves the port.
   const listening = () => output().match(/"msg":"listening"/g)?.length ?? 0
   // Both serving before one dies: killed while it was the only listener, the port would close.
@@ -96,32 +103,22 @@ test('a dead api worker is replaced; SIGTERM stops them all', { skip: embedded &
   assert.equal(api.output().match(/starting another/g)?.length, 1, 'nothing was started during the shutdown')
 })
 
-test('an api cluster has one card simulator: a checkout retried on another process charges the order once', { skip: embedded && 'needs DATABASE_URL and REDIS_URL: the embedded default runs one process' }, async (t) => {
-  let app: TestApp | undefined
-  let api: ShopProcess | undefined
-  t.after(async () => {
-    await api?.stop('SIGKILL')
-    await app?.close()
-  })
-  app = await startTestApp()
+test('an api cluster has one card simulator: a checkout retried on another process charges the order once', needsServers, async (t) => {
+  // The slow card outlasts the gateway timeout: the first answer is 202, and retries resume the order.
+  const { app, api } = await startCluster(t, { SIMULATOR_SLOW_MS: '1500', GATEWAY_TIMEOUT_MS: '300' })
   const token = await app.adminToken()
   const created = await app.call('POST', '/admin/products', {
     token,
     body: sampleProduct({ variants: [{ sku: `CL-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
   })
   const variantId = created.body.variants[0].id
-  // The slow card outlasts the gateway timeout: the first answer is 202, and retries resume the order.
-  api = await spawnShop('api', {
-    DATABASE_URL: app.databaseUrl, REDIS_URL: redisUrl!, INSTANCE: app.instance, LOG_LEVEL: 'info', WEB_CONCURRENCY: '2',
-    SIMULATOR_SLOW_MS: '1500', GATEWAY_TIMEOUT_MS: '300',
-  })
-  const output = () => api!.output()
+  const output = () => api.output()
   await waitFor('two workers listening', () => ((output().match(/"msg":"listening"/g)?.length ?? 0) === 2 ? true : null), output)
   assert.match(output(), /card simulator running in the cluster primary/)
 
   // A new connection for every request: the cluster hands them to its processes in turn.
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${api!.url}${path}`, {
+    const res = await fetch(`${api.url}${path}`, {
       method,
       headers: { connection: 'close', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
