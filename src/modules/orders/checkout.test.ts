@@ -915,6 +915,35 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual((await checkout(cartId, key)).body, retried.body, "the retry's answer is the key's")
   })
 
+  test('a request taken for dead that wakes up to an emptied cart answers 409, not its own refusal: the key answers what the retry bought', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    let wake = () => {}
+    const woken = new Promise<void>((resolve) => (wake = resolve))
+    const cartPort = t.api.modules.cart.checkout
+    const frozen = {
+      ...checkoutDeps(),
+      claimer: { id: 'another-dead-process', isAlive: t.platform.liveness.isAlive },
+      // Frozen before it opens the cart.
+      cart: { ...cartPort, beginCheckout: async (...args: Parameters<typeof cartPort.beginCheckout>) => (await woken, cartPort.beginCheckout(...args)) },
+    }
+    const first = placeCheckout(frozen, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }).then(
+      (answer) => answer,
+      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
+    )
+    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
+      assert.ok(i < 100, 'the first request claimed the key')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const retried = await checkout(cartId, key)
+    assert.equal(retried.status, 201, JSON.stringify(retried.body))
+    wake()
+    const late = await first
+    assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'], 'not "the cart is empty"')
+    assert.deepEqual((await checkout(cartId, key)).body, retried.body)
+  })
+
   test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

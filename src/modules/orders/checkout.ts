@@ -3,7 +3,7 @@ import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
+import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
@@ -67,10 +67,13 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
       // (the 409 lost on the way, a client that retries by itself) gets it again instead of
       // buying at the new price or with the stock short. A new try is a new key.
       const answer = { status: error.status, body: problemOf(error) }
-      await finishKey(deps.sql, input.idempotencyKey, answer, claim).catch(() => releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => {}))
+      const kept = await finishKey(deps.sql, input.idempotencyKey, answer, claim).catch(() => null)
+      if (kept === false) throw supersededAnswer()
+      if (kept === null) await releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => {})
       return answer
     }
-    await releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => {})
+    // Not released because another request holds the key now: this request's refusal is not its answer.
+    if ((await releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => null)) === false) throw supersededAnswer()
     throw error
   } finally {
     // What was bought leaves the cart, and the claim goes, in one round trip.

@@ -128,11 +128,13 @@ export async function keepPending(db: Db, key: string, answer?: StoredAnswer): P
  * `claim`: only while that claim holds the key (an answer before any order was placed; once
  * an order is tied to the key, every request under it answers that order).
  */
-export async function finishKey(db: Db, key: string, answer: StoredAnswer, claim?: string): Promise<void> {
-  await db`
+export async function finishKey(db: Db, key: string, answer: StoredAnswer, claim?: string): Promise<boolean> {
+  const stored = await db`
     update orders.idempotency_keys
     set state = 'done', response_status = ${answer.status}, response_body = ${db.json(answer.body as never)}, updated_at = now()
-    where key = ${key} ${claim === undefined ? db`` : db`and claim = ${claim}`}`
+    where key = ${key} ${claim === undefined ? db`` : db`and claim = ${claim}`}
+    returning key`
+  return stored.length > 0
 }
 
 /**
@@ -147,10 +149,18 @@ export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> 
  * Forgets the key: the request did not change anything, so the same key may try again.
  * `claim`: only while that claim holds it (not a key a retry took over meanwhile).
  */
-export async function releaseKey(sql: Sql, key: string, options: { claim?: string; alsoPending?: boolean } = {}): Promise<void> {
+export async function releaseKey(sql: Sql, key: string, options: { claim?: string; alsoPending?: boolean } = {}): Promise<boolean> {
   const states = options.alsoPending ? ['running', 'pending'] : ['running']
-  await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[]) ${options.claim === undefined ? sql`` : sql`and claim = ${options.claim}`}`
+  const released = await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[]) ${options.claim === undefined ? sql`` : sql`and claim = ${options.claim}`} returning key`
+  return released.length > 0
 }
+
+/**
+ * A request's answer when the key is no longer its own (a retry took it over, taking this
+ * one for dead): what it found (an empty cart, say) is not the key's answer; a retry gets
+ * that one.
+ */
+export const supersededAnswer = () => inProgress()
 
 /**
  * A merchant action (refund, cancel, fulfil) under an optional Idempotency-Key: a retry with
