@@ -66,6 +66,19 @@ describe('checkout, orders and payments', () => {
       await new Promise((r) => setTimeout(r, 100))
     }
   }
+  /** A promise a test opens when it likes: a request held at one step. */
+  const gate = () => {
+    let open = () => {}
+    const opened = new Promise<void>((resolve) => (open = resolve))
+    return { open, opened }
+  }
+  /** Waits until a request started in the background has claimed its Idempotency-Key. */
+  const keyClaimed = async (key: string) => {
+    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
+      assert.ok(i < 100, 'the first request claimed the key')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
   const chargesFor = (orderId: string) => simulator().stats().keys[`charge:${orderId}`]?.executions ?? 0
 
   test('a guest checks out: 201 paid, stock sold, cart emptied, order readable with its access token only', async () => {
@@ -859,11 +872,6 @@ describe('checkout, orders and payments', () => {
     const key = randomUUID()
     const modules = t.api.modules
     const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
-    const gate = () => {
-      let open = () => {}
-      const opened = new Promise<void>((resolve) => (open = resolve))
-      return { open, opened }
-    }
     // A process that stops beating (killed, or frozen long enough to be taken for dead):
     // its request hangs after taking the key and the cart's claim, before placing the order.
     const first = gate()
@@ -876,10 +884,7 @@ describe('checkout, orders and payments', () => {
       (answer) => answer,
       (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
     )
-    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
-      assert.ok(i < 100, 'the first request claimed the key')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await keyClaimed(key)
 
     // Not two minutes of 409: its process is gone, so the retry goes on with the key now. It
     // is still charging the card when the first request wakes up.
@@ -919,8 +924,7 @@ describe('checkout, orders and payments', () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])
     const key = randomUUID()
-    let wake = () => {}
-    const woken = new Promise<void>((resolve) => (wake = resolve))
+    const { open: wake, opened: woken } = gate()
     const cartPort = t.api.modules.cart.checkout
     const frozen = {
       ...checkoutDeps(),
@@ -932,10 +936,7 @@ describe('checkout, orders and payments', () => {
       (answer) => answer,
       (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
     )
-    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
-      assert.ok(i < 100, 'the first request claimed the key')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await keyClaimed(key)
     const retried = await checkout(cartId, key)
     assert.equal(retried.status, 201, JSON.stringify(retried.body))
     wake()
@@ -948,8 +949,7 @@ describe('checkout, orders and payments', () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])
     const key = randomUUID()
-    let release = () => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
+    const { open: release, opened: held } = gate()
     const slow = {
       ...checkoutDeps(),
       // Another process, alive: its liveness key is there.
@@ -958,10 +958,7 @@ describe('checkout, orders and payments', () => {
     }
     await t.platform.kv.set('alive:another-live-process', '1', { ttlMs: 60_000 })
     const first = placeCheckout(slow, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card })
-    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
-      assert.ok(i < 100, 'the first request claimed the key')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await keyClaimed(key)
     const retried = await checkout(cartId, key)
     assert.deepEqual([retried.status, retried.body.code], [409, 'request_in_progress'])
     release()
