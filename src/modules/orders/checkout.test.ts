@@ -772,7 +772,7 @@ describe('checkout, orders and payments', () => {
     assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions, 1, 'the charge is paid back')
   })
 
-  test('a resumed order whose charge cannot be sent: cancelled, its key let go (as the 503 says), and a cancelled order the gateway cannot be asked about is not answered for good', async () => {
+  test('a resumed order whose charge cannot be sent: kept pending under its key, and the next retry charges it; a cancelled order the gateway cannot be asked about is not answered for good', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])
     const key = randomUUID()
@@ -787,11 +787,18 @@ describe('checkout, orders and payments', () => {
     const first = await placeCheckout(withPayments({ charge: async () => ({ status: 'unknown', reason: 'timed out' }) }), input)
     assert.equal(first.status, 202)
     // The retry finds no charge and tries to send it, but the gateway is down now.
-    await assert.rejects(placeCheckout(withPayments({ charge: async () => ({ status: 'not_sent', retryAfterMs: 1000 }) }), input), /payment service is unavailable/)
-    assert.equal((await t.call('GET', `/store/orders/${(first.body as { id: string }).id}?accessToken=${(first.body as { accessToken: string }).accessToken}`)).body.status, 'cancelled')
+    // Not cancelled: another retry may be sending the same charge (a resumed order's key is
+    // nobody's alone), and cancelling would refund a charge in flight and free the key for a
+    // second order.
+    await assert.rejects(placeCheckout(withPayments({ charge: async () => ({ status: 'not_sent', retryAfterMs: 1000 }) }), input), /payment service is unavailable.*order is kept/)
+    const firstId = (first.body as { id: string }).id
+    assert.equal((await t.call('GET', `/store/orders/${firstId}?accessToken=${(first.body as { accessToken: string }).accessToken}`)).body.status, 'pending_payment')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [4, 1], 'its unit held for it')
     const again = await placeCheckout(withPayments({}), input)
-    assert.equal(again.status, 201, 'the same key places afresh, as the 503 said')
-    assert.notEqual((again.body as { id: string }).id, (first.body as { id: string }).id)
+    assert.equal(again.status, 201, 'the same key, the gateway back: the same order, paid')
+    assert.equal((again.body as { id: string }).id, firstId)
+    assert.equal(chargesFor(firstId), 1)
+    assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [0, 1])
 
     // A cancelled order and a gateway that cannot be asked: answered, not stored for good.
     const other = await cartWith([[v, 1]])
@@ -943,6 +950,47 @@ describe('checkout, orders and payments', () => {
     const late = await first
     assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'], 'not "the cart is empty"')
     assert.deepEqual((await checkout(cartId, key)).body, retried.body)
+  })
+
+  test('a request taken for dead whose charge cannot be sent when it wakes cancels nothing: the order the retry is charging stays, under its key', async () => {
+    const { variants: [v] } = await product([5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    // Both with the slow card: the retry's charge outlives the client's timeout (202).
+    const input = { cartId, customer: null, idempotencyKey: key, ...body(CARDS.slow), card: body(CARDS.slow).payment.card }
+    const { open: wake, opened: woken } = gate()
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const frozen = {
+      ...checkoutDeps(),
+      claimer: { id: 'a-frozen-process', isAlive: t.platform.liveness.isAlive },
+      // Frozen after placing its order, before charging; when it wakes, its payment breaker
+      // has opened on the stall, so its charge is never sent.
+      payments: { ...port, charge: async () => (await woken, { status: 'not_sent' as const, retryAfterMs: 1000 }) },
+    }
+    const first = placeCheckout(frozen, input).then(
+      (answer) => answer,
+      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
+    )
+    const ordersOfCart = async () => (await t.platform.sql<{ id: string }[]>`select id from orders.orders where cart_id = ${cartId}`).map((o) => o.id)
+    for (let i = 0; (await ordersOfCart()).length === 0; i++) {
+      assert.ok(i < 100, 'the first request placed its order')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const [orderId] = await ordersOfCart()
+    // The retry takes the key over, resumes the order and sends its charge, still processing.
+    const retried = await checkout(cartId, key, CARDS.slow)
+    assert.deepEqual([retried.status, retried.body.id], [202, orderId], JSON.stringify(retried.body))
+
+    wake()
+    const late = await first
+    assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'], "the key's answer is the retry's")
+    assert.equal(await settledStatus(orderId), 'paid', 'not cancelled under the charge in flight')
+    const settled = await checkout(cartId, key, CARDS.slow)
+    assert.deepEqual([settled.status, settled.body.id, settled.body.status], [201, orderId, 'paid'], 'the key still names the order')
+    assert.deepEqual(await ordersOfCart(), [orderId], 'no second order')
+    assert.equal(chargesFor(orderId), 1)
+    assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions ?? 0, 0, 'nothing refunded')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
   })
 
   test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {

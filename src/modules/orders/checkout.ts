@@ -7,7 +7,7 @@ import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash,
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
-import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
+import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
 export interface CheckoutDeps {
@@ -115,7 +115,7 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     // none under the order's key): this retry, with the same card, sends it now. Should that
     // request still be alive and send it too, the gateway charges once.
     if ((await chargeLookup(deps, orderId)) === 'not_found') {
-      const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null })
+      const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null }, null)
       if (answer.status === 201) await takeOutBought(deps, input.cartId, { orderId, lines })
       return answer
     }
@@ -222,7 +222,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
     lines,
     accessToken,
     viewAt: (status) => orderView({ ...placed.order, status }, placed.lines, accessToken),
-  })
+  }, claim)
   if (answer.status === 201) progress.bought = { orderId, lines }
   return answer
 }
@@ -249,22 +249,14 @@ interface Payable {
 /**
  * Charges a placed order (with its own gateway key: sent twice, it is charged once), then
  * in one transaction applies the outcome and stores the answer under the key.
+ * `claim`: the placing request's claim on the key; null for a resumed order.
  */
-async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable): Promise<StoredAnswer> {
+async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable, claim: string | null): Promise<StoredAnswer> {
   const { orderId, accessToken } = order
   // Free items: nothing to charge, and processors refuse an amount of 0.
   const outcome: ChargeOutcome =
     order.amount.amount === 0 ? { status: 'free' } : await deps.payments.charge({ orderId, amount: order.amount, card: input.card }, paymentKeyOf(orderId))
-  if (outcome.status === 'not_sent') {
-    // Certainly not charged: the order is cancelled and its stock released at once (not held
-    // as pending for reconciliation), and the key is let go, so a retry with it places a
-    // fresh order once the gateway is back.
-    await applyChargeOutcome(deps, orderId, outcome, 'checkout')
-    // Also a key a 202 left pending (a resumed order): the order is cancelled, nothing was
-    // charged, and the answer says the same key may try again.
-    await releaseKey(deps.sql, input.idempotencyKey, { alsoPending: true })
-    throw paymentsUnavailable()
-  }
+  if (outcome.status === 'not_sent') await chargeNotSent(deps, input.idempotencyKey, orderId, outcome, claim)
   // The outcome and the answer under the key commit together.
   const answer = await transaction(deps.sql, async (tx) => {
     let stored: StoredAnswer | null = null
@@ -305,6 +297,32 @@ async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable):
 
 /** The gateway's idempotency key for an order's charge: one order, one charge, however often it is sent. */
 const paymentKeyOf = (orderId: string) => `charge:${orderId}`
+
+/**
+ * This request's charge never left (the gateway's breaker is open): nothing was charged by
+ * it. But another request may have sent the order's charge: a retry that took the key over
+ * from this one (taken for dead while it was frozen) or another retry resuming the order.
+ * Cancelling then would cancel an order whose charge is in flight, and letting the key go
+ * would let the next retry place a second order. So:
+ * - The request that placed the order, while it still holds the key (nobody else can have
+ *   charged): the order is cancelled and its stock released at once, and the key is let go
+ *   in the same transaction, so a retry with it places a fresh order once the gateway is
+ *   back. Taken over meanwhile: nothing changes, the key's answer is the retry's.
+ * - A resumed order: left pending_payment under its key. The next retry resumes it (and
+ *   charges it once the gateway is back); reconciliation lets its units go after the hold.
+ */
+async function chargeNotSent(deps: CheckoutDeps, key: string, orderId: string, outcome: ChargeOutcome & { status: 'not_sent' }, claim: string | null): Promise<never> {
+  if (claim === null) {
+    await keepPending(deps.sql, key)
+    throw new AppError('unavailable', 'The payment service is unavailable; nothing was charged and the order is kept. Try again shortly with the same Idempotency-Key', {}, 503)
+  }
+  const cancelled = await transaction(deps.sql, async (tx) => {
+    if (!(await releaseKey(tx, key, { claim }))) return false
+    await applyChargeOutcomeIn(tx, deps, orderId, outcome, 'checkout')
+    return true
+  })
+  throw cancelled ? paymentsUnavailable() : supersededAnswer()
+}
 
 const paymentsUnavailable = () =>
   new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', {}, 503)

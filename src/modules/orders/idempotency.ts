@@ -149,9 +149,8 @@ export async function purgeExpiredKeys(sql: Sql, batch = 5000): Promise<number> 
  * Forgets the key: the request did not change anything, so the same key may try again.
  * `claim`: only while that claim holds it (not a key a retry took over meanwhile).
  */
-export async function releaseKey(sql: Sql, key: string, options: { claim?: string; alsoPending?: boolean } = {}): Promise<boolean> {
-  const states = options.alsoPending ? ['running', 'pending'] : ['running']
-  const released = await sql`delete from orders.idempotency_keys where key = ${key} and state = any(${states}::text[]) ${options.claim === undefined ? sql`` : sql`and claim = ${options.claim}`} returning key`
+export async function releaseKey(sql: Db, key: string, options: { claim?: string } = {}): Promise<boolean> {
+  const released = await sql`delete from orders.idempotency_keys where key = ${key} and state = 'running' ${options.claim === undefined ? sql`` : sql`and claim = ${options.claim}`} returning key`
   return released.length > 0
 }
 
