@@ -733,6 +733,38 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0])
   })
 
+  test('a retry of a 202 whose charge the processor has settled (its webhook not here yet) answers the outcome, not another 202', async () => {
+    const { variants: [v] } = await product([5])
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const withPort = (payments: Partial<typeof port>) => ({ ...checkoutDeps(), payments: { ...port, ...payments } })
+    const pendingOrder = async () => {
+      const input = { cartId: await cartWith([[v, 1]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card }
+      const first = await placeCheckout(withPort({ charge: async () => ({ status: 'unknown', reason: 'timed out' }) }), input)
+      assert.equal(first.status, 202)
+      return { input, orderId: (first.body as { id: string }).id }
+    }
+    const statusOf = async (orderId: string) => (await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`)[0].status
+
+    const captured = await pendingOrder()
+    const paid = await placeCheckout(withPort({ lookup: async () => ({ status: 'captured' as const, paymentId: `pay_${captured.orderId}` }) }), captured.input)
+    assert.deepEqual([paid.status, (paid.body as { id: string }).id, (paid.body as { status: string }).status], [201, captured.orderId, 'paid'])
+    assert.ok((paid.body as { accessToken?: string }).accessToken, 'the guest hears its token')
+    assert.equal(await statusOf(captured.orderId), 'paid')
+    assert.deepEqual((await placeCheckout(withPort({ lookup: async () => { throw new Error('not asked again') } }), captured.input)).body, paid.body, 'stored')
+
+    const refused = await pendingOrder()
+    const declinedAnswer = await placeCheckout(withPort({ lookup: async () => ({ status: 'declined' as const }) }), refused.input)
+    assert.deepEqual([declinedAnswer.status, (declinedAnswer.body as { orderId: string }).orderId], [402, refused.orderId])
+    assert.equal(await statusOf(refused.orderId), 'cancelled')
+
+    // Captured and refunded since: reconciliation settles both together; until then, 202.
+    const refunded = await pendingOrder()
+    const waiting = await placeCheckout(withPort({ lookup: async () => ({ status: 'captured' as const, paymentId: 'pay_refunded', refunded: true as const }) }), refunded.input)
+    assert.equal(waiting.status, 202)
+    assert.equal(await statusOf(refunded.orderId), 'pending_payment')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [3, 1, 1])
+  })
+
   test('checkout losing the cart store after payment: the worker still takes the bought lines out', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 2]])

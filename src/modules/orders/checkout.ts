@@ -7,7 +7,7 @@ import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash,
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
 import { insertOrder, type NewOrder } from './repo.ts'
-import { applyChargeOutcomeIn } from './payment-outcome.ts'
+import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
 export interface CheckoutDeps {
@@ -101,26 +101,37 @@ interface Progress {
 /**
  * The key names an order whose final answer is not stored: the request that placed it died,
  * or its charge outcome was unknown. A charge the gateway never received is sent now; one it
- * has is settled by the webhook or reconciliation. The answer is the order's state, stored
+ * has settled is applied now; one still processing is settled by the webhook or
+ * reconciliation (202 until then). The answer is the order's state, stored
  * once it is final. A guest hears its access token again (the key keeps it).
  */
 async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string): Promise<StoredAnswer> {
   const key = input.idempotencyKey
   const read = await readOrderView(deps.sql, orderId, accessToken)
   if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
-  const { status, view } = read
+  let { status, view } = read
   const lines = view.items.map((item) => ({ variantId: item.variantId, quantity: item.quantity }))
   if (status === 'pending_payment') {
+    const found = await deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
     // The request that placed it may have died before its charge went out (the gateway has
     // none under the order's key): this retry, with the same card, sends it now. Should that
     // request still be alive and send it too, the gateway charges once.
-    if ((await chargeLookup(deps, orderId)) === 'not_found') {
+    if (found.status === 'not_found') {
       const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null }, null)
       if (answer.status === 201) await takeOutBought(deps, input.cartId, { orderId, lines })
       return answer
     }
-    await keepPending(deps.sql, key)
-    return { status: 202, body: view }
+    // Settled at the gateway, not here yet (its webhook is on the way, or lost): applied now,
+    // as reconciliation would, so the shopper hears the outcome instead of another 202. A
+    // payment refunded since is left to reconciliation, which refunds the order with it.
+    const settled = found.status === 'declined' || (found.status === 'captured' && !found.refunded)
+    const now = settled ? await applyChargeOutcome(deps, orderId, found, 'checkout') : null
+    if (now === null || now === 'pending_payment') {
+      await keepPending(deps.sql, key)
+      return { status: 202, body: view }
+    }
+    // Read again: the view as the settled order shows it, by whoever settled it.
+    ;({ status, view } = (await readOrderView(deps.sql, orderId, accessToken))!)
   }
   // The request that placed it may have died before taking the lines out (once per order,
   // whoever else tries: the worker, after a webhook settled it).
