@@ -14,6 +14,9 @@ test('the last bare word becomes a prefix while it may still be typed', () => {
   assert.deepEqual(parseText('boot or tent'), { head: 'boot or tent', prefix: null }, 'after "or": the word is an alternative')
   assert.deepEqual(parseText('boot OR te'), { head: 'boot OR te', prefix: null })
   assert.deepEqual(parseText('color te'), { head: 'color', prefix: 'te' }, 'a word ending in "or" is just a word')
+  assert.deepEqual(parseText('cotton t-sh'), { head: 'cotton t', prefix: 'sh' }, 'the last part of a hyphenated word')
+  assert.deepEqual(parseText('flip-flo'), { head: 'flip', prefix: 'flo' })
+  assert.deepEqual(parseText('boot -flip-fl'), { head: 'boot -flip-fl', prefix: null }, 'an excluded hyphenated word is whole too')
 })
 
 test('only letters and digits ever become tsquery syntax', () => {

@@ -12,7 +12,10 @@ export interface ParsedText {
 }
 
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g
-const LAST_BARE_WORD = /(^|\s)([\p{L}\p{N}]+)$/u
+// After a space, or after a hyphen inside a word ("t-sh" while typing "t-shirt": PostgreSQL
+// indexes the parts of a hyphenated word too, so "t" and the prefix "sh" find it). A '-'
+// after a space is an exclusion, and stays whole.
+const LAST_BARE_WORD = /(^|\s|(?<=[\p{L}\p{N}])-)([\p{L}\p{N}]+)$/u
 const WORD = /[\p{L}\p{N}]+/gu
 /** websearch_to_tsquery's OR: the word "or" (any case) between two words. */
 const AFTER_OR = /(^|\s)or$/i
@@ -34,8 +37,8 @@ export function cleanText(raw: string): string {
 
 /**
  * Splits off the last word for prefix matching (search as you type). Not when the text
- * ends in a space (the word is finished), inside an open "phrase", after a '-' (an
- * exclusion is a whole word), or after "or": the prefix is ANDed with the rest, so
+ * ends in a space (the word is finished), inside an open "phrase", in an exclusion ('-' after
+ * a space: a whole word, hyphenated or not), or after "or": the prefix is ANDed with the rest, so
  * "boot or tent" would become boot AND tent and find nothing.
  */
 export function parseText(raw: string): ParsedText {
@@ -43,7 +46,8 @@ export function parseText(raw: string): ParsedText {
   const finished = /\s$/.test(raw.replace(CONTROL, ' '))
   const quotes = (text.match(/"/g) ?? []).length
   const match = LAST_BARE_WORD.exec(text)
-  if (finished || quotes % 2 === 1 || !match || match[2].length < MIN_PREFIX) return { head: text, prefix: null }
+  const excluded = /(^|\s)-\S*$/.test(text)
+  if (finished || excluded || quotes % 2 === 1 || !match || match[2].length < MIN_PREFIX) return { head: text, prefix: null }
   const head = text.slice(0, match.index).trim()
   if (AFTER_OR.test(head)) return { head: text, prefix: null }
   return { head, prefix: match[2] }

@@ -133,6 +133,10 @@ describe('search over HTTP', () => {
     assert.deepEqual(names(await search({ q: 'waterp' })).sort(), ['Portable Speaker', 'Ridgeline Waterproof Jacket', 'Trailrunner Waterproof Hiking Boot'])
     assert.deepEqual(names(await search({ q: 'wool hiki' })), ['Wool Hiking Socks'])
     assert.deepEqual(names(await search({ q: 'headph' })), ['Wireless Noise Cancelling Headphones'])
+    // A hyphenated word while it is typed: its last part is the prefix ("Button-down collar").
+    assert.deepEqual(names(await search({ q: 'button-do' })), ['Classic Oxford Shirt'])
+    assert.deepEqual(names(await search({ q: 'shirt -button-down' })).sort(), ['Linen Summer Shirt', 'Merino Crew Shirt'])
+    assert.equal(names(await search({ q: 'shirt -button-do' })).length, 3, 'an exclusion stays a whole word: no "button-do" to exclude')
   })
 
   test('a whole word typed without a space matches itself, not only the longer known words it begins', async () => {
