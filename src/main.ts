@@ -84,9 +84,8 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
       const secret = config.gatewaySecret ?? randomBytes(32).toString('hex')
       let apiPort: number | null = config.port === 0 ? null : config.port
       cluster.on('listening', (_worker, address) => (apiPort ??= address.port))
-      const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host
       const log = createLogger(config.logLevel, 'gateway')
-      simulator = await startClusterSimulator(config, log, secret, () => (apiPort === null ? null : `http://${host.includes(':') ? `[${host}]` : host}:${apiPort}/webhooks/payments`))
+      simulator = await startClusterSimulator(config, log, secret, () => apiPort)
       log.info({ url: simulator.url }, 'card simulator running in the cluster primary, for every api process')
       Object.assign(shared, { GATEWAY_URL: simulator.url, GATEWAY_SECRET: secret })
     }

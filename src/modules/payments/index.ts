@@ -69,7 +69,7 @@ export function createPaymentsModule(deps: PaymentsDeps) {
       if (!inProcess) return config.gatewayUrl!
       simulator = await startSimulator({
         secret,
-        webhookUrl: () => config.gatewayWebhookUrl ?? (webhookServer ? localUrl(webhookServer, WEBHOOK_PATH) : null),
+        webhookUrl: () => config.gatewayWebhookUrl ?? (webhookServer ? localUrl(webhookServer) : null),
         latencyMs: config.simulatorLatencyMs,
         failureRate: config.simulatorFailureRate,
         slowMs: config.simulatorSlowMs,
@@ -152,10 +152,13 @@ export function startGatewayProcess(config: Readonly<Config>, log: Logger): Prom
  * processes, as a card processor is one. A simulator in each process knew only that
  * process's charges: a checkout retried on another process found none and charged again.
  */
-export function startClusterSimulator(config: Readonly<Config>, log: Logger, secret: string, webhookUrl: () => string | null): Promise<Simulator> {
+export function startClusterSimulator(config: Readonly<Config>, log: Logger, secret: string, apiPort: () => number | null): Promise<Simulator> {
   return startSimulator({
     secret,
-    webhookUrl: () => config.gatewayWebhookUrl ?? webhookUrl(),
+    webhookUrl: () => {
+      const port = apiPort()
+      return config.gatewayWebhookUrl ?? (port === null ? null : webhookUrlAt(config.host, port))
+    },
     latencyMs: config.simulatorLatencyMs,
     failureRate: config.simulatorFailureRate,
     slowMs: config.simulatorSlowMs,
@@ -163,11 +166,16 @@ export function startClusterSimulator(config: Readonly<Config>, log: Logger, sec
   })
 }
 
-function localUrl(server: Server, path: string): string | null {
+function localUrl(server: Server): string | null {
   const address = server.address()
   if (address === null || typeof address === 'string') return null
-  const host = ['0.0.0.0', '::'].includes(address.address) ? '127.0.0.1' : address.address
-  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}${path}`
+  return webhookUrlAt(address.address, address.port)
+}
+
+/** The webhook URL of an api listening on `host` (a wildcard address: reached on loopback). */
+function webhookUrlAt(host: string, port: number): string {
+  const reachable = ['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}${WEBHOOK_PATH}`
 }
 
 function gatewayMetrics(metrics: Metrics) {
