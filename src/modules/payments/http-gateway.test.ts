@@ -201,6 +201,28 @@ test('the breaker opens after repeated failures, fails fast without calling, the
   }
 })
 
+test('a process stalled past its timeouts (frozen, starved of CPU) asks again instead of blaming the processor: answers, and the breaker stays closed', async () => {
+  const sim = await startSimulator({ secret: SECRET, latencyMs: 100 })
+  const payments = gateway({ baseUrl: sim.url, timeoutMs: 200, maxAttempts: 1, breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetMs: 10_000 } })
+  try {
+    const orders = Array.from({ length: 4 }, () => ({ order: input(undefined, { capture: true }), key: randomUUID() }))
+    const calls = orders.map(({ order, key }) => payments.authorize(order, key))
+    // Sent, and the processor working on them; then this process stalls for 1.5 s.
+    for (let i = 0; sim.stats().requests.requests < orders.length; i++) {
+      assert.ok(i < 100, 'the calls reached the processor')
+      await sleep(5)
+    }
+    const stall = performance.now() + 1500
+    while (performance.now() < stall);
+    const answers = await Promise.all(calls)
+    assert.ok(answers.every((a) => a.ok && a.payment.status === 'captured'), JSON.stringify(answers))
+    assert.equal(payments.breakerState(), 'closed')
+    for (const { key } of orders) assert.equal(sim.stats().keys[key]?.executions, 1, 'charged once')
+  } finally {
+    await sim.close()
+  }
+})
+
 test('a failed half-open trial opens the breaker again', async () => {
   const sim = await startSimulator({ secret: SECRET, failureRate: 1 })
   const payments = gateway({ baseUrl: sim.url, maxAttempts: 1, breaker: { resetMs: 200, volumeThreshold: 2 } })

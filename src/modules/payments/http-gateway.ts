@@ -64,6 +64,9 @@ class TransportFailure extends Error {
   }
 }
 
+/** A timeout this late past its due time means the process stalled, not the processor. */
+const STALL_MS = 1_000
+
 export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway & { breakerState(): BreakerState; shutdown(): void } {
   const maxAttempts = options.maxAttempts ?? 4
   const backoff = options.backoff ?? { baseMs: 100, maxMs: 1000 }
@@ -72,27 +75,39 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
   // Each attempt carries its own AbortSignal.timeout, so the breaker adds no timer of its own.
   const breaker = new Breaker(send, { ...options.breaker, timeoutMs: false }, options.onBreakerStateChange, (error) => error instanceof TransportFailure)
 
+  const attempt = async (url: string, request: Request): Promise<HttpAnswer> =>
+    httpCall(url, {
+      method: request.method,
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${options.apiKey}`,
+        ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(request.idempotencyKey ? { 'idempotency-key': request.idempotencyKey } : {}),
+      },
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal: AbortSignal.timeout(options.timeoutMs),
+    })
+
   async function send(request: Request): Promise<Answer> {
     const base = await resolveBase()
     let response: HttpAnswer
-    try {
-      const signal = AbortSignal.timeout(options.timeoutMs)
-      response = await httpCall(base + request.path, {
-        method: request.method,
-        headers: {
-          accept: 'application/json',
-          authorization: `Bearer ${options.apiKey}`,
-          ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(request.idempotencyKey ? { 'idempotency-key': request.idempotencyKey } : {}),
-        },
-        body: request.body === undefined ? undefined : JSON.stringify(request.body),
-        signal,
-      })
-    } catch (error) {
-      const name = (error as Error).name
-      const why = name === 'TimeoutError' || name === 'AbortError' ? `timed out after ${options.timeoutMs} ms` : `unreachable (${(error as Error).message})`
-      // A refused connection carried nothing; any other failure may come after the request went out.
-      throw new TransportFailure(`${request.operation}: the processor ${why}`, (error as { code?: string }).code !== 'ECONNREFUSED')
+    for (let stalls = 0; ; stalls++) {
+      const started = performance.now()
+      try {
+        response = await attempt(base + request.path, request)
+        break
+      } catch (error) {
+        const name = (error as Error).name
+        const timedOut = name === 'TimeoutError' || name === 'AbortError'
+        // The timeout fired long after it was due: this process was stalled (frozen, or
+        // starved of CPU), not the processor slow, and the answer may be waiting unread
+        // (timers run before the socket is read). Not the processor's failure, so not the
+        // breaker's: asked again once, with the same key (a replay charges nothing twice).
+        if (timedOut && stalls === 0 && performance.now() - started > options.timeoutMs + STALL_MS) continue
+        const why = timedOut ? `timed out after ${options.timeoutMs} ms` : `unreachable (${(error as Error).message})`
+        // A refused connection carried nothing; any other failure may come after the request went out.
+        throw new TransportFailure(`${request.operation}: the processor ${why}`, (error as { code?: string }).code !== 'ECONNREFUSED')
+      }
     }
     if (response.status >= 500) throw new TransportFailure(`${request.operation}: the processor answered ${response.status}`)
     let body: unknown = null
