@@ -126,6 +126,20 @@ describe('http platform', () => {
     })
     assert.equal(checkout.status, 400)
     assert.match(checkout.body.detail, /shippingAddress\.name/)
+    // A lone UTF-16 surrogate ("\udc00" in the JSON): jsonb refuses it, text would keep it as U+FFFD.
+    const goods = (await t.call('POST', '/admin/products', { token, body: sampleProduct() })).body
+    const bought = (await t.call('POST', '/store/carts')).body.id
+    await t.call('POST', `/store/carts/${bought}/items`, { body: { variantId: goods.variants[0].id, quantity: 1 } })
+    const surrogate = await t.call('POST', `/store/carts/${bought}/checkout`, {
+      headers: { 'idempotency-key': 'surrogate-in-the-address-1' },
+      body: { email: 'g@example.com', shippingAddress: { ...address, name: 'A\udc00B' }, payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } } },
+    })
+    assert.deepEqual([surrogate.status, surrogate.body.code], [400, 'validation_failed'])
+    assert.match(surrogate.body.detail, /shippingAddress\.name: must not contain a lone UTF-16 surrogate/)
+    assert.equal((await t.call('GET', `/store/carts/${bought}`)).body.items.length, 1, 'nothing bought')
+    const renamed = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Lamp \ud800' }) })
+    assert.equal(renamed.status, 400)
+    assert.match(renamed.body.detail, /^name: /)
     // Nested deep (past any recursion's stack): still a 400, from the schema.
     const deep = `{"variantId":"1","quantity":1,"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}`
     const cart = (await t.call('POST', '/store/carts')).body.id

@@ -1,6 +1,7 @@
 // The card processor's JSON over HTTP (what the simulator answers and POSTs), and its
 // translation into the port's types. Incoming JSON is checked before it is trusted: a
 // malformed answer from the processor is an `unknown` outcome, not a crash.
+import { unstorable } from '../../platform/storable-text.ts'
 import type { Payment, PaymentEvent, PaymentEventType, PaymentStatus, Refund } from './gateway.ts'
 import { PAYMENT_EVENT_TYPES } from './gateway.ts'
 
@@ -44,12 +45,10 @@ const STATUSES: readonly PaymentStatus[] = ['processing', 'authorized', 'capture
 type Json = Record<string, unknown>
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
 /**
- * Text PostgreSQL can store: no NUL (text refuses it) and no lone UTF-16 surrogate (jsonb
- * refuses it). A signed event carrying either is still malformed: a 400, never a 500 that
- * the processor would retry for days.
+ * Text PostgreSQL can store (storable-text.ts). A signed event carrying other text is still
+ * malformed: a 400, never a 500 that the processor would retry for days.
  */
-const STORABLE = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/
-const isString = (value: unknown): value is string => typeof value === 'string' && STORABLE.test(value)
+const isString = (value: unknown): value is string => typeof value === 'string' && unstorable(value) === null
 const isText = (value: unknown): value is string => isString(value) && value.length > 0
 /** Event times in Unix seconds that make a date: from 1970 to the end of year 9999. */
 const isEpochSeconds = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 253_402_300_799

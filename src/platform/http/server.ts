@@ -28,6 +28,7 @@ import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-header
 import { isDatabaseUnavailable } from '../db/index.ts'
 import { clusterMetrics, CLUSTER_METRICS_CONTENT_TYPE } from '../telemetry/cluster-metrics.ts'
 import { KvUnavailable } from '../kv/index.ts'
+import { unstorable } from '../storable-text.ts'
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
 
@@ -64,23 +65,35 @@ function validatorsByPart() {
   }
 }
 
-const nulError = (where: string | null) =>
-  where === null ? undefined : validationFailed([{ path: where || 'body', message: 'must not contain a NUL character (U+0000)' }])
+const nulError = (found: Unstorable | null) => (found === null ? undefined : validationFailed([{ path: found.path || 'body', message: found.message }]))
+
+interface Unstorable {
+  path: string
+  message: string
+}
 
 /**
- * The path of the first string holding U+0000 in a parsed request part, or null. A loop, not
- * recursion: a body nested 20,000 deep would overflow the stack (a 500) before the schema
- * got to refuse it.
+ * The first string (or object key) in a parsed request part that PostgreSQL could not
+ * store, or null: refused here with its path, instead of a 500 from the database. A loop,
+ * not recursion: a body nested 20,000 deep would overflow the stack (a 500) before the
+ * schema got to refuse it.
  */
-function nulPath(root: unknown, rootPath: string): string | null {
+function unstorablePath(root: unknown, rootPath: string): Unstorable | null {
   const pending: [unknown, string][] = [[root, rootPath]]
   while (pending.length > 0) {
     const [value, path] = pending.pop()!
     if (typeof value === 'string') {
-      if (value.includes('\u0000')) return path
+      const message = unstorable(value)
+      if (message) return { path, message }
     } else if (value !== null && typeof value === 'object') {
       const entries = Object.entries(value)
-      for (let i = entries.length - 1; i >= 0; i--) pending.push([entries[i][1], path ? `${path}.${entries[i][0]}` : entries[i][0]])
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i]
+        const keyPath = path ? `${path}.${key}` : key
+        const message = unstorable(key)
+        if (message) return { path: keyPath, message }
+        pending.push([child, keyPath])
+      }
     }
   }
   return null
@@ -201,14 +214,14 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   // once parsed (on the routes that take one). These hooks are attached per route when it
   // is added, so that no request pays for reading its route's options (Fastify builds
   // request.routeOptions anew on each read: 9 % more CPU on the product page with three).
-  const refuseNulInUrl: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '') ?? nulPath(request.query, '')))
-  const refuseNulInPath: onRequestHookHandler = (request, _reply, done) => done(nulError(nulPath(request.params, '')))
+  const refuseNulInUrl: onRequestHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.params, '') ?? unstorablePath(request.query, '')))
+  const refuseNulInPath: onRequestHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.params, '')))
   const dropDeadline: onRequestHookHandler = (request, _reply, done) => {
     clearTimeout((request as DeadlineRequest)[DEADLINE])
     ;(request as DeadlineRequest)[DEADLINE] = undefined
     done()
   }
-  const refuseNulInBody: preValidationHookHandler = (request, _reply, done) => done(nulError(nulPath(request.body, '')))
+  const refuseNulInBody: preValidationHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.body, '')))
   app.addHook('onRoute', (route) => {
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
