@@ -134,6 +134,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   })
   // Most orders a webhook settles come here (it often beats checkout): a batch at a time, one pipelined KV round trip.
   dispatcher.onBatch('order.paid_after_checkout', async (events) => void (await Promise.all(events.map((event) => modules.orders.onPaidAfterCheckout(event)))))
+  dispatcher.on('order.cancelled', (event, tx) => modules.orders.onCancelled(event, tx))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
   if (reconciles) dispatcher.on('order.charge_after_cancel', (event, tx) => modules.orders.onChargeAfterCancel(event, tx))
   if (reconciles) dispatcher.on('order.duplicate_charge', (event, tx) => modules.orders.onDuplicateCharge(event, tx))

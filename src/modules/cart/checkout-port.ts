@@ -1,10 +1,16 @@
 import { notFound } from '../../platform/http/errors.ts'
 import { mayUse } from './open-cart.ts'
-import { CART_ID, type CartStore, type Money } from './store.ts'
+import { CART_ID, ORDER_HOLDER, orderHolder, type CartStore, type Money } from './store.ts'
 
 const DECLINES_PER_CART = 5
 const DECLINE_WINDOW_MS = 3_600_000
 const CLAIM_MS = 60_000
+/**
+ * How long an order whose payment is still processing (a 202) keeps its cart: longer than
+ * reconciliation's hold (15 min), by which time the order has settled either way. It is let
+ * go as soon as the order settles (removeBought, releaseOrderHold).
+ */
+const ORDER_HOLD_MS = 20 * 60_000
 
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore) {
@@ -30,8 +36,9 @@ export function cartCheckoutPort(store: CartStore) {
       if (!CART_ID.test(cartId)) throw notFound('Cart')
       // The claim goes first on the connection: the lines are read after it is taken, so a
       // checkout ending meanwhile (lines out, then claim let go) is seen whole or not at all.
-      const [claimed, meta, lines, snapshots, declines] = await Promise.all([
+      const [claimed, heldBy, meta, lines, snapshots, declines] = await Promise.all([
         store.claimCheckout(cartId, holder, CLAIM_MS, replacing),
+        store.checkoutHolder(cartId),
         store.meta(cartId),
         store.lines(cartId),
         store.snapshots(cartId),
@@ -39,7 +46,7 @@ export function cartCheckoutPort(store: CartStore) {
       ])
       await mayUse(meta, async () => customerId)
       if (declines >= DECLINES_PER_CART) return { kind: 'refused', retryAfterSeconds: Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000)) }
-      if (!claimed) return { kind: 'busy' }
+      if (!claimed) return { kind: 'busy', heldBy, pendingOrderId: heldBy?.startsWith(ORDER_HOLDER) ? heldBy.slice(ORDER_HOLDER.length) : null }
       return {
         kind: 'open',
         lines: [...lines].map(([variantId, quantity]) => ({
@@ -52,6 +59,18 @@ export function cartCheckoutPort(store: CartStore) {
     },
 
     countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
+
+    /**
+     * The checkout answered 202 (its payment still processing): its order keeps the cart
+     * claimed, in place of the request (`replacing`), until it settles. Another checkout of
+     * the cart (a second click, another tab, each with its own key) would otherwise place and
+     * charge a second order for the same lines, and a sign-in would merge lines being bought
+     * into the account cart. Answers whether the order holds it.
+     */
+    holdForOrder: (cartId: string, orderId: string, replacing?: string) => store.claimCheckout(cartId, orderHolder(orderId), ORDER_HOLD_MS, replacing),
+
+    /** The order settled without buying (cancelled): its hold on the cart goes. */
+    releaseOrderHold: (cartId: string, orderId: string) => store.releaseCheckout(cartId, orderHolder(orderId)),
 
     /**
      * Ends a checkout in one KV round trip: takes what was bought (if anything) out of the
@@ -76,10 +95,12 @@ export function cartCheckoutPort(store: CartStore) {
     /**
      * Takes an order's bought quantities out of a cart, once per order (an order paid after
      * its checkout answered, or whose checkout died, while the shopper may have changed the
-     * cart meanwhile): lines added since stay. A cart gone (expired, merged at sign-in) has
-     * nothing to take out.
+     * cart meanwhile): lines added since stay. A cart gone (expired) has nothing to take out.
+     * The order's hold on the cart (a 202) goes with them.
      */
-    removeBought: (cartId: string, bought: Bought) => store.takeOut(cartId, bought.orderId, bought.lines),
+    async removeBought(cartId: string, bought: Bought): Promise<void> {
+      await Promise.all([store.takeOut(cartId, bought.orderId, bought.lines), store.releaseCheckout(cartId, orderHolder(bought.orderId))])
+    },
   }
 }
 
@@ -93,5 +114,8 @@ export type CheckoutOpening =
   | { kind: 'open'; lines: { variantId: string; quantity: number; unitPrice: Money }[] }
   /** Too many declines: try again in this many seconds. */
   | { kind: 'refused'; retryAfterSeconds: number }
-  /** Another checkout of this cart is running. */
-  | { kind: 'busy' }
+  /**
+   * Another checkout of this cart is running (`heldBy`), or an order placed from it waits
+   * for its payment's outcome (`pendingOrderId`; the caller knows whether it has settled).
+   */
+  | { kind: 'busy'; heldBy: string | null; pendingOrderId: string | null }

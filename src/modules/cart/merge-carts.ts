@@ -1,8 +1,15 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { accountCartId } from './account-cart.ts'
 import type { CartStore } from './store.ts'
-import { CART_ID, MAX_QUANTITY } from './store.ts'
+import { CART_ID, MAX_QUANTITY, ORDER_HOLDER } from './store.ts'
 
 const RAISE_ATTEMPTS = 5
+/** How long a sign-in waits for a checkout of the guest cart to end before merging without it. */
+const CHECKOUT_WAIT_MS = 5_000
+const CHECKOUT_POLL_MS = 100
+/** The merge's own hold on the guest cart: no checkout of it starts while its lines move. */
+const MERGE_CLAIM_MS = 10_000
 
 /** A guest line that did not make it into the account cart. */
 export interface UnmergedLine {
@@ -14,8 +21,8 @@ export interface UnmergedLine {
  * Moves a guest cart into the customer's account cart at sign-in: where both hold a line the
  * higher quantity wins, lines in only one are kept, and the guest cart is removed. A guest
  * line the full account cart (MAX_LINES) has no room for, one in another currency than the
- * account cart's, or one that other writes kept racing, is not dropped silently: it is
- * answered, so the shopper can be told.
+ * account cart's, one that other writes kept racing, or one being bought (see below), is not
+ * dropped silently: it is answered, so the shopper can be told.
  *
  * The two carts live in different Redis Cluster slots, so this is not one transaction; it
  * is made of steps that are each atomic and idempotent (raise a line to at least n, then
@@ -31,6 +38,32 @@ export async function mergeGuestCart(store: CartStore, customerId: string, guest
   // a stale cart id must not keep someone with the right password out.
   if (guest.owner !== null) return []
 
+  // Lines being bought must not move: the checkout takes what it bought out of the guest
+  // cart, and a copy in the account cart would be bought (and charged) again. So the merge
+  // holds the guest cart's checkout claim while it moves the lines, waiting a moment for a
+  // running checkout to end. A cart whose order's payment is still processing stays
+  // claimed by that order (checkout-port, holdForOrder): it is not merged now, and its
+  // lines are answered as not merged (the guest cart keeps them).
+  const holder = `merge:${randomBytes(9).toString('base64url')}`
+  if (!(await claimForMerge(store, guestCartId, holder))) {
+    return [...(await store.lines(guestCartId))].map(([variantId, quantity]) => ({ variantId, quantity }))
+  }
+  try {
+    return await moveLines(store, customerId, guestCartId)
+  } finally {
+    await store.releaseCheckout(guestCartId, holder)
+  }
+}
+
+async function claimForMerge(store: CartStore, guestCartId: string, holder: string): Promise<boolean> {
+  for (let waited = 0; ; waited += CHECKOUT_POLL_MS) {
+    if (await store.claimCheckout(guestCartId, holder, MERGE_CLAIM_MS)) return true
+    if (waited >= CHECKOUT_WAIT_MS || (await store.checkoutHolder(guestCartId))?.startsWith(ORDER_HOLDER)) return false
+    await sleep(CHECKOUT_POLL_MS)
+  }
+}
+
+async function moveLines(store: CartStore, customerId: string, guestCartId: string): Promise<UnmergedLine[]> {
   const accountId = await accountCartId(store, customerId)
   const [guestLines, guestSnapshots, accountSnapshots] = await Promise.all([
     store.lines(guestCartId),

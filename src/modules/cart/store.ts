@@ -15,6 +15,10 @@ export const MAX_QUANTITY = 99
 /** 128 random bits, base64url: unguessable, so a guest cart id can serve as its own key. */
 export const CART_ID = /^[A-Za-z0-9_-]{22}$/
 
+/** The checkout claim's holder while an order whose payment is processing keeps the cart (checkout-port, holdForOrder). */
+export const ORDER_HOLDER = 'order:'
+export const orderHolder = (orderId: string) => `${ORDER_HOLDER}${orderId}`
+
 export interface Money {
   amount: number
   currency: string
@@ -141,6 +145,11 @@ export function createCartStore(kv: Kv) {
      */
     claimCheckout(id: string, holder: string, ttlMs: number, replacing?: string): Promise<boolean> {
       return kv.claim(keysOf(id).checkout, holder, ttlMs, replacing)
+    },
+
+    /** Who holds the cart's checkout claim now, if anyone. */
+    checkoutHolder(id: string): Promise<string | null> {
+      return kv.get(keysOf(id).checkout)
     },
 
     /** Lets the claim go, if `holder` still has it (one that outlived its minute may be another's now). */

@@ -21,7 +21,7 @@ export function customerView(row: CustomerRow) {
 
 export type CustomerView = ReturnType<typeof customerView>
 
-/** A guest cart line that the account cart had no room for. */
+/** A guest cart line that did not move into the account cart (no room, another currency, or being bought). */
 export interface UnmergedLine {
   variantId: string
   quantity: number
@@ -29,7 +29,7 @@ export interface UnmergedLine {
 
 /** What accounts need from the cart module: moving a guest cart into the account cart at sign-in. */
 export interface CartMergePort {
-  /** Answers the guest lines that did not fit (the account cart was full). An account cart (own or another's) is left alone. */
+  /** Answers the guest lines that did not move (see UnmergedLine); they stay in the guest cart. An account cart (own or another's) is left alone. */
   mergeGuestCart(customerId: string, guestCartId: string): Promise<UnmergedLine[]>
 }
 
@@ -43,7 +43,7 @@ export interface SignInDeps {
 export interface SignedIn {
   token: string
   customer: CustomerView
-  /** Only when a guest cart was merged and some of its lines did not fit: the shopper should hear of them. */
+  /** Only when some guest cart lines did not move into the account cart: the shopper should hear of them. */
   unmergedLines?: UnmergedLine[]
 }
 

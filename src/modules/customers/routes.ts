@@ -36,7 +36,7 @@ function sendSignedIn(request: FastifyRequest, reply: FastifyReply, answer: Sign
     path: '/',
     maxAge: SESSION_TTL_MS / 1000,
   })
-  if (answer.unmergedLines) request.log.info({ customerId: answer.customer.id, lines: answer.unmergedLines.length }, 'guest cart lines did not fit the account cart')
+  if (answer.unmergedLines) request.log.info({ customerId: answer.customer.id, lines: answer.unmergedLines.length }, 'guest cart lines were not merged into the account cart')
   return answer
 }
 

@@ -1025,6 +1025,85 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
   })
 
+  test('a cart whose payment is still processing (202) is not checked out again with another key; once the order settles it is free, and what was bought is not bought twice', async () => {
+    const { variants: [v] } = await product([5])
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    // The charge's outcome unknown (202), and the processor, asked later, says what became of it.
+    const outcome: { lookup: Awaited<ReturnType<typeof port.lookup>> } = { lookup: { status: 'unknown' } }
+    const undecided = { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown' as const, reason: 'timed out' }), lookup: async () => outcome.lookup } }
+    const ordersOf = async (cartId: string) => (await t.platform.sql<{ status: string }[]>`select status from orders.orders where cart_id = ${cartId} order by created_at`).map((o) => o.status)
+
+    const paidLater = await cartWith([[v, 2]])
+    const first = await placeCheckout(undecided, { cartId: paidLater, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    assert.equal(first.status, 202)
+    const orderId = (first.body as { id: string }).id
+    // A second click, another tab: its own key, the same cart.
+    const again = await checkout(paidLater, randomUUID())
+    assert.deepEqual([again.status, again.body.code], [409, 'checkout_in_progress'], JSON.stringify(again.body))
+    assert.match(again.body.detail, /still being processed/)
+    assert.deepEqual(await ordersOf(paidLater), ['pending_payment'])
+    // Captured after all: reconciliation settles it. Before the worker takes the lines out,
+    // a new checkout finds the order paid: its lines leave the cart first.
+    outcome.lookup = { status: 'captured', paymentId: `pay_${orderId}` }
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 minute' where id = ${orderId}`
+    await reconcilePendingPayments({ ...checkoutDeps(), payments: undecided.payments }, { olderThanSeconds: 30, holdSeconds: 900 })
+    const afterPaid = await checkout(paidLater, randomUUID())
+    assert.deepEqual([afterPaid.status, afterPaid.body.code], [400, 'validation_failed'], 'the cart is empty: its lines were bought')
+    assert.deepEqual(await ordersOf(paidLater), ['paid'])
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [3, 2])
+
+    // Declined in the end: the order's cancel lets the cart go (the worker), and it can be bought.
+    const declinedLater = await cartWith([[v, 1]])
+    outcome.lookup = { status: 'unknown' }
+    const pending = await placeCheckout(undecided, { cartId: declinedLater, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    assert.equal(pending.status, 202)
+    assert.equal((await checkout(declinedLater, randomUUID())).status, 409)
+    outcome.lookup = { status: 'declined' }
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 minute' where id = ${(pending.body as { id: string }).id}`
+    await reconcilePendingPayments({ ...checkoutDeps(), payments: undecided.payments }, { olderThanSeconds: 30, holdSeconds: 900 })
+    await t.drainEvents()
+    const bought = await checkout(declinedLater, randomUUID())
+    assert.equal(bought.status, 201, JSON.stringify(bought.body))
+    assert.deepEqual(await ordersOf(declinedLater), ['cancelled', 'paid'])
+  })
+
+  test('signing in while the guest cart is checked out: what is bought is not merged into the account cart (and bought again)', async () => {
+    const { variants: [v, w] } = await product([5, 5])
+    const email = `merging-${randomUUID().slice(0, 8)}@shop.test`
+    const shopper = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const accountLines = async () => (await t.call('GET', '/store/customers/me/cart', { token: shopper })).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
+    const signIn = (cartId: string) => t.call('POST', '/store/auth/login', { body: { email, password: 'correct-horse-1', cartId } })
+
+    // The checkout is charging the card when the shopper signs in: the merge waits for it.
+    const guest = await cartWith([[v, 2]])
+    const charging = gate()
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const held = { ...checkoutDeps(), payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => (await charging.opened, port.charge(...args)) } }
+    const buying = placeCheckout(held, { cartId: guest, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+    for (let i = 0; (await t.platform.sql`select 1 from orders.orders where cart_id = ${guest}`).length === 0; i++) {
+      assert.ok(i < 100, 'the order was placed')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const signedIn = signIn(guest)
+    await new Promise((r) => setTimeout(r, 300))
+    charging.open()
+    assert.equal((await buying).status, 201)
+    const merged = await signedIn
+    assert.equal(merged.status, 200, JSON.stringify(merged.body))
+    assert.deepEqual(await accountLines(), [], 'the bought lines did not move into the account cart')
+
+    // The payment still processing (202) when the shopper signs in: the cart is not merged,
+    // its lines are answered as not merged, and the order takes them when it is paid.
+    const pendingGuest = await cartWith([[w, 1]])
+    const undecided = { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown' as const, reason: 'timed out' }) } }
+    assert.equal((await placeCheckout(undecided, { cartId: pendingGuest, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })).status, 202)
+    const later = await signIn(pendingGuest)
+    assert.equal(later.status, 200)
+    assert.deepEqual(later.body.unmergedLines, [{ variantId: w, quantity: 1 }])
+    assert.deepEqual(await accountLines(), [])
+    assert.equal((await t.call('GET', `/store/carts/${pendingGuest}`)).body.items.length, 1, 'the guest cart keeps them')
+  })
+
   test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

@@ -6,7 +6,7 @@ import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { insertOrder, type NewOrder } from './repo.ts'
+import { findLines, findOrder, insertOrder, type NewOrder } from './repo.ts'
 import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
@@ -49,14 +49,20 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken)
   const { claim } = claimed
 
-  const progress: Progress = { placed: false, bought: null }
+  const progress: Progress = { placed: false, bought: null, pending: null }
   try {
     // The cart's claim is held by this request's claim on the key, not by the key: should a
     // retry take the key over from it (taken for dead), it takes the cart's over too, and
     // this request, if it wakes up, cannot let go of the retry's.
-    const opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
+    let opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
+    if (opened.kind === 'busy' && opened.pendingOrderId !== null && (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId))) {
+      opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
+    }
     if (opened.kind === 'refused') {
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
+    }
+    if (opened.kind === 'busy' && opened.pendingOrderId !== null) {
+      throw new AppError('checkout_in_progress', "A payment for this cart is still being processed: its checkout's Idempotency-Key answers once it settles", { retryAfter: 5 }, 409)
     }
     if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
     return await placeAndPay(deps, input, claim, opened.lines, progress)
@@ -76,10 +82,43 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     if ((await releaseKey(deps.sql, input.idempotencyKey, { claim }).catch(() => null)) === false) throw supersededAnswer()
     throw error
   } finally {
-    // What was bought leaves the cart, and the claim goes, in one round trip.
-    await deps.cart
-      .endCheckout(input.cartId, claim, progress.bought)
-      .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
+    if (progress.pending !== null) await holdCartForOrder(deps, input.cartId, progress.pending, claim)
+    else {
+      // What was bought leaves the cart, and the claim goes, in one round trip.
+      await deps.cart
+        .endCheckout(input.cartId, claim, progress.bought)
+        .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
+    }
+  }
+}
+
+/**
+ * The order holding the cart (its payment was processing) has settled, and the worker has
+ * not caught up yet: what it bought leaves the cart first (once per order), or a checkout
+ * now would buy it again; then its hold goes. Answers false while it is still pending.
+ */
+async function letGoOfSettledOrder(deps: CheckoutDeps, cartId: string, orderId: string): Promise<boolean> {
+  const order = await findOrder(deps.sql, orderId)
+  if (order?.status === 'pending_payment') return false
+  if (order && order.status !== 'cancelled') {
+    const lines = (await findLines(deps.sql, orderId)).map((line) => ({ variantId: line.variant_id, quantity: line.quantity }))
+    await deps.cart.removeBought(cartId, { orderId, lines })
+  } else await deps.cart.releaseOrderHold(cartId, orderId)
+  return true
+}
+
+/**
+ * An order whose payment is still processing (202) keeps its cart from other checkouts and
+ * from a sign-in's merge until it settles (cart.holdForOrder). Should it have settled
+ * already (the webhook came first, and its release with it), the hold goes again.
+ */
+async function holdCartForOrder(deps: CheckoutDeps, cartId: string, orderId: string, replacing?: string): Promise<void> {
+  try {
+    // Not held: another checkout holds the cart (this request's claim outlived its minute).
+    if (!(await deps.cart.holdForOrder(cartId, orderId, replacing))) return
+    if ((await findOrder(deps.sql, orderId))?.status !== 'pending_payment') await deps.cart.releaseOrderHold(cartId, orderId)
+  } catch (error) {
+    deps.log.warn({ err: error, cartId, orderId }, 'could not hold the cart for an order whose payment is processing')
   }
 }
 
@@ -96,6 +135,8 @@ interface Progress {
   placed: boolean
   /** Paid: these lines leave the cart (a line added or raised while the checkout ran stays). */
   bought: Bought | null
+  /** Answered 202: this order's payment is still processing; it holds the cart until it settles. */
+  pending: string | null
 }
 
 /**
@@ -119,6 +160,7 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     if (found.status === 'not_found') {
       const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null }, null)
       if (answer.status === 201) await takeOutBought(deps, input.cartId, { orderId, lines })
+      if (answer.status === 202) await holdCartForOrder(deps, input.cartId, orderId)
       return answer
     }
     // Settled at the gateway, not here yet (its webhook is on the way, or lost): applied now,
@@ -127,7 +169,8 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     const settled = found.status === 'declined' || (found.status === 'captured' && !found.refunded)
     const now = settled ? await applyChargeOutcome(deps, orderId, found, 'checkout') : null
     if (now === null || now === 'pending_payment') {
-      await keepPending(deps.sql, key)
+      // The cart may be free meanwhile (the request that placed the order died, or a retry took its key over).
+      await Promise.all([keepPending(deps.sql, key), holdCartForOrder(deps, input.cartId, orderId)])
       return { status: 202, body: view }
     }
     // Read again: the view as the settled order shows it, by whoever settled it.
@@ -235,6 +278,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
     viewAt: (status) => orderView({ ...placed.order, status }, placed.lines, accessToken),
   }, claim)
   if (answer.status === 201) progress.bought = { orderId, lines }
+  if (answer.status === 202) progress.pending = orderId
   return answer
 }
 

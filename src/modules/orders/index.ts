@@ -4,6 +4,7 @@ import { purgeExpiredKeys } from './idempotency.ts'
 import { applyRefundReport, reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
 import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
+import { findOrder } from './repo.ts'
 import type { Tx } from '../../platform/db/index.ts'
 
 export type { CartPort, CatalogPort, CheckoutLine, ChargeOutcome, PaymentPort, Card, Money } from './ports.ts'
@@ -31,6 +32,13 @@ export function createOrdersModule(deps: OrdersDeps) {
     onPaidAfterCheckout: async (event: { payload: unknown }) => {
       const { orderId, cartId, lines } = event.payload as { orderId: string; cartId: string; lines: { variantId: string; quantity: number }[] }
       await deps.cart.removeBought(cartId, { orderId, lines })
+    },
+    /** Worker, on `order.cancelled`: an order cancelled before it was paid lets go of its hold on its cart (a 202 kept it). */
+    onCancelled: async (event: { payload: unknown }, tx: Tx) => {
+      const { orderId, from } = event.payload as { orderId: string; from: string }
+      if (from !== 'pending_payment') return
+      const order = await findOrder(tx, orderId)
+      if (order?.cart_id) await deps.cart.releaseOrderHold(order.cart_id, orderId)
     },
     /** Worker, on `order.charge_after_cancel`: refunds a charge captured for an order cancelled before it arrived. */
     onChargeAfterCancel: (event: { payload: unknown }, tx: Tx) => refundChargeAfterCancel(deps, event.payload as { orderId: string; paymentId: string }, tx),

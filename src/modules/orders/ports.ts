@@ -25,8 +25,12 @@ export interface CartPort {
     | { kind: 'open'; lines: CheckoutLine[] }
     /** Too many declined payments: seconds until this cart may check out again. */
     | { kind: 'refused'; retryAfterSeconds: number }
-    /** Another checkout of this cart holds the claim. */
-    | { kind: 'busy' }
+    /**
+     * Another checkout of this cart holds the claim (`heldBy`), or an order of it whose
+     * payment is still processing (`pendingOrderId`): once that order has settled, the
+     * caller may take the claim over (`replacing`: heldBy).
+     */
+    | { kind: 'busy'; heldBy: string | null; pendingOrderId: string | null }
   >
   /** Takes what the order bought (null: nothing) out of the cart, once per order, then lets `holder`'s claim go. */
   endCheckout(cartId: string, holder: string, bought: Bought | null): Promise<void>
@@ -34,8 +38,18 @@ export interface CartPort {
   countDecline(cartId: string): Promise<number>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
-  /** Takes an order's lines out of the cart it came from once it is paid, once per order (lines added meanwhile stay). */
+  /**
+   * Takes an order's lines out of the cart it came from once it is paid, once per order
+   * (lines added meanwhile stay), and lets the order's hold on the cart go.
+   */
   removeBought(cartId: string, bought: Bought): Promise<void>
+  /**
+   * The order's payment is still processing (202): the order holds the cart's claim, in
+   * place of `replacing`, until it settles. Answers whether it does.
+   */
+  holdForOrder(cartId: string, orderId: string, replacing?: string): Promise<boolean>
+  /** The order settled without buying: its hold on the cart goes. */
+  releaseOrderHold(cartId: string, orderId: string): Promise<void>
 }
 
 /** What an order bought from a cart. */

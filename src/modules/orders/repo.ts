@@ -15,6 +15,8 @@ export interface OrderRow {
   access_token_hash: string | null
   payment_key: string
   payment_id: string | null
+  /** The cart it was bought from (null: none). */
+  cart_id: string | null
   created_at: Date
   updated_at: Date
 }
