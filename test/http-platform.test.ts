@@ -1,6 +1,8 @@
 // The HTTP platform every module stands on: docs, health, metrics, headers, errors, shedding.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { checkSync } from 'recheck'
+import { PATTERNS } from '../src/platform/http/errors.ts'
 import { sampleProduct, startTestApp, type TestApp } from './support/app.ts'
 
 describe('http platform', () => {
@@ -25,6 +27,30 @@ describe('http platform', () => {
     const docs = await fetch(`${t.url}/docs/`)
     assert.equal(docs.status, 200)
     assert.match(await docs.text(), /swagger/i)
+  })
+
+  test('every pattern a request is checked against matches in linear time (no regular-expression denial of service)', async () => {
+    // ajv checks every keyword (allErrors), so a pattern runs even on a string far past its
+    // maxLength, and a body may be a megabyte: a pattern whose matching time grows faster
+    // than the input let one crafted e-mail hold the event loop for seconds (80 KB: 4 s).
+    // recheck proves each one linear (or, where it cannot, finds no attack string by fuzzing).
+    const doc = (await t.call('GET', '/openapi.json')).body
+    const patterns = new Set<string>(Object.values(PATTERNS))
+    const pending: unknown[] = [doc]
+    while (pending.length > 0) {
+      const value = pending.pop()
+      if (value === null || typeof value !== 'object') continue
+      for (const [key, child] of Object.entries(value)) {
+        if (key === 'pattern' && typeof child === 'string') patterns.add(child)
+        else pending.push(child)
+      }
+    }
+    assert.ok(patterns.size >= 12, `the contract's patterns were found (${patterns.size})`)
+    for (const pattern of patterns) {
+      const verdict = checkSync(pattern, 'u')
+      assert.equal(verdict.status, 'safe', `${pattern}: ${verdict.status} ${verdict.status === 'vulnerable' ? verdict.complexity.type : ''}`)
+    }
+    assert.equal(checkSync('^\\s*[^@\\s]+@[^@\\s]+\\.[^@\\s]+\\s*$', 'u').status, 'vulnerable', 'the check tells a slow pattern (the old e-mail one)')
   })
 
   test('health: live, and ready checking each dependency', async () => {
@@ -137,6 +163,15 @@ describe('http platform', () => {
     assert.deepEqual([surrogate.status, surrogate.body.code], [400, 'validation_failed'])
     assert.match(surrogate.body.detail, /shippingAddress\.name: must not contain a lone UTF-16 surrogate/)
     assert.equal((await t.call('GET', `/store/carts/${bought}`)).body.items.length, 1, 'nothing bought')
+    // Control characters in a line of text: a name that colours a terminal, an address with a line break.
+    const ansi = await t.call('POST', '/store/auth/register', { body: { email: 'ansi@example.com', password: 'password-123', name: '\u001b[31mRed', country: 'DE' } })
+    assert.deepEqual([ansi.status, ansi.body.detail], [400, 'name: must not be blank or contain control characters'])
+    const bell = await t.call('POST', `/store/carts/${bought}/checkout`, {
+      headers: { 'idempotency-key': 'control-in-the-email-1' },
+      body: { email: 'g\u0001@example.com', shippingAddress: { ...address, name: 'Ada', city: 'Spring\nfield' }, payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } } },
+    })
+    assert.equal(bell.status, 400)
+    assert.deepEqual(bell.body.errors.map((e: { path: string }) => e.path).sort(), ['email', 'shippingAddress.city'])
     const renamed = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Lamp \ud800' }) })
     assert.equal(renamed.status, 400)
     assert.match(renamed.body.detail, /^name: /)

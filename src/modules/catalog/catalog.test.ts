@@ -247,7 +247,7 @@ describe('catalog over HTTP', () => {
     const said = Object.fromEntries(blank.body.errors.map((e: { path: string; message: string }) => [e.path, e.message]))
     assert.deepEqual(
       [said.name, said.brand, said['variants.0.title'], said['images.0'], said['images.1'], said['images.2']],
-      ['must not be blank', 'must not be blank', 'must not be blank', 'must be an http or https URL', 'must be an http or https URL', 'must be an http or https URL'],
+      ['must not be blank or contain control characters', 'must not be blank or contain control characters', 'must not be blank or contain control characters', 'must be an http or https URL', 'must be an http or https URL', 'must be an http or https URL'],
     )
 
     const cursor = await t.call('GET', '/store/products?cursor=garbage')

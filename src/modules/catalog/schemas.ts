@@ -14,7 +14,7 @@ export const Money = Type.Object(
 )
 
 const Sku = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._/-]+$' })
-const VariantTitle = Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank })
+const VariantTitle = Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line })
 const Stock = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
 
 export const NewVariant = Type.Object(
@@ -33,10 +33,10 @@ export const VariantChange = Type.Object(
 )
 
 const productFields = {
-  name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
+  name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line }),
   slug: Type.String({ minLength: 1, maxLength: 200, pattern: SLUG }),
   description: Type.String({ maxLength: 20_000 }),
-  brand: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.notBlank }),
+  brand: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.line }),
   category: Type.String({ minLength: 1, maxLength: 200, pattern: CATEGORY_PATH }),
   // http(s) only: a storefront links these, and javascript: or data: URLs would run there.
   images: Type.Array(Type.String({ format: 'uri', maxLength: 2000, pattern: PATTERNS.httpUrl }), { maxItems: 20 }),

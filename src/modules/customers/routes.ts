@@ -21,7 +21,7 @@ const RegisterBody = Type.Object(
   {
     email: Type.String({ minLength: 3, maxLength: 254 }),
     password: Type.String({ minLength: 8, maxLength: 128, pattern: PATTERNS.notBlank }),
-    name: Type.String({ minLength: 1, maxLength: 200 }),
+    name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line }),
     country: Type.String({ minLength: 2, maxLength: 2, description: 'ISO 3166-1 alpha-2, e.g. DE' }),
     cartId: Type.Optional(CartId),
   },

@@ -17,10 +17,10 @@ export const CheckoutBody = Type.Object(
     email: Type.String({ maxLength: 254, pattern: PATTERNS.email }),
     shippingAddress: Type.Object(
       {
-        name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
-        line1: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.notBlank }),
-        city: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.notBlank }),
-        postalCode: Type.String({ minLength: 1, maxLength: 20, pattern: PATTERNS.notBlank }),
+        name: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line }),
+        line1: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line }),
+        city: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.line }),
+        postalCode: Type.String({ minLength: 1, maxLength: 20, pattern: PATTERNS.line }),
         // Also an assigned code (checked in the route: "XX" is two capitals, not a country).
         country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2, e.g. DE' }),
       },
