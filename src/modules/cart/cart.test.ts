@@ -200,6 +200,8 @@ describe('carts over HTTP', () => {
       [{ variantId: p.ids[0], quantity: 'many' }, 'quantity'],
       [{ variantId: 'not a variant!', quantity: 1 }, 'variantId'],
       [{ variantId: '999999999', quantity: 1 }, 'variantId'],
+      // Not the id the catalog gave out, though it reads as one: its line would match no stock or price.
+      [{ variantId: `000${p.ids[0]}`, quantity: 1 }, 'variantId'],
       [{ variantId: p.ids[0], quantity: 1, price: 1 }, 'price'],
     ]
     for (const [body, path] of cases) {

@@ -45,7 +45,9 @@ export async function addItem(
     deps.availableUnits(variantId),
     deps.store.snapshots(cartId),
   ])
-  if (!variant) throw validationFailed([{ path: 'variantId', message: 'is not a product variant for sale' }])
+  // Ids are opaque: one the catalog reads as another's ("0001567" for 1567) is not an id it
+  // gave out, and a line under it would match no stock or price record at checkout.
+  if (!variant || variant.variantId !== variantId) throw validationFailed([{ path: 'variantId', message: 'is not a product variant for sale' }])
   // One currency per cart, so the subtotal is one sum of money.
   const cartCurrency = [...snapshots.values()][0]?.unitPrice.currency
   if (cartCurrency && cartCurrency !== variant.price.currency) {
