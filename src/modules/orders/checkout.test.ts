@@ -1052,6 +1052,17 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(await ordersOf(paidLater), ['paid'])
     assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [3, 2])
 
+    // The cart's claim lost meanwhile (the KV restarted, evicted it): the database still
+    // keeps a cart to one order waiting for its payment.
+    const lostHold = await cartWith([[v, 1]])
+    outcome.lookup = { status: 'unknown' }
+    assert.equal((await placeCheckout(undecided, { cartId: lostHold, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })).status, 202)
+    await t.platform.kv.del(`cart:{${lostHold}}:checkout`)
+    const unheld = await checkout(lostHold, randomUUID())
+    assert.deepEqual([unheld.status, unheld.body.code], [409, 'checkout_in_progress'], JSON.stringify(unheld.body))
+    assert.deepEqual(await ordersOf(lostHold), ['pending_payment'], 'no second order')
+    assert.deepEqual([(await stock(v)).reserved, (await stock(v)).sold], [1, 2], 'the refused order reserved nothing')
+
     // Declined in the end: the order's cancel lets the cart go (the worker), and it can be bought.
     const declinedLater = await cartWith([[v, 1]])
     outcome.lookup = { status: 'unknown' }

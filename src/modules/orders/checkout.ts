@@ -61,9 +61,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     if (opened.kind === 'refused') {
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
     }
-    if (opened.kind === 'busy' && opened.pendingOrderId !== null) {
-      throw new AppError('checkout_in_progress', "A payment for this cart is still being processed: its checkout's Idempotency-Key answers once it settles", { retryAfter: 5 }, 409)
-    }
+    if (opened.kind === 'busy' && opened.pendingOrderId !== null) throw paymentPending()
     if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
     return await placeAndPay(deps, input, claim, opened.lines, progress)
   } catch (error) {
@@ -267,6 +265,10 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
       throw new AppError('out_of_stock', 'Not enough stock for some items', { lines: reserved.short })
     }
     return written
+  }).catch((error: unknown) => {
+    // Another order of this cart waits for its payment's outcome (the cart's claim on it was lost).
+    if ((error as { constraint_name?: string }).constraint_name === ONE_PENDING_PER_CART) throw paymentPending()
+    throw error
   })
   progress.placed = true
 
@@ -378,6 +380,12 @@ async function chargeNotSent(deps: CheckoutDeps, key: string, orderId: string, o
   })
   throw cancelled ? paymentsUnavailable() : supersededAnswer()
 }
+
+/** The unique index (migration 057) that keeps a cart to one order waiting for its payment. */
+const ONE_PENDING_PER_CART = 'orders_one_pending_per_cart'
+
+const paymentPending = () =>
+  new AppError('checkout_in_progress', "A payment for this cart is still being processed: its checkout's Idempotency-Key answers once it settles", { retryAfter: 5 }, 409)
 
 const paymentsUnavailable = () =>
   new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', {}, 503)
