@@ -172,6 +172,15 @@ describe('http platform', () => {
     })
     assert.equal(bell.status, 400)
     assert.deepEqual(bell.body.errors.map((e: { path: string }) => e.path).sort(), ['email', 'shippingAddress.city'])
+    // Invisible ones too: NEL (a C1 control), a right-to-left override that shows the address reversed.
+    const hidden = await t.call('POST', `/store/carts/${bought}/checkout`, {
+      headers: { 'idempotency-key': 'invisible-in-the-email-1' },
+      body: { email: 'moc.\u202eevil@example.com', shippingAddress: { ...address, name: 'Ada\u0085' }, payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } } },
+    })
+    assert.equal(hidden.status, 400)
+    assert.deepEqual(hidden.body.errors.map((e: { path: string }) => e.path).sort(), ['email', 'shippingAddress.name'])
+    const accented = await t.call('POST', '/store/auth/register', { body: { email: 'zoë.ünï@exämple.com', password: 'password-123', name: 'Zoë Ünï-Öst', country: 'DE' } })
+    assert.equal(accented.status, 201, 'letters of any script are text')
     const renamed = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Lamp \ud800' }) })
     assert.equal(renamed.status, 400)
     assert.match(renamed.body.detail, /^name: /)

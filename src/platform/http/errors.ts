@@ -55,6 +55,14 @@ export class AppError extends Error {
 
 export const notFound = (what: string) => new AppError('not_found', `${what} was not found`)
 
+/**
+ * Characters no line of text holds: C0 and C1 controls and DEL (a NUL PostgreSQL refuses, a
+ * bell, a terminal escape, NEL), the line and paragraph separators, and the bidirectional
+ * overrides and isolates, which make an address or a name display as something it is not
+ * ("a\u202Eed.x@b" shows as another address).
+ */
+const INVISIBLE = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069'
+
 /** Patterns the schemas share, said in words rather than as the regular expression (fieldErrorsOf). */
 export const PATTERNS = {
   notBlank: '\\S',
@@ -66,11 +74,11 @@ export const PATTERNS = {
    * 4 s over an 80 KB "a@b.b.b.…@" with the looser form, ajv checks the pattern even when
    * maxLength already failed, and a request body may be a megabyte.
    */
-  email: '^\\s*[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f.]+(?:\\.[^@\\s\\u0000-\\u001f\\u007f.]+)+\\s*$',
+  email: `^\\s*[^@\\s${INVISIBLE}]+@[^@\\s${INVISIBLE}.]+(?:\\.[^@\\s${INVISIBLE}.]+)+\\s*$`,
   /** No control characters: PostgreSQL refuses a NUL in text (a 500 otherwise), and none belongs in a name. */
-  noControl: '^[^\\u0000-\\u001f\\u007f]*$',
+  noControl: `^[^${INVISIBLE}]*$`,
   /** One line of text (a name, an address line): not blank, no control characters (no line breaks, no terminal escapes). */
-  line: '^(?=[^\\u0000-\\u001f\\u007f]*$)\\s*\\S',
+  line: `^(?=[^${INVISIBLE}]*$)\\s*\\S`,
 } as const
 export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.notBlank]: 'must not be blank',
