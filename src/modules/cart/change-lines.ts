@@ -71,6 +71,7 @@ export async function addItem(
 }
 
 function refusal(result: Extract<HashIncrementResult, { applied: false }>, variantId: string, available: number, adding: number): AppError {
+  if (result.refused === 'gone') return notFound('Cart')
   if (result.refused === 'fields') return cartFull()
   const wanted = result.value + adding
   return wanted > available && available < MAX_QUANTITY ? outOfStock(variantId, available, wanted) : lineTooLarge(wanted)
@@ -93,6 +94,7 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
   for (let attempt = 0; attempt < SET_ATTEMPTS; attempt++) {
     const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
     if (result.applied) return deps.store.touchOwner(meta.owner)
+    if (result.refused === 'gone') throw notFound('Cart')
     current = result.value
     if (current === 0) throw notFound('Cart line')
   }

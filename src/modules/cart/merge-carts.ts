@@ -100,7 +100,7 @@ async function raiseLine(store: CartStore, cartId: string, variantId: string, qu
     if (current >= quantity) return true
     const result = await store.compareAndSet(cartId, variantId, current, quantity)
     if (result.applied) return true
-    if (result.refused === 'fields') return false
+    if (result.refused === 'fields' || result.refused === 'gone') return false
     current = result.value
   }
   return false

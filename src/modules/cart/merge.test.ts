@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { createCartStore } from './store.ts'
 
 const PASSWORD = 'correct horse battery'
 
@@ -121,6 +122,18 @@ describe('guest cart merges into the account cart at sign-in', () => {
     const res = await login(email, await cartWith({ 0: 1 }))
     assert.equal(res.status, 200)
     assert.equal('unmergedLines' in res.body, false)
+  })
+
+  test('an add that reaches a guest cart after its merge removed it is refused (404), not lost into an orphan line', async () => {
+    const guest = (await t.call('POST', '/store/carts')).body.id as string
+    await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId: v[0], quantity: 1 } })
+    const store = createCartStore(t.platform.kv)
+    const snapshot = { productId: '1', name: 'Merge Test Mug', title: 'A', unitPrice: { amount: 900, currency: 'USD' }, addedAt: new Date().toISOString() }
+    await register(guest)
+    // The add read the cart (it existed) before the merge, and writes after it: the cart is gone.
+    assert.deepEqual(await store.increment(guest, v[1], 1, 9, snapshot), { applied: false, value: 0, refused: 'gone' })
+    assert.deepEqual(await store.lines(guest), new Map(), 'no orphan line left behind')
+    assert.equal((await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId: v[1], quantity: 1 } })).status, 404)
   })
 
   test('merging twice changes nothing', async () => {

@@ -90,6 +90,8 @@ export function createCartStore(kv: Kv) {
         ttlMs: CART_TTL_MS,
         renew: [keys.meta, keys.items],
         alsoSet: { key: keys.items, fields: { [variantId]: JSON.stringify(snapshot) } },
+        // A cart removed meanwhile (merged at sign-in, expired) takes no line.
+        requires: keys.meta,
       })
     },
 
@@ -102,6 +104,7 @@ export function createCartStore(kv: Kv) {
         maxFields: MAX_LINES,
         ttlMs: CART_TTL_MS,
         renew: [keys.meta, keys.items],
+        requires: keys.meta,
       })
     },
 

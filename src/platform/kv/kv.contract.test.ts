@@ -117,6 +117,16 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(h)
     })
 
+    test('hincrbyWithin with `requires`: applies while the record exists; once it is gone, refuses and writes nothing', async () => {
+      const [meta, lines, items] = [key('{owned}:meta'), key('{owned}:lines'), key('{owned}:items')]
+      await kv.set(meta, '{}', { ttlMs: 60_000 })
+      const add = () => kv.hincrbyWithin(lines, 'a', 1, { max: 9, requires: meta, alsoSet: { key: items, fields: { a: 'A' } }, renew: [meta, items], ttlMs: 60_000 })
+      assert.deepEqual(await add(), { applied: true, value: 1 })
+      await kv.del(meta, lines, items)
+      assert.deepEqual(await add(), { applied: false, value: 0, refused: 'gone' })
+      assert.deepEqual([await kv.hlen(lines), await kv.hlen(items), await kv.get(meta)], [0, 0, null], 'no orphan left behind')
+    })
+
     test('hsubtractOrDelete: takes amounts off, deletes fields that reach 0 (with their companions), leaves absent fields and keys alone', async () => {
       const [lines, items] = [key('{subtract}:lines'), key('{subtract}:items')]
       await kv.hset(lines, { a: '5', b: '2', c: '1' })

@@ -132,6 +132,7 @@ export class MemoryKv implements Kv {
     const map = this.hash(key, false)
     const current = map?.get(field)
     const value = Number(current ?? '0')
+    if (options.requires !== undefined && !this.live(options.requires)) return { applied: false, value, refused: 'gone' }
     if (current === undefined && options.maxFields !== undefined && (map?.size ?? 0) >= options.maxFields) {
       return { applied: false, value, refused: 'fields' }
     }

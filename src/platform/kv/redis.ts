@@ -1,13 +1,16 @@
 import { Redis, ReplyError } from 'ioredis'
 import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type HashSubtractOptions, type Kv } from './types.ts'
 
-// KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3..] more
-// keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
+// KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3] the
+// key that must exist (KEYS[1] again when none), KEYS[4..] more keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
 // alsoSet field/value pairs. Answers {applied 0|1, value, refusal}. One script, so the check
 // and every write are atomic: a refused change writes nothing, an applied one all of it.
 const HINCRBY_WITHIN = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local value = tonumber(current or '0')
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 0 then
+  return {0, value, 'gone'}
+end
 local maxFields = tonumber(ARGV[5])
 if not current and maxFields >= 0 and redis.call('HLEN', KEYS[1]) >= maxFields then
   return {0, value, 'fields'}
@@ -20,7 +23,7 @@ nextValue = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
 if tonumber(ARGV[6]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  for i = 3, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+  for i = 4, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 end
 return {1, nextValue, ''}`
 
@@ -202,7 +205,7 @@ export class RedisKv implements Kv {
 
   async hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult> {
     const run = (this.redis as unknown as { hincrbyWithin: HincrbyWithinCommand }).hincrbyWithin.bind(this.redis)
-    const keys = [key, options.alsoSet?.key ?? key, ...(options.renew ?? [])]
+    const keys = [key, options.alsoSet?.key ?? key, options.requires ?? key, ...(options.renew ?? [])]
     const [applied, value, refused] = await this.run(() => run(
       keys.length,
       ...keys,
@@ -214,7 +217,7 @@ export class RedisKv implements Kv {
       options.ttlMs ? Math.max(1, Math.round(options.ttlMs)) : 0,
       ...Object.entries(options.alsoSet?.fields ?? {}).flat(),
     ))
-    return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' }
+    return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' | 'gone' }
   }
 
   async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {

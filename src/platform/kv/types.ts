@@ -70,6 +70,12 @@ export interface HashIncrementOptions {
   renew?: string[]
   /** When applied: fields written into another hash (same hash tag) in the same atomic step. */
   alsoSet?: { key: string; fields: Record<string, string> }
+  /**
+   * Only while this key (same hash tag) exists: the record the hash belongs to (a cart's
+   * meta). Gone, nothing is written and the answer is refused 'gone', so a write racing the
+   * record's removal neither succeeds into nothing nor leaves an orphan hash behind.
+   */
+  requires?: string
 }
 
 export interface HashSubtractOptions {
@@ -85,7 +91,7 @@ export interface HashSubtractOptions {
 
 export type HashIncrementResult =
   | { applied: true; value: number }
-  | { applied: false; value: number; refused: 'range' | 'fields' }
+  | { applied: false; value: number; refused: 'range' | 'fields' | 'gone' }
 
 /**
  * The store could not be reached or did not answer in time, as opposed to refusing a
