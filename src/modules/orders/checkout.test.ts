@@ -1115,6 +1115,34 @@ describe('checkout, orders and payments', () => {
     assert.equal((await t.call('GET', `/store/carts/${pendingGuest}`)).body.items.length, 1, 'the guest cart keeps them')
   })
 
+  test("a retry that takes over the order of a request killed mid-charge lets go of its claim on the cart: the cart is not held for the claim's minute", async () => {
+    const { variants: [v, w] } = await product([5, 5])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const input = { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }
+    // Killed while charging: its claims on the key and the cart stay behind (no finally runs).
+    const never = gate()
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const killed = {
+      ...checkoutDeps(),
+      claimer: { id: 'a-killed-process', isAlive: t.platform.liveness.isAlive },
+      payments: { ...port, charge: async () => (await never.opened, { status: 'unknown' as const, reason: 'the process was killed' }) },
+    }
+    void placeCheckout(killed, input).catch(() => {})
+    for (let i = 0; (await t.platform.sql`select 1 from orders.orders where cart_id = ${cartId}`).length === 0; i++) {
+      assert.ok(i < 100, 'the order was placed')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const resumed = await checkout(cartId, key)
+    assert.deepEqual([resumed.status, resumed.body.status], [201, 'paid'], JSON.stringify(resumed.body))
+    // The shopper goes on shopping in the same cart.
+    await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: w, quantity: 1 } })
+    const next = await checkout(cartId, randomUUID())
+    assert.equal(next.status, 201, JSON.stringify(next.body))
+    assert.deepEqual((next.body.items as { variantId: string }[]).map((i) => i.variantId), [w], 'only the new line: the first one was bought once')
+    never.open() // the killed request's promise ends (in a real crash nothing of it runs again)
+  })
+
   test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

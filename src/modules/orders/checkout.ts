@@ -46,7 +46,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
   const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
   const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash)
   if (claimed.kind === 'stored') return claimed.answer
-  if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken)
+  if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken, claimed.replaced)
   const { claim } = claimed
 
   const progress: Progress = { placed: false, bought: null, pending: null }
@@ -144,7 +144,24 @@ interface Progress {
  * reconciliation (202 until then). The answer is the order's state, stored
  * once it is final. A guest hears its access token again (the key keeps it).
  */
-async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string): Promise<StoredAnswer> {
+async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string, replaced?: string): Promise<StoredAnswer> {
+  let answer: StoredAnswer | null = null
+  try {
+    answer = await resumeOrder(deps, input, orderId, accessToken)
+    return answer
+  } finally {
+    // An order still waiting for its payment holds the cart (the cart may be free by now: the
+    // request that placed it died, or its claim outlived its minute). Taken over from a dead
+    // request (`replaced`), that request's claim on the cart goes either way: it would keep
+    // the cart from every other checkout until its minute ran out.
+    if (answer === null || answer.status === 202) await holdCartForOrder(deps, input.cartId, orderId, replaced)
+    else if (replaced !== undefined) {
+      await deps.cart.endCheckout(input.cartId, replaced, null).catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, "could not let go of a dead request's claim on the cart"))
+    }
+  }
+}
+
+async function resumeOrder(deps: CheckoutDeps, input: CheckoutInput, orderId: string, accessToken?: string): Promise<StoredAnswer> {
   const key = input.idempotencyKey
   const read = await readOrderView(deps.sql, orderId, accessToken)
   if (!read) throw new Error(`idempotency key ${key} names order ${orderId}, which does not exist`)
@@ -158,7 +175,6 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     if (found.status === 'not_found') {
       const answer = await payFor(deps, input, { orderId, amount: view.total, lines, accessToken, viewAt: null }, null)
       if (answer.status === 201) await takeOutBought(deps, input.cartId, { orderId, lines })
-      if (answer.status === 202) await holdCartForOrder(deps, input.cartId, orderId)
       return answer
     }
     // Settled at the gateway, not here yet (its webhook is on the way, or lost): applied now,
@@ -167,8 +183,7 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     const settled = found.status === 'declined' || (found.status === 'captured' && !found.refunded)
     const now = settled ? await applyChargeOutcome(deps, orderId, found, 'checkout') : null
     if (now === null || now === 'pending_payment') {
-      // The cart may be free meanwhile (the request that placed the order died, or a retry took its key over).
-      await Promise.all([keepPending(deps.sql, key), holdCartForOrder(deps, input.cartId, orderId)])
+      await keepPending(deps.sql, key)
       return { status: 202, body: view }
     }
     // Read again: the view as the settled order shows it, by whoever settled it.

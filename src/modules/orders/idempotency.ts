@@ -26,7 +26,8 @@ export type Claim =
   /** `replaced`: the claim of the dead request this one took the key over from. */
   | { kind: 'new'; claim: string; replaced?: string }
   | { kind: 'stored'; answer: StoredAnswer }
-  | { kind: 'resume'; orderId: string; accessToken?: string }
+  /** `replaced`: the claim of the dead request this one took the key over from. */
+  | { kind: 'resume'; orderId: string; accessToken?: string; replaced?: string }
 
 /** The request's identity: the same fields in another order (a client that re-serializes) are the same request. */
 export function requestHash(parts: unknown): string {
@@ -84,7 +85,8 @@ export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash:
         update orders.idempotency_keys set claim = ${claim}, updated_at = now()
         where key = ${key} and state = 'running' and claim is not distinct from ${existing.claim}
         returning order_id, response_body`
-      if (taken) return taken.order_id ? resumeOf(taken.order_id, taken.response_body) : { kind: 'new', claim, ...(existing.claim !== null && { replaced: existing.claim }) }
+      const replaced = existing.claim !== null ? { replaced: existing.claim } : {}
+      if (taken) return taken.order_id ? { ...resumeOf(taken.order_id, taken.response_body), ...replaced } : { kind: 'new', claim, ...replaced }
     }
     throw inProgress()
   }
