@@ -1143,6 +1143,60 @@ describe('checkout, orders and payments', () => {
     never.open() // the killed request's promise ends (in a real crash nothing of it runs again)
   })
 
+  test("a checkout with a new key takes over the cart's claim from a request whose process died: at once, without buying twice what that request bought, and fencing it should it wake", async () => {
+    const { variants: [v, w] } = await product([5, 5])
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const ordersOf = async (cartId: string) => (await t.platform.sql<{ id: string; status: string }[]>`select id, status from orders.orders where cart_id = ${cartId} order by created_at`)
+    const inputFor = (cartId: string) => ({ cartId, customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card })
+
+    // Frozen before placing its order, its process taken for dead: the shopper's next
+    // checkout (another key) goes through at once, and the request, waking, places nothing.
+    const early = await cartWith([[v, 1]])
+    const frozen = gate()
+    const catalog = t.api.modules.catalog
+    const beforePlacing = {
+      ...checkoutDeps(),
+      claimer: { id: 'a-frozen-process', isAlive: t.platform.liveness.isAlive },
+      catalog: { ...catalog, variantsForCheckout: async (ids: string[]) => (await frozen.opened, catalog.variantsForCheckout(ids)) },
+    }
+    const woken = placeCheckout(beforePlacing, inputFor(early)).then(
+      (answer) => answer,
+      (error: { status?: number; code?: string }) => ({ status: error.status, body: { code: error.code } }),
+    )
+    for (let i = 0; (await t.platform.kv.get(`cart:{${early}}:checkout`)) === null; i++) {
+      assert.ok(i < 100, 'the frozen request claimed the cart')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const next = await checkout(early, randomUUID())
+    assert.equal(next.status, 201, JSON.stringify(next.body))
+    frozen.open()
+    const late = await woken
+    assert.deepEqual([late.status, (late.body as { code: string }).code], [409, 'request_in_progress'], 'fenced: it places nothing')
+    assert.deepEqual((await ordersOf(early)).map((o) => o.status), ['paid'])
+
+    // Killed after its charge went through: the webhook pays its order, the worker has not
+    // taken the lines out yet. The next checkout takes them out first: nothing bought twice.
+    const late2 = await cartWith([[w, 1]])
+    const never = gate()
+    const killed = {
+      ...checkoutDeps(),
+      claimer: { id: 'a-killed-process', isAlive: t.platform.liveness.isAlive },
+      payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => (await port.charge(...args), await never.opened, port.charge(...args)) },
+    }
+    void placeCheckout(killed, inputFor(late2)).catch(() => {})
+    for (let i = 0; (await ordersOf(late2)).length === 0; i++) {
+      assert.ok(i < 100, 'the order was placed')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const [paid] = await ordersOf(late2)
+    assert.equal(await settledStatus(paid.id), 'paid', 'the webhook settled it')
+    const again = await checkout(late2, randomUUID())
+    assert.deepEqual([again.status, again.body.code], [400, 'validation_failed'], 'the cart is empty: its line was bought')
+    assert.deepEqual((await ordersOf(late2)).length, 1)
+    assert.equal(chargesFor(paid.id), 1)
+    never.open()
+  })
+
   test('a running request of a live process is not taken over: a retry hears 409 request_in_progress', async () => {
     const { variants: [v] } = await product([5])
     const cartId = await cartWith([[v, 1]])

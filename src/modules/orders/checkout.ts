@@ -3,10 +3,10 @@ import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
+import { attachOrder, claimKey, finishKey, keepPending, processOf, releaseKey, requestHash, revokeClaim, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
 import { hashToken, newAccessToken, newOrderId, orderView, readOrderView, type OrderView } from './order-view.ts'
 import type { Bought, Card, CartPort, CheckoutLine, CatalogPort, ChargeOutcome, InventoryPort, Money, PaymentPort } from './ports.ts'
-import { findLines, findOrder, insertOrder, type NewOrder } from './repo.ts'
+import { findLines, findOrder, insertOrder, recentOrdersOfCart, type NewOrder } from './repo.ts'
 import { applyChargeOutcome, applyChargeOutcomeIn } from './payment-outcome.ts'
 import type { OrderStatus } from './state-machine.ts'
 
@@ -57,6 +57,10 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
     let opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
     if (opened.kind === 'busy' && opened.pendingOrderId !== null && (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId))) {
       opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
+    } else if (opened.kind === 'busy' && opened.heldBy !== null) {
+      const dead = await letGoOfDeadRequest(deps, input.cartId, opened.heldBy)
+      if (dead === 'order_pending') throw paymentPending()
+      if (dead === 'free') opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, opened.heldBy)
     }
     if (opened.kind === 'refused') {
       throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
@@ -103,6 +107,33 @@ async function letGoOfSettledOrder(deps: CheckoutDeps, cartId: string, orderId: 
     await deps.cart.removeBought(cartId, { orderId, lines })
   } else await deps.cart.releaseOrderHold(cartId, orderId)
   return true
+}
+
+/** How far back a dead request's order can be: the cart claim's life (cart CLAIM_MS), with a margin. */
+const CART_CLAIM_SECONDS = 90
+
+/**
+ * The cart is claimed by a request whose process died (a crash, a kill) and that no retry
+ * with its own key has taken over: without this, every other checkout of the cart waits out
+ * the claim's minute. That request is fenced (revokeClaim: were it only frozen, it could
+ * otherwise wake up and buy the same lines), then what it placed is looked up: a paid order's lines
+ * leave the cart (once per order: the worker may not have got to them), and a pending one
+ * keeps the cart (answered 409, as for any order whose payment is processing). Answers
+ * `free` when the claim may be taken over.
+ */
+async function letGoOfDeadRequest(deps: CheckoutDeps, cartId: string, heldBy: string): Promise<'free' | 'order_pending' | 'held'> {
+  const owner = processOf(heldBy)
+  if (owner === null || (await deps.claimer.isAlive(owner))) return 'held'
+  // Fenced first: an order it placed is committed by now (and found below), or never will be.
+  await revokeClaim(deps.sql, heldBy)
+  for (const order of await recentOrdersOfCart(deps.sql, cartId, CART_CLAIM_SECONDS)) {
+    if (order.status === 'pending_payment') {
+      await holdCartForOrder(deps, cartId, order.id, heldBy)
+      return 'order_pending'
+    }
+    if (order.status !== 'cancelled') await letGoOfSettledOrder(deps, cartId, order.id)
+  }
+  return 'free'
 }
 
 /**

@@ -45,7 +45,8 @@ function canonical(value: unknown): unknown {
 }
 
 const newClaim = (claimer: KeyClaimer) => `${claimer.id}/${randomBytes(9).toString('base64url')}`
-const processOf = (claim: string) => claim.slice(0, claim.indexOf('/'))
+/** The process a claim belongs to; null for a holder that is no request's claim (an order's, a merge's). */
+export const processOf = (claim: string): string | null => (/^[^/:]+\/[A-Za-z0-9_-]+$/.test(claim) ? claim.slice(0, claim.indexOf('/')) : null)
 
 /**
  * Claims an Idempotency-Key for one request. Answers the stored answer when the same
@@ -76,7 +77,8 @@ export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash:
     }
     if (existing.state === 'done') return { kind: 'stored', answer: { status: existing.response_status!, body: existing.response_body } }
     if (existing.state === 'pending' && existing.order_id) return resumeOf(existing.order_id, existing.response_body)
-    const abandoned = existing.overdue || (existing.claim !== null && !(await claimer.isAlive(processOf(existing.claim))))
+    const owner = existing.claim === null ? null : processOf(existing.claim)
+    const abandoned = existing.overdue || (owner !== null && !(await claimer.isAlive(owner)))
     if (abandoned) {
       // Taken over only from the claim that was read: of two retries racing, one wins. An
       // order the dead request placed (read again here: it may have committed meanwhile) is
@@ -100,6 +102,24 @@ function resumeOf(orderId: string, body: unknown): Claim {
 }
 
 const inProgress = () => new AppError('request_in_progress', 'A request with this Idempotency-Key is still running; retry shortly', { retryAfter: 1 }, 409)
+
+/** The process of a revoked claim: no liveness key is ever named so (ids are 12 random characters), so a retry takes the key over at once. */
+const REVOKED = 'revoked'
+
+/**
+ * Fences the running request holding `claim` (its process taken for dead) without a retry
+ * of its own key: its claim is replaced by a revoked one, so should it only have been frozen,
+ * it cannot tie an order to the key afterwards (attachOrder), and a retry with its key takes
+ * the key over at once. Waits for an order transaction of that request in flight (the row
+ * lock) and answers the order it tied already, if any; null when no running key had the
+ * claim (it finished, or a retry took it over).
+ */
+export async function revokeClaim(sql: Sql, claim: string): Promise<{ orderId: string | null } | null> {
+  const [revoked] = await sql<{ order_id: string | null }[]>`
+    update orders.idempotency_keys set claim = ${`${REVOKED}/${randomBytes(9).toString('base64url')}`}, updated_at = now()
+    where claim = ${claim} and state = 'running' returning order_id`
+  return revoked ? { orderId: revoked.order_id } : null
+}
 
 /**
  * Ties the key to the order it placed, in the order's transaction, with a guest order's

@@ -83,6 +83,13 @@ export async function findOrder(db: Db, id: string): Promise<OrderRow | null> {
   return row ?? null
 }
 
+/** The orders placed from a cart within the last `seconds` (orders_by_cart), oldest first. */
+export async function recentOrdersOfCart(db: Db, cartId: string, seconds: number): Promise<Pick<OrderRow, 'id' | 'status'>[]> {
+  return db<Pick<OrderRow, 'id' | 'status'>[]>`
+    select id, status from orders.orders
+    where cart_id = ${cartId} and created_at > now() - ${seconds} * interval '1 second' order by created_at`
+}
+
 export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]> {
   return db<OrderLineRow[]>`
     select variant_id, product_id, name, unit_price, quantity, line_total
