@@ -36,9 +36,8 @@ export function cartCheckoutPort(store: CartStore) {
       if (!CART_ID.test(cartId)) throw notFound('Cart')
       // The claim goes first on the connection: the lines are read after it is taken, so a
       // checkout ending meanwhile (lines out, then claim let go) is seen whole or not at all.
-      const [claimed, heldBy, meta, lines, snapshots, declines] = await Promise.all([
+      const [claimed, meta, lines, snapshots, declines] = await Promise.all([
         store.claimCheckout(cartId, holder, CLAIM_MS, replacing),
-        store.checkoutHolder(cartId),
         store.meta(cartId),
         store.lines(cartId),
         store.snapshots(cartId),
@@ -46,7 +45,11 @@ export function cartCheckoutPort(store: CartStore) {
       ])
       await mayUse(meta, async () => customerId)
       if (declines >= DECLINES_PER_CART) return { kind: 'refused', retryAfterSeconds: Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000)) }
-      if (!claimed) return { kind: 'busy', heldBy, pendingOrderId: heldBy?.startsWith(ORDER_HOLDER) ? heldBy.slice(ORDER_HOLDER.length) : null }
+      if (!claimed) {
+        // Who holds it, read only now: a refused claim is rare, and the holder says what to do next.
+        const heldBy = await store.checkoutHolder(cartId)
+        return { kind: 'busy', heldBy, pendingOrderId: heldBy?.startsWith(ORDER_HOLDER) ? heldBy.slice(ORDER_HOLDER.length) : null }
+      }
       return {
         kind: 'open',
         lines: [...lines].map(([variantId, quantity]) => ({

@@ -51,23 +51,7 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
 
   const progress: Progress = { placed: false, bought: null, pending: null }
   try {
-    // The cart's claim is held by this request's claim on the key, not by the key: should a
-    // retry take the key over from it (taken for dead), it takes the cart's over too, and
-    // this request, if it wakes up, cannot let go of the retry's.
-    let opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
-    if (opened.kind === 'busy' && opened.pendingOrderId !== null && (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId))) {
-      opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, claimed.replaced)
-    } else if (opened.kind === 'busy' && opened.heldBy !== null) {
-      const dead = await letGoOfDeadRequest(deps, input.cartId, opened.heldBy)
-      if (dead === 'order_pending') throw paymentPending()
-      if (dead === 'free') opened = await deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, opened.heldBy)
-    }
-    if (opened.kind === 'refused') {
-      throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
-    }
-    if (opened.kind === 'busy' && opened.pendingOrderId !== null) throw paymentPending()
-    if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
-    return await placeAndPay(deps, input, claim, opened.lines, progress)
+    return await placeAndPay(deps, input, claim, await openCart(deps, input, claim, claimed.replaced), progress)
   } catch (error) {
     if (progress.placed) throw error
     if (error instanceof AppError && KEPT_REFUSALS.has(error.code)) {
@@ -95,18 +79,47 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
 }
 
 /**
+ * Takes the cart's checkout claim for this request and answers its lines, or refuses. The
+ * claim is held by this request's claim on the key, not by the key: should a retry take the
+ * key over from it (taken for dead), it takes the cart's over too (`replaced`), and this
+ * request, if it wakes up, cannot let go of the retry's. A claim held by an order that has
+ * settled, or by a request whose process died, is let go first.
+ */
+async function openCart(deps: CheckoutDeps, input: CheckoutInput, claim: string, replaced?: string): Promise<CheckoutLine[]> {
+  const begin = (replacing?: string) => deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, replacing)
+  let opened = await begin(replaced)
+  if (opened.kind === 'busy' && opened.pendingOrderId !== null) {
+    if (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId)) opened = await begin(replaced)
+  } else if (opened.kind === 'busy' && opened.heldBy !== null) {
+    const dead = await letGoOfDeadRequest(deps, input.cartId, opened.heldBy)
+    if (dead === 'order_pending') throw paymentPending()
+    if (dead === 'free') opened = await begin(opened.heldBy)
+  }
+  if (opened.kind === 'refused') {
+    throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
+  }
+  if (opened.kind === 'busy' && opened.pendingOrderId !== null) throw paymentPending()
+  if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)
+  return opened.lines
+}
+
+/**
  * The order holding the cart (its payment was processing) has settled, and the worker has
  * not caught up yet: what it bought leaves the cart first (once per order), or a checkout
  * now would buy it again; then its hold goes. Answers false while it is still pending.
  */
 async function letGoOfSettledOrder(deps: CheckoutDeps, cartId: string, orderId: string): Promise<boolean> {
-  const order = await findOrder(deps.sql, orderId)
-  if (order?.status === 'pending_payment') return false
-  if (order && order.status !== 'cancelled') {
-    const lines = (await findLines(deps.sql, orderId)).map((line) => ({ variantId: line.variant_id, quantity: line.quantity }))
-    await deps.cart.removeBought(cartId, { orderId, lines })
-  } else await deps.cart.releaseOrderHold(cartId, orderId)
+  const status = (await findOrder(deps.sql, orderId))?.status ?? null
+  if (status === 'pending_payment') return false
+  await clearSettledOrder(deps, cartId, orderId, status)
   return true
+}
+
+/** A settled order's lines leave the cart unless it bought nothing (cancelled, or gone), and its hold goes. */
+async function clearSettledOrder(deps: CheckoutDeps, cartId: string, orderId: string, status: OrderStatus | null): Promise<void> {
+  if (status === null || status === 'cancelled') return deps.cart.releaseOrderHold(cartId, orderId)
+  const lines = (await findLines(deps.sql, orderId)).map((line) => ({ variantId: line.variant_id, quantity: line.quantity }))
+  await deps.cart.removeBought(cartId, { orderId, lines })
 }
 
 /** How far back a dead request's order can be: the cart claim's life (cart CLAIM_MS), with a margin. */
@@ -131,7 +144,7 @@ async function letGoOfDeadRequest(deps: CheckoutDeps, cartId: string, heldBy: st
       await holdCartForOrder(deps, cartId, order.id, heldBy)
       return 'order_pending'
     }
-    if (order.status !== 'cancelled') await letGoOfSettledOrder(deps, cartId, order.id)
+    if (order.status !== 'cancelled') await clearSettledOrder(deps, cartId, order.id, order.status)
   }
   return 'free'
 }
@@ -199,7 +212,7 @@ async function resumeOrder(deps: CheckoutDeps, input: CheckoutInput, orderId: st
   let { status, view } = read
   const lines = view.items.map((item) => ({ variantId: item.variantId, quantity: item.quantity }))
   if (status === 'pending_payment') {
-    const found = await deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
+    const found = await chargeLookup(deps, orderId)
     // The request that placed it may have died before its charge went out (the gateway has
     // none under the order's key): this retry, with the same card, sends it now. Should that
     // request still be alive and send it too, the gateway charges once.
@@ -231,7 +244,7 @@ async function resumeOrder(deps: CheckoutDeps, input: CheckoutInput, orderId: st
   // Cancelled: what the gateway has says why. Nothing there: reconciliation cancelled it
   // because its charge never went out (the request died first). Unknown now: answered, not
   // stored, so the next retry asks again.
-  const charge = await chargeLookup(deps, orderId)
+  const charge = (await chargeLookup(deps, orderId)).status
   if (charge === 'unknown') return declined(orderId, 'The order was cancelled; nothing is owed on it')
   const answer =
     charge === 'not_found'
@@ -331,10 +344,8 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
 }
 
 /** What the gateway has under the order's charge key; `unknown` when it cannot say now. */
-async function chargeLookup(deps: CheckoutDeps, orderId: string): Promise<'captured' | 'declined' | 'not_found' | 'unknown'> {
-  const found = await deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
-  return found.status
-}
+const chargeLookup = (deps: CheckoutDeps, orderId: string): ReturnType<PaymentPort['lookup']> =>
+  deps.payments.lookup(paymentKeyOf(orderId)).catch(() => ({ status: 'unknown' as const }))
 
 const takeOutBought = (deps: CheckoutDeps, cartId: string, bought: Bought) =>
   deps.cart.removeBought(cartId, bought).catch((error) => deps.log.warn({ err: error, orderId: bought.orderId }, 'could not take the bought lines out of the cart'))

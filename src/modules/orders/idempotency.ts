@@ -111,14 +111,12 @@ const REVOKED = 'revoked'
  * of its own key: its claim is replaced by a revoked one, so should it only have been frozen,
  * it cannot tie an order to the key afterwards (attachOrder), and a retry with its key takes
  * the key over at once. Waits for an order transaction of that request in flight (the row
- * lock) and answers the order it tied already, if any; null when no running key had the
- * claim (it finished, or a retry took it over).
+ * lock): once this returns, an order it placed is committed, or never will be.
  */
-export async function revokeClaim(sql: Sql, claim: string): Promise<{ orderId: string | null } | null> {
-  const [revoked] = await sql<{ order_id: string | null }[]>`
+export async function revokeClaim(sql: Sql, claim: string): Promise<void> {
+  await sql`
     update orders.idempotency_keys set claim = ${`${REVOKED}/${randomBytes(9).toString('base64url')}`}, updated_at = now()
-    where claim = ${claim} and state = 'running' returning order_id`
-  return revoked ? { orderId: revoked.order_id } : null
+    where claim = ${claim} and state = 'running'`
 }
 
 /**

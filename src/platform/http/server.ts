@@ -65,7 +65,7 @@ function validatorsByPart() {
   }
 }
 
-const nulError = (found: Unstorable | null) => (found === null ? undefined : validationFailed([{ path: found.path || 'body', message: found.message }]))
+const unstorableError = (found: Unstorable | null) => (found === null ? undefined : validationFailed([{ path: found.path || 'body', message: found.message }]))
 
 interface Unstorable {
   path: string
@@ -209,27 +209,27 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     request.log.warn({ route, deadlineMs }, 'no answer within the request deadline: answered 503, the work goes on behind it')
   }
 
-  // PostgreSQL text cannot hold U+0000 (a 500 from deep inside a write, otherwise): refused
+  // Text PostgreSQL cannot store (U+0000, a lone surrogate: storable-text.ts), a 500 from deep inside a write otherwise: refused
   // before validation, naming where it was: path and query as the request arrives, a body
   // once parsed (on the routes that take one). These hooks are attached per route when it
   // is added, so that no request pays for reading its route's options (Fastify builds
   // request.routeOptions anew on each read: 9 % more CPU on the product page with three).
-  const refuseNulInUrl: onRequestHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.params, '') ?? unstorablePath(request.query, '')))
-  const refuseNulInPath: onRequestHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.params, '')))
+  const refuseUnstorableInUrl: onRequestHookHandler = (request, _reply, done) => done(unstorableError(unstorablePath(request.params, '') ?? unstorablePath(request.query, '')))
+  const refuseUnstorableInPath: onRequestHookHandler = (request, _reply, done) => done(unstorableError(unstorablePath(request.params, '')))
   const dropDeadline: onRequestHookHandler = (request, _reply, done) => {
     clearTimeout((request as DeadlineRequest)[DEADLINE])
     ;(request as DeadlineRequest)[DEADLINE] = undefined
     done()
   }
-  const refuseNulInBody: preValidationHookHandler = (request, _reply, done) => done(nulError(unstorablePath(request.body, '')))
+  const refuseUnstorableInBody: preValidationHookHandler = (request, _reply, done) => done(unstorableError(unstorablePath(request.body, '')))
   app.addHook('onRoute', (route) => {
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
-    onRequest.push(config.cleansQueryText ? refuseNulInPath : refuseNulInUrl)
+    onRequest.push(config.cleansQueryText ? refuseUnstorableInPath : refuseUnstorableInUrl)
     if (config.ownDeadline) onRequest.push(dropDeadline)
     route.onRequest = onRequest
     if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
-    route.preValidation = [...[route.preValidation ?? []].flat(), refuseNulInBody]
+    route.preValidation = [...[route.preValidation ?? []].flat(), refuseUnstorableInBody]
   })
 
   // While draining, each answer closes its connection: a keep-alive client that is

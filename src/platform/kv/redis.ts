@@ -2,8 +2,8 @@ import { Redis, ReplyError } from 'ioredis'
 import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type HashSubtractOptions, type Kv } from './types.ts'
 
 // KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3] the
-// key that must exist (KEYS[1] again when none), KEYS[4..] more keys to renew; ARGV field, by, min, max, maxFields (-1: any), ttlMs (0: keep), then the
-// alsoSet field/value pairs. Answers {applied 0|1, value, refusal}. One script, so the check
+// key that must exist (KEYS[1] again when none), KEYS[4..] more keys to renew; ARGV field,
+// by, min, max, maxFields (-1: any), ttlMs (0: keep), then the alsoSet field/value pairs. Answers {applied 0|1, value, refusal}. One script, so the check
 // and every write are atomic: a refused change writes nothing, an applied one all of it.
 const HINCRBY_WITHIN = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
