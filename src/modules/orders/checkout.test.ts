@@ -509,6 +509,24 @@ describe('checkout, orders and payments', () => {
     assert.equal(emptyRes.body.errors[0].path, 'cart')
   })
 
+  test('a checkout with a revoked bearer token is a 401, not a guest order; a stale cookie goes on as a guest', async () => {
+    const email = `revoked-${randomUUID().slice(0, 6)}@shop.test`
+    const shopper = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 1]])
+    assert.equal((await t.call('POST', '/store/auth/logout', { token: shopper })).status, 204)
+
+    const refused = await checkout(cartId, randomUUID(), CARDS.ok, shopper)
+    assert.equal(refused.status, 401)
+    assert.equal(refused.body.errors[0].path, 'authorization')
+    assert.equal((await stock(v)).sold, 0, 'nothing placed')
+    assert.equal((await t.platform.sql`select count(*)::int as n from orders.orders where cart_id = ${cartId}`)[0].n, 0)
+
+    const stale = await t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(CARDS.ok), headers: { 'idempotency-key': randomUUID(), cookie: `sid=${shopper}` } })
+    assert.equal(stale.status, 201, 'a browser remembering an old sign-in checks out as a guest')
+    assert.equal(typeof stale.body.accessToken, 'string')
+  })
+
   test('order lists page through orders placed within one millisecond: none skipped', async () => {
     const email = `pager-${randomUUID().slice(0, 6)}@shop.test`
     const shopper = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string

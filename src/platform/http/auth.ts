@@ -22,11 +22,27 @@ declare module 'fastify' {
   }
 }
 
-export function tokenOf(request: FastifyRequest): string | null {
+function bearerOf(request: FastifyRequest): string | null {
   const header = request.headers.authorization
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || null
-  return request.cookies?.[SESSION_COOKIE] ?? null
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() || null : null
 }
+
+export function tokenOf(request: FastifyRequest): string | null {
+  return bearerOf(request) ?? request.cookies?.[SESSION_COOKIE] ?? null
+}
+
+/**
+ * A bearer token sent on purpose but no longer valid (expired, revoked, never issued) is a
+ * 401 (RFC 6750, invalid_token) wherever the session is read, even where a guest may go on
+ * (a guest cart's reads and changes need no session and do not read it):
+ * a shopper whose session ended would otherwise check out as a guest, and the order would
+ * not be in their account. A stale cookie is only a browser remembering an old sign-in: that
+ * request goes on signed out, as on any site.
+ */
+const invalidBearer = () =>
+  new AppError('unauthorized', 'The bearer token is expired, revoked or unknown: sign in again, or send no token to go on as a guest', {
+    errors: [{ path: 'authorization', message: 'is not a valid session token' }],
+  })
 
 export function registerAuth(app: FastifyInstance, resolve: SessionResolver): void {
   const cache = new WeakMap<FastifyRequest, Promise<Session | null>>()
@@ -36,8 +52,14 @@ export function registerAuth(app: FastifyInstance, resolve: SessionResolver): vo
   app.decorateRequest('session', function (this: FastifyRequest) {
     let pending = cache.get(this)
     if (!pending) {
-      const token = tokenOf(this)
-      pending = token ? resolve(token) : Promise.resolve(null)
+      const bearer = bearerOf(this)
+      const token = bearer ?? tokenOf(this)
+      pending = !token
+        ? Promise.resolve(null)
+        : resolve(token).then((session) => {
+            if (!session && bearer) throw invalidBearer()
+            return session
+          })
       cache.set(this, pending)
     }
     return pending
