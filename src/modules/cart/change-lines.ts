@@ -22,6 +22,10 @@ const lineTooLarge = (wanted: number) =>
     errors: [{ path: 'quantity', message: `the line would hold ${wanted}; at most ${MAX_QUANTITY}` }],
   })
 
+/** The cart's checkout claim is held: what it holds is being bought, and leaves the cart when that ends. */
+const beingBought = () =>
+  new AppError('checkout_in_progress', 'A checkout of this cart is placing or paying for its order: lines can be added now, and removed or lowered once it ends', { retryAfter: 5 }, 409)
+
 const cartFull = () =>
   new AppError('conflict', `A cart holds at most ${MAX_LINES} lines`, {
     errors: [{ path: 'variantId', message: `the cart already holds ${MAX_LINES} lines` }],
@@ -95,6 +99,7 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
     const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
     if (result.applied) return deps.store.touchOwner(meta.owner)
     if (result.refused === 'gone') throw notFound('Cart')
+    if (result.refused === 'held') throw beingBought()
     current = result.value
     if (current === 0) throw notFound('Cart line')
   }
@@ -102,6 +107,6 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
 }
 
 export async function removeItem(deps: CartDeps, cartId: string, meta: CartMeta, variantId: string): Promise<void> {
-  await deps.store.removeLine(cartId, variantId)
+  if (!(await deps.store.removeLine(cartId, variantId))) throw beingBought()
   await deps.store.touch(cartId, meta.owner)
 }

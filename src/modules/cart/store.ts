@@ -95,7 +95,11 @@ export function createCartStore(kv: Kv) {
       })
     },
 
-    /** Sets a line from `expected` to `target` only if nobody changed it meanwhile (a lost race answers applied: false). */
+    /**
+     * Sets a line from `expected` to `target` only if nobody changed it meanwhile (a lost race
+     * answers applied: false). Lowering it is refused ('held') while the cart's checkout claim
+     * is held (removeLine says why).
+     */
     compareAndSet(id: string, variantId: string, expected: number, target: number): Promise<HashIncrementResult> {
       const keys = keysOf(id)
       return kv.hincrbyWithin(keys.lines, variantId, target - expected, {
@@ -105,6 +109,7 @@ export function createCartStore(kv: Kv) {
         ttlMs: CART_TTL_MS,
         renew: [keys.meta, keys.items],
         requires: keys.meta,
+        ...(target < expected ? { unless: keys.checkout } : {}),
       })
     },
 
@@ -112,9 +117,16 @@ export function createCartStore(kv: Kv) {
       await kv.hset(keysOf(id).items, { [variantId]: JSON.stringify(snapshot) })
     },
 
-    async removeLine(id: string, variantId: string): Promise<void> {
+    /**
+     * Removes a line with its snapshot, unless the cart's checkout claim is held: answers
+     * whether it did. While an order is placed and paid for (or its payment is processing),
+     * its lines leave the cart only at its end, taken off whatever line is there then
+     * (takeOut); a line removed and added again meanwhile would lose its new units to that.
+     * Adding and raising stay open: what was bought comes off the top.
+     */
+    async removeLine(id: string, variantId: string): Promise<boolean> {
       const keys = keysOf(id)
-      await Promise.all([kv.hdel(keys.lines, variantId), kv.hdel(keys.items, variantId)])
+      return (await kv.hsubtractOrDelete(keys.lines, { [variantId]: Number.MAX_SAFE_INTEGER }, { alsoDeleteFrom: keys.items, unless: keys.checkout })) !== 'held'
     },
 
     /**

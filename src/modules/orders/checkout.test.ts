@@ -403,6 +403,28 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual(items.sort(), [[v, 1], [x, 1]].sort(), 'the two bought of v and the one of w are gone')
   })
 
+  test('while a payment is processing, lines can be added and raised but not removed or lowered: a line removed and added again would lose its new units', async () => {
+    const { variants: [v, w, x] } = await product([9, 9, 9])
+    const cartId = await cartWith([[v, 2], [w, 2]])
+    const res = await checkout(cartId, randomUUID(), CARDS.slow)
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    const line = (variantId: string) => `/store/carts/${cartId}/items/${variantId}`
+    const removed = await t.call('DELETE', line(v))
+    assert.deepEqual([removed.status, removed.body.code], [409, 'checkout_in_progress'], JSON.stringify(removed.body))
+    assert.equal(removed.headers.get('retry-after'), '5')
+    const lowered = await t.call('PATCH', line(w), { body: { quantity: 1 } })
+    assert.deepEqual([lowered.status, lowered.body.code], [409, 'checkout_in_progress'])
+    assert.equal((await t.call('PATCH', line(w), { body: { quantity: 3 } })).status, 200, 'raising is open')
+    assert.equal((await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: x, quantity: 1 } })).status, 200)
+
+    assert.equal(await settledStatus(res.body.id), 'paid')
+    await t.drainEvents()
+    const items = (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
+    assert.deepEqual(items.sort(), [[w, 1], [x, 1]].sort(), 'the bought units came off the top; the raise and the new line stay')
+    assert.equal((await t.call('DELETE', line(w))).status, 200, 'settled: the cart is free to change')
+    assert.deepEqual((await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string }) => i.variantId), [x])
+  })
+
   test('a reported capture of another amount settles nothing; the order\'s own charge does', async () => {
     const { variants: [v] } = await product([5])
     const res = await checkout(await cartWith([[v, 1]]), randomUUID(), CARDS.slow)

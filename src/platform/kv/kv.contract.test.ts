@@ -159,6 +159,22 @@ function contract(name: string, make: () => Promise<Kv>, cleanup: () => Promise<
       await kv.del(lines, applied)
     })
 
+    test('`unless`: hincrbyWithin and hsubtractOrDelete refuse while the key exists, writing nothing; apply once it is gone', async () => {
+      const [lines, items, claim, taken] = [key('{unless}:lines'), key('{unless}:items'), key('{unless}:checkout'), key('{unless}:taken')]
+      await kv.hset(lines, { a: '3', b: '1' })
+      await kv.hset(items, { a: 'A', b: 'B' })
+      await kv.set(claim, 'checkout-1', { ttlMs: 60_000 })
+      assert.deepEqual(await kv.hincrbyWithin(lines, 'a', -1, { min: 1, unless: claim }), { applied: false, value: 3, refused: 'held' })
+      assert.equal(await kv.hsubtractOrDelete(lines, { b: 5 }, { alsoDeleteFrom: items, unless: claim, once: { key: taken, id: 'o', ttlMs: 60_000 } }), 'held')
+      assert.deepEqual([await kv.hgetall(lines), await kv.hgetall(items), await kv.ttl(taken)], [{ a: '3', b: '1' }, { a: 'A', b: 'B' }, -2], 'nothing written, `once` not recorded')
+      await kv.del(claim)
+      assert.deepEqual(await kv.hincrbyWithin(lines, 'a', -1, { min: 1, unless: claim }), { applied: true, value: 2 })
+      assert.equal(await kv.hsubtractOrDelete(lines, { b: 5 }, { alsoDeleteFrom: items, unless: claim, once: { key: taken, id: 'o', ttlMs: 60_000 } }), 'applied')
+      assert.equal(await kv.hsubtractOrDelete(lines, { a: 1 }, { once: { key: taken, id: 'o', ttlMs: 60_000 } }), 'done before')
+      assert.deepEqual([await kv.hgetall(lines), await kv.hgetall(items)], [{ a: '2' }, { a: 'A' }])
+      await kv.del(lines, items, taken)
+    })
+
     test('claim: taken when absent, taken again (and renewed) by its holder, or over from the holder it replaces; refused to another', async () => {
       assert.equal(await kv.claim(key('claimed'), 'first', 1_000), true)
       assert.equal(await kv.claim(key('claimed'), 'second', 60_000), false)

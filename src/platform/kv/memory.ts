@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { HashIncrementOptions, HashIncrementResult, HashSubtractOptions, Kv } from './types.ts'
+import type { HashIncrementOptions, HashIncrementResult, HashSubtractOptions, HashSubtractResult, Kv } from './types.ts'
 
 type Entry = { value: string | Map<string, string>; expiresAt: number | null }
 
@@ -133,6 +133,7 @@ export class MemoryKv implements Kv {
     const current = map?.get(field)
     const value = Number(current ?? '0')
     if (options.requires !== undefined && !this.live(options.requires)) return { applied: false, value, refused: 'gone' }
+    if (options.unless !== undefined && this.live(options.unless)) return { applied: false, value, refused: 'held' }
     if (current === undefined && options.maxFields !== undefined && (map?.size ?? 0) >= options.maxFields) {
       return { applied: false, value, refused: 'fields' }
     }
@@ -153,18 +154,19 @@ export class MemoryKv implements Kv {
     return { applied: true, value: next }
   }
 
-  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {
+  async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}): Promise<HashSubtractResult> {
     // One synchronous block, like the Redis script: nothing runs between the check and the writes.
-    if (Object.keys(amounts).length === 0) return
+    if (Object.keys(amounts).length === 0) return 'applied'
+    if (options.unless !== undefined && this.live(options.unless)) return 'held'
     if (options.once) {
       // A set as a hash of id -> '1' (this store's two types are strings and hashes).
       const applied = this.hash(options.once.key, true)!
-      if (applied.has(options.once.id)) return
+      if (applied.has(options.once.id)) return 'done before'
       applied.set(options.once.id, '1')
       this.live(options.once.key)!.expiresAt = Date.now() + options.once.ttlMs
     }
     const map = this.hash(key, false)
-    if (!map) return
+    if (!map) return 'applied'
     for (const [field, amount] of Object.entries(amounts)) {
       const current = map.get(field)
       if (current === undefined) continue
@@ -175,6 +177,7 @@ export class MemoryKv implements Kv {
         map.set(field, String(Number(current) - amount))
       }
     }
+    return 'applied'
   }
 
   async claim(key: string, holder: string, ttlMs: number, replacing?: string) {

@@ -1,8 +1,9 @@
 import { Redis, ReplyError } from 'ioredis'
-import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type HashSubtractOptions, type Kv } from './types.ts'
+import { KvUnavailable, type HashIncrementOptions, type HashIncrementResult, type HashSubtractOptions, type HashSubtractResult, type Kv } from './types.ts'
 
 // KEYS[1] hash, KEYS[2] the hash that alsoSet writes (KEYS[1] again when none), KEYS[3] the
-// key that must exist (KEYS[1] again when none), KEYS[4..] more keys to renew; ARGV field,
+// key that must exist (KEYS[1] again when none), KEYS[4] the key that must not (KEYS[1]
+// again when none), KEYS[5..] more keys to renew; ARGV field,
 // by, min, max, maxFields (-1: any), ttlMs (0: keep), then the alsoSet field/value pairs. Answers {applied 0|1, value, refusal}. One script, so the check
 // and every write are atomic: a refused change writes nothing, an applied one all of it.
 const HINCRBY_WITHIN = `
@@ -10,6 +11,9 @@ local current = redis.call('HGET', KEYS[1], ARGV[1])
 local value = tonumber(current or '0')
 if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 0 then
   return {0, value, 'gone'}
+end
+if KEYS[4] ~= KEYS[1] and redis.call('EXISTS', KEYS[4]) == 1 then
+  return {0, value, 'held'}
 end
 local maxFields = tonumber(ARGV[5])
 if not current and maxFields >= 0 and redis.call('HLEN', KEYS[1]) >= maxFields then
@@ -23,17 +27,19 @@ nextValue = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
 if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
 if tonumber(ARGV[6]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  for i = 4, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+  for i = 5, #KEYS do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 end
 return {1, nextValue, ''}`
 
 // KEYS[1] hash, KEYS[2] the hash whose fields go with KEYS[1]'s (KEYS[1] again when none),
-// KEYS[3] the set of ids already applied (optional); ARGV id ('' when none), its set's ttl
-// in ms, then field, amount pairs.
+// KEYS[3] the key that must not exist (KEYS[1] again when none), KEYS[4] the set of ids
+// already applied (optional); ARGV id ('' when none), its set's ttl in ms, then field,
+// amount pairs. Answers 1 applied, 0 done before, -1 held.
 const HSUBTRACT_OR_DELETE = `
-if #KEYS > 2 then
-  if redis.call('SADD', KEYS[3], ARGV[1]) == 0 then return 0 end
-  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+if #KEYS > 3 then
+  if redis.call('SADD', KEYS[4], ARGV[1]) == 0 then return 0 end
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
 end
 for i = 3, #ARGV, 2 do
   local current = redis.call('HGET', KEYS[1], ARGV[i])
@@ -46,7 +52,7 @@ for i = 3, #ARGV, 2 do
     end
   end
 end
-return 0`
+return 1`
 
 const CLAIM = `
 local held = redis.call('GET', KEYS[1])
@@ -205,7 +211,7 @@ export class RedisKv implements Kv {
 
   async hincrbyWithin(key: string, field: string, by: number, options: HashIncrementOptions): Promise<HashIncrementResult> {
     const run = (this.redis as unknown as { hincrbyWithin: HincrbyWithinCommand }).hincrbyWithin.bind(this.redis)
-    const keys = [key, options.alsoSet?.key ?? key, options.requires ?? key, ...(options.renew ?? [])]
+    const keys = [key, options.alsoSet?.key ?? key, options.requires ?? key, options.unless ?? key, ...(options.renew ?? [])]
     const [applied, value, refused] = await this.run(() => run(
       keys.length,
       ...keys,
@@ -217,16 +223,17 @@ export class RedisKv implements Kv {
       options.ttlMs ? Math.max(1, Math.round(options.ttlMs)) : 0,
       ...Object.entries(options.alsoSet?.fields ?? {}).flat(),
     ))
-    return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' | 'gone' }
+    return applied === 1 ? { applied: true, value } : { applied: false, value, refused: refused as 'range' | 'fields' | 'gone' | 'held' }
   }
 
   async hsubtractOrDelete(key: string, amounts: Record<string, number>, options: HashSubtractOptions = {}) {
     const pairs = Object.entries(amounts).flat()
-    if (pairs.length === 0) return
+    if (pairs.length === 0) return 'applied'
     const run = (this.redis as unknown as { hsubtractOrDelete: (keyCount: number, ...keysThenArgs: (string | number)[]) => Promise<number> }).hsubtractOrDelete.bind(this.redis)
-    const keys = [key, options.alsoDeleteFrom ?? key, ...(options.once ? [options.once.key] : [])]
+    const keys = [key, options.alsoDeleteFrom ?? key, options.unless ?? key, ...(options.once ? [options.once.key] : [])]
     const once = options.once ? [options.once.id, Math.max(1, Math.round(options.once.ttlMs))] : ['', 0]
-    await this.run(() => run(keys.length, ...keys, ...once, ...pairs))
+    const answer = await this.run(() => run(keys.length, ...keys, ...once, ...pairs))
+    return answer === 1 ? 'applied' : answer === 0 ? 'done before' : 'held'
   }
 
   async claim(key: string, holder: string, ttlMs: number, replacing?: string) {

@@ -36,9 +36,11 @@ export interface Kv {
   /**
    * Atomic: takes each amount off its field of the hash; a field that would reach 0 or less
    * is deleted instead, and so is the same field of `alsoDeleteFrom` (same hash tag). Fields
-   * the hash does not hold are left alone, and no key is created.
+   * the hash does not hold are left alone, and no key is created. Answers whether it was
+   * applied ('applied'), skipped as done before ('done before', `once`) or refused while
+   * `unless` exists ('held').
    */
-  hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: HashSubtractOptions): Promise<void>
+  hsubtractOrDelete(key: string, amounts: Record<string, number>, options?: HashSubtractOptions): Promise<HashSubtractResult>
   /**
    * Atomic: sets the key to `holder` for `ttlMs` when it is absent, already holds `holder`,
    * or holds `replacing` (a claim taken over from a holder known to be gone). Answers
@@ -76,6 +78,11 @@ export interface HashIncrementOptions {
    * record's removal neither succeeds into nothing nor leaves an orphan hash behind.
    */
   requires?: string
+  /**
+   * Not while this key (same hash tag) exists: refused 'held', nothing written. A cart's
+   * checkout claim: a line is not lowered while what it held is being bought.
+   */
+  unless?: string
 }
 
 export interface HashSubtractOptions {
@@ -87,11 +94,15 @@ export interface HashSubtractOptions {
    * order's lines (checkout, and the worker after a crash) then take them once.
    */
   once?: { key: string; id: string; ttlMs: number }
+  /** Not while this key (same hash tag) exists: answered 'held', nothing written (and `once` not recorded). */
+  unless?: string
 }
+
+export type HashSubtractResult = 'applied' | 'done before' | 'held'
 
 export type HashIncrementResult =
   | { applied: true; value: number }
-  | { applied: false; value: number; refused: 'range' | 'fields' | 'gone' }
+  | { applied: false; value: number; refused: 'range' | 'fields' | 'gone' | 'held' }
 
 /**
  * The store could not be reached or did not answer in time, as opposed to refusing a
