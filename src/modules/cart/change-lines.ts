@@ -26,6 +26,10 @@ const lineTooLarge = (wanted: number) =>
 const beingBought = () =>
   new AppError('checkout_in_progress', 'A checkout of this cart is placing or paying for its order: lines can be added now, and removed or lowered once it ends', { retryAfter: 5 }, 409)
 
+/** The cart is being merged into an account cart (a sign-in): that cart is the one to change now. */
+const beingMerged = () =>
+  new AppError('conflict', 'This cart is being merged into the account cart of a sign-in: change that cart instead', { retryAfter: 1 }, 409)
+
 const cartFull = () =>
   new AppError('conflict', `A cart holds at most ${MAX_LINES} lines`, {
     errors: [{ path: 'variantId', message: `the cart already holds ${MAX_LINES} lines` }],
@@ -76,6 +80,7 @@ export async function addItem(
 
 function refusal(result: Extract<HashIncrementResult, { applied: false }>, variantId: string, available: number, adding: number): AppError {
   if (result.refused === 'gone') return notFound('Cart')
+  if (result.refused === 'held') return beingMerged()
   if (result.refused === 'fields') return cartFull()
   const wanted = result.value + adding
   return wanted > available && available < MAX_QUANTITY ? outOfStock(variantId, available, wanted) : lineTooLarge(wanted)
@@ -99,7 +104,7 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
     const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
     if (result.applied) return deps.store.touchOwner(meta.owner)
     if (result.refused === 'gone') throw notFound('Cart')
-    if (result.refused === 'held') throw beingBought()
+    if (result.refused === 'held') throw quantity < current ? beingBought() : beingMerged()
     current = result.value
     if (current === 0) throw notFound('Cart line')
   }

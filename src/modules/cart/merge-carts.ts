@@ -49,9 +49,10 @@ export async function mergeGuestCart(store: CartStore, customerId: string, guest
     return [...(await store.lines(guestCartId))].map(([variantId, quantity]) => ({ variantId, quantity }))
   }
   try {
+    await store.markMerging(guestCartId, MERGE_CLAIM_MS)
     return await moveLines(store, customerId, guestCartId)
   } finally {
-    await store.releaseCheckout(guestCartId, holder)
+    await Promise.all([store.unmarkMerging(guestCartId), store.releaseCheckout(guestCartId, holder)])
   }
 }
 

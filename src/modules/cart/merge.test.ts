@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { createCartStore } from './store.ts'
 
@@ -134,6 +135,30 @@ describe('guest cart merges into the account cart at sign-in', () => {
     assert.deepEqual(await store.increment(guest, v[1], 1, 9, snapshot), { applied: false, value: 0, refused: 'gone' })
     assert.deepEqual(await store.lines(guest), new Map(), 'no orphan line left behind')
     assert.equal((await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId: v[1], quantity: 1 } })).status, 404)
+  })
+
+  test('adds racing a sign-in merge: every add answered 200 is in the account cart, none lost between the merge\'s read and its removal', async () => {
+    for (let round = 0; round < 8; round++) {
+      const { email } = await register()
+      const guest = await cartWith({ 0: 1 })
+      const answered = [1, 0, 0]
+      let signedIn = false
+      const adding = (async () => {
+        for (let i = 0; !signedIn && i < 500; i++) {
+          const index = i % 3
+          const res = await t.call('POST', `/store/carts/${guest}/items`, { body: { variantId: v[index], quantity: 1 } })
+          if (res.status === 200) answered[index]++
+          else assert.ok([404, 409].includes(res.status), `an add racing the merge: ${res.status} ${JSON.stringify(res.body)}`)
+        }
+      })()
+      await sleep(round * 3)
+      const res = await login(email, guest)
+      signedIn = true
+      await adding
+      assert.equal(res.status, 200)
+      const merged = await accountLines(res.body.token)
+      assert.deepEqual([0, 1, 2].map((i) => merged[i] ?? 0), answered.map((n) => Math.min(n, 50)), `round ${round}: the account cart holds every add answered 200`)
+    }
   })
 
   test('merging twice changes nothing', async () => {

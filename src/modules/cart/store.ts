@@ -45,6 +45,7 @@ const keysOf = (id: string) => ({
   checkout: `cart:{${id}}:checkout`,
   declines: `cart:{${id}}:declines`,
   taken: `cart:{${id}}:taken`,
+  merging: `cart:{${id}}:merging`,
 })
 const accountCartKey = (customerId: string) => `customer:{${customerId}}:cart`
 
@@ -90,15 +91,17 @@ export function createCartStore(kv: Kv) {
         ttlMs: CART_TTL_MS,
         renew: [keys.meta, keys.items],
         alsoSet: { key: keys.items, fields: { [variantId]: JSON.stringify(snapshot) } },
-        // A cart removed meanwhile (merged at sign-in, expired) takes no line.
+        // A cart removed meanwhile (merged at sign-in, expired) takes no line, and one whose
+        // lines are being merged (read, then removed) takes none that would be lost.
         requires: keys.meta,
+        unless: keys.merging,
       })
     },
 
     /**
      * Sets a line from `expected` to `target` only if nobody changed it meanwhile (a lost race
      * answers applied: false). Lowering it is refused ('held') while the cart's checkout claim
-     * is held (removeLine says why).
+     * is held (removeLine says why), raising it while the cart is being merged (increment).
      */
     compareAndSet(id: string, variantId: string, expected: number, target: number): Promise<HashIncrementResult> {
       const keys = keysOf(id)
@@ -109,7 +112,7 @@ export function createCartStore(kv: Kv) {
         ttlMs: CART_TTL_MS,
         renew: [keys.meta, keys.items],
         requires: keys.meta,
-        ...(target < expected ? { unless: keys.checkout } : {}),
+        unless: target < expected ? keys.checkout : keys.merging,
       })
     },
 
@@ -150,7 +153,20 @@ export function createCartStore(kv: Kv) {
 
     async destroy(id: string): Promise<void> {
       const keys = keysOf(id)
-      await kv.del(keys.meta, keys.lines, keys.items)
+      await kv.del(keys.meta, keys.lines, keys.items, keys.merging)
+    },
+
+    /**
+     * The cart's lines are about to be read and moved into another cart (a sign-in merge),
+     * then the cart removed: adds and raises are refused meanwhile ('held'), for `ttlMs` at
+     * most, so none lands between the read and the removal and is lost with the cart.
+     */
+    async markMerging(id: string, ttlMs: number): Promise<void> {
+      await kv.set(keysOf(id).merging, '1', { ttlMs })
+    },
+
+    async unmarkMerging(id: string): Promise<void> {
+      await kv.del(keysOf(id).merging)
     },
 
     /**
