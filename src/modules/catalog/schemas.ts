@@ -2,7 +2,6 @@ import { Type, type Static } from 'typebox'
 import { PATTERNS } from '../../platform/http/errors.ts'
 
 export const SLUG = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
-export const CATEGORY_PATH = '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$'
 export const PRODUCT_ID = '^[0-9]{1,18}$'
 
 export const Money = Type.Object(
@@ -37,7 +36,7 @@ const productFields = {
   slug: Type.String({ minLength: 1, maxLength: 200, pattern: SLUG }),
   description: Type.String({ maxLength: 20_000 }),
   brand: Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.line }),
-  category: Type.String({ minLength: 1, maxLength: 200, pattern: CATEGORY_PATH }),
+  category: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.categoryPath }),
   // http(s) only: a storefront links these, and javascript: or data: URLs would run there.
   images: Type.Array(Type.String({ format: 'uri', maxLength: 2000, pattern: PATTERNS.httpUrl }), { maxItems: 20 }),
 }
@@ -72,7 +71,7 @@ export const ProductParams = Type.Object({ id: Type.String({ maxLength: 100 }) }
 
 export const ListQuery = Type.Object(
   {
-    category: Type.Optional(Type.String({ maxLength: 200, pattern: CATEGORY_PATH })),
+    category: Type.Optional(Type.String({ maxLength: 200, pattern: PATTERNS.categoryPath })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
   },

@@ -2,14 +2,12 @@ import { Type, type Static } from 'typebox'
 import { SEARCH_SORTS } from './engine.ts'
 import { PATTERNS } from '../../platform/http/errors.ts'
 
-// The same slug paths the catalog accepts ('apparel', 'apparel/shirts').
-const CATEGORY_PATH = '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$'
 const MAX_PRICE = 100_000_000_00
 
 export const SearchQuery = Type.Object(
   {
     q: Type.Optional(Type.String({ maxLength: 200, description: 'Any text: words (all must match), "a phrase", -exclusion' })),
-    category: Type.Optional(Type.String({ maxLength: 200, pattern: CATEGORY_PATH, description: 'Includes subcategories' })),
+    category: Type.Optional(Type.String({ maxLength: 200, pattern: PATTERNS.categoryPath, description: 'Includes subcategories' })),
     brand: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: PATTERNS.noControl }), { maxItems: 20, description: 'Repeat for several: brand=a&brand=b' })),
     minPrice: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE, description: 'Minor units, inclusive' })),
     maxPrice: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE, description: 'Minor units, inclusive' })),

@@ -381,6 +381,8 @@ describe('search over HTTP', () => {
       assert.equal(res.body.code, 'validation_failed', query)
       assert.equal(res.body.errors[0].path, path, query)
     }
+    const badCategory = await t.call('GET', '/store/search?category=Apparel/Shirts')
+    assert.match(badCategory.body.errors[0].message, /slug path/, 'said in words, not as a regular expression')
     // A cursor given out for one query is refused for another.
     const first = await search({ q: 'boot', limit: 1 })
     const other = await t.call('GET', `/store/search?q=shirt&limit=1&cursor=${first.nextCursor}`)

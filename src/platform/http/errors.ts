@@ -79,6 +79,8 @@ export const PATTERNS = {
   noControl: `^[^${INVISIBLE}]*$`,
   /** One line of text (a name, an address line): not blank, no control characters (no line breaks, no terminal escapes). */
   line: `^(?=[^${INVISIBLE}]*$)\\s*\\S`,
+  /** A category as a slug path ('apparel', 'apparel/shirts'): the catalog's and the search filter's. */
+  categoryPath: '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$',
 } as const
 export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.notBlank]: 'must not be blank',
@@ -86,6 +88,7 @@ export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.email]: 'is not an e-mail address',
   [PATTERNS.noControl]: 'must not contain control characters',
   [PATTERNS.line]: 'must not be blank or contain control characters',
+  [PATTERNS.categoryPath]: "must be a category's slug path: lowercase letters, digits and hyphens, levels split by '/' (apparel/shirts)",
 }
 
 export const validationFailed = (errors: FieldError[]) =>
