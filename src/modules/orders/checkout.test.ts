@@ -5,7 +5,7 @@ import { sampleProduct, startTestApp, type TestApp } from '../../../test/support
 import { checkout as placeCheckout } from './checkout.ts'
 import { freePort } from '../../../test/support/processes.ts'
 import { paymentPortFrom } from './payment-adapter.ts'
-import { reconcilePendingPayments } from './order-actions.ts'
+import { cancelOrder, reconcilePendingPayments } from './order-actions.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
 
@@ -743,6 +743,42 @@ describe('checkout, orders and payments', () => {
     assert.equal((await t.call('POST', `/admin/orders/${orderId}/fulfil`, { token })).status, 409, 'a refunded order is not shipped')
     const [transitionRow] = await t.platform.sql<{ actor: string }[]>`select actor from orders.transitions where order_id = ${orderId} and to_status = 'refunded'`
     assert.equal(transitionRow.actor, 'webhook')
+  })
+
+  test('cancelling a pending order whose payment was captured and then refunded at the processor refunds it: its units back, not left paid', async () => {
+    const { variants: [v] } = await product([5])
+    const modules = t.api.modules
+    const port = paymentPortFrom(modules.payments.gateway)
+    const pending = await placeCheckout(
+      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown', reason: 'timed out' }) } },
+      { cartId: await cartWith([[v, 2]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
+    )
+    assert.equal(pending.status, 202)
+    const orderId = (pending.body as { id: string }).id
+    // Neither the capture's nor the refund's webhook has come; the merchant cancels.
+    const asking = { sql: t.platform.sql, log: t.platform.log, inventory: modules.inventory, payments: { ...port, lookup: async () => ({ status: 'captured' as const, paymentId: `pay_${orderId}`, refunded: true as const }) } }
+    const cancelled = await cancelOrder(asking, orderId, 'admin:test')
+    assert.equal(cancelled.status, 'refunded')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [5, 0, 0], 'the units are back on sale')
+    const path = (await t.platform.sql<{ to_status: string }[]>`select to_status from orders.transitions where order_id = ${orderId} order by id`).map((r) => r.to_status)
+    assert.deepEqual(path.slice(-2), ['paid', 'refunded'])
+  })
+
+  test('an admin refund after a part was refunded at the processor refunds the rest, and the order is refunded', async () => {
+    const { variants: [v] } = await product([5])
+    const paid = await checkout(await cartWith([[v, 2]]))
+    assert.equal(paid.status, 201)
+    const orderId = paid.body.id
+    const gateway = t.api.modules.payments.gateway
+    const [{ payment_id: paymentId }] = await t.platform.sql<{ payment_id: string }[]>`select payment_id from orders.orders where id = ${orderId}`
+    assert.ok((await gateway.refund(paymentId, { amount: 100, currency: paid.body.total.currency }, `dashboard:${orderId}`)).ok)
+    const refunded = await t.call('POST', `/admin/orders/${orderId}/refund`, { token })
+    assert.equal(refunded.status, 200, JSON.stringify(refunded.body))
+    assert.equal(refunded.body.status, 'refunded')
+    const payment = await gateway.status({ paymentId })
+    assert.ok(payment.ok)
+    assert.deepEqual([payment.payment.status, payment.payment.refunded.amount], ['refunded', paid.body.total.amount], 'the whole charge is back, once')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0])
   })
 
   test('a refund reported before the order learned of its capture is delivered again; reconciliation finding the payment refunded refunds the order', async () => {

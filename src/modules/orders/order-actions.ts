@@ -48,6 +48,13 @@ export async function cancelOrder(deps: ActionDeps, orderId: string, actor: stri
     const charge = await deps.payments.lookup(order.payment_key)
     if (charge.status === 'captured' || charge.status === 'declined') {
       const status = await applyChargeOutcome(deps, orderId, charge, actor)
+      // Captured, then refunded at the processor (its dashboard) before the order learned of
+      // either: the order follows, refunded with its units back on sale, and nothing is left
+      // to cancel. Left paid, it could be shipped with the money back with the customer.
+      if (status === 'paid' && charge.status === 'captured' && charge.refunded) {
+        await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId, paymentId: charge.paymentId }, actor))
+        return view(deps, orderId)
+      }
       if (status === 'paid') {
         throw new AppError('invalid_transition', 'The payment went through: the order is paid now; refund it instead', {}, 409)
       }
@@ -64,7 +71,11 @@ export async function cancelOrder(deps: ActionDeps, orderId: string, actor: stri
   return view(deps, orderId)
 }
 
-/** Refunds through the gateway (keyed, so a retried refund pays back once); stock returns unless fulfilled. */
+/**
+ * Refunds through the gateway (keyed, so a retried refund pays back once); stock returns
+ * unless fulfilled. What the processor has paid back already (a part, or all of it, in its
+ * dashboard) counts: the rest is refunded, or nothing if nothing is left.
+ */
 export async function refundOrder(deps: ActionDeps, orderId: string, actor: string) {
   const order = await findOrder(deps.sql, orderId)
   if (!order) throw notFound('Order')
@@ -73,6 +84,7 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   }
   // A free order (total 0) was never charged: nothing to pay back.
   const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order, order.payment_id)
+  if (!refund.ok && refund.final) throw new AppError('refund_refused', `The payment processor refused the refund (${refund.reason}); nothing was recorded`, {}, 409)
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
     const locked = await lockedOrder(tx, orderId)
@@ -108,9 +120,9 @@ export async function applyRefundReport(tx: Tx, deps: Pick<ActionDeps, 'inventor
   deps.log.warn({ orderId: report.orderId, paymentId: report.paymentId }, 'the processor reported the payment refunded: the order is refunded')
 }
 
-/** The order's whole charge back, keyed by the order: a retried refund (or a second report of one charge) pays once. */
+/** The order's charge back (all of it that is left), keyed by the order: a retried refund (or a second report of one charge) pays once. */
 function refundWhole(deps: ActionDeps, order: OrderRow, paymentId: string) {
-  return deps.payments.refund(paymentId, { amount: Number(order.total), currency: order.currency.trim() }, `refund:${order.id}`)
+  return deps.payments.refund(paymentId, `refund:${order.id}`)
 }
 
 /**
@@ -134,8 +146,7 @@ export async function refundChargeAfterCancel(deps: ActionDeps, payload: { order
 export async function refundDuplicateCharge(deps: ActionDeps, payload: { orderId: string; paymentId: string }, tx: Tx) {
   const order = await findOrder(tx, payload.orderId)
   if (!order) return
-  const amount = { amount: Number(order.total), currency: order.currency.trim() }
-  const refund = await deps.payments.refund(payload.paymentId, amount, `refund:${payload.paymentId}`)
+  const refund = await deps.payments.refund(payload.paymentId, `refund:${payload.paymentId}`)
   if (!refund.ok) throw new Error(`refund of the duplicate charge ${payload.paymentId} of ${order.id} not confirmed: ${refund.reason}`)
   deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a duplicate charge was refunded')
 }

@@ -42,9 +42,16 @@ export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => bool
       return result.code === 'not_found' ? { status: 'not_found' } : { status: 'unknown' }
     },
 
-    async refund(paymentId, amount, idempotencyKey) {
-      const result = await gateway.refund(paymentId, amount, idempotencyKey)
-      return result.ok ? { ok: true } : { ok: false, reason: `${result.code}: ${result.detail}` }
+    async refund(paymentId, idempotencyKey) {
+      const result = await gateway.refund(paymentId, undefined, idempotencyKey)
+      if (result.ok) return { ok: true }
+      const reason = `${result.code}: ${result.detail}`
+      if (result.code === 'unknown' || result.code === 'gateway_unavailable') return { ok: false, reason, final: false }
+      // Refused: nothing left to refund is the refund done (the payment refunded in full
+      // already), anything else a refusal for good.
+      const now = await gateway.status({ paymentId })
+      if (now.ok && now.payment.status === 'refunded') return { ok: true }
+      return { ok: false, reason, final: now.ok }
     },
   }
 }

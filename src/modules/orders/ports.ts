@@ -95,5 +95,11 @@ export interface PaymentPort {
   charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
   /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
   lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string; refunded?: true } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
-  refund(paymentId: string, amount: Money, idempotencyKey: string): Promise<{ ok: true } | { ok: false; reason: string }>
+  /**
+   * Pays back all that is left of a payment (a part may have been refunded at the processor
+   * already). `ok` also when nothing is left: refunded in full already, by an earlier call
+   * whose answer was lost or in the processor's dashboard. `final`: the processor refused
+   * it for good (asking again will not help), as opposed to not answering.
+   */
+  refund(paymentId: string, idempotencyKey: string): Promise<{ ok: true } | { ok: false; reason: string; final: boolean }>
 }
