@@ -66,6 +66,12 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
   return head ? db`(${words} && ${startsWith})` : startsWith
 }
 
+/** Whether the correction of `text` left its last word, a prefix, as it was typed. */
+function keepsPrefix(text: string, corrected: string): boolean {
+  const typed = parseText(text).prefix
+  return typed !== null && parseText(corrected).prefix === typed
+}
+
 interface Match {
   /** The select list of the one-row CTE `q`: each tsquery is computed once per search. */
   queries: Fragment
@@ -95,7 +101,9 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
   }
   if (matching.corrected) {
     // The corrected words are whole words: full-text search on them (and on what was typed).
-    const corrected = tsquery(db, matching.corrected, { prefix: false })
+    // A last word still being typed and left as it was ("hikin boo" -> "hiking boo") stays a
+    // prefix: matched whole, "boo" found nothing, and neither did the search.
+    const corrected = tsquery(db, matching.corrected, { prefix: keepsPrefix(text, matching.corrected) })
     return {
       queries: db`(${corrected} || ${query}) as tsq, ${corrected} as ranked_tsq`,
       match: db`d.document @@ q.tsq`,

@@ -176,6 +176,10 @@ describe('search over HTTP', () => {
     assert.equal(cut.didYouMean, 'hiking boot')
     assert.equal(cut.items[0].name, 'Trailrunner Waterproof Hiking Boot')
     assert.ok((await search({ q: 'boot hikin' })).items.some((i: { name: string }) => i.name === 'Trailrunner Waterproof Hiking Boot'))
+    // A typo, then a last word still being typed: corrected, and the last word still a prefix.
+    const typing = await search({ q: 'hikin boo' })
+    assert.equal(typing.didYouMean, 'hiking boo')
+    assert.equal(typing.items[0]?.name, 'Trailrunner Waterproof Hiking Boot')
   })
 
   test('filters: category with subcategories, several brands, price range, in stock', async () => {
