@@ -46,11 +46,19 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>
  * query's total, counts a repeated alternative as another chance to match. A prefix no
  * known word starts with gets the partial match. Stems of vocabulary words (split on
  * [^[:alnum:]]) are letters and digits only, so joining them with ' | ' is safe.
+ *
+ * `rank` is the query to score matches with: the prefix as a partial match, which ts_rank
+ * reads from each document alone. Scored with the expansion, every score moved with the
+ * vocabulary (ts_rank of an OR divides among its alternatives: 0.30 with two, 0.20 with
+ * three), so one new product anywhere changed the scores of unchanged ones, and a
+ * relevance cursor (a score and an id) given out before found its place among other scores:
+ * the next page repeated items or skipped them.
  */
-function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: true }): Fragment {
+function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: true }): { match: Fragment; rank: Fragment } {
   const { head, prefix } = options.prefix ? parseText(text) : { head: text, prefix: null }
   const words = db`websearch_to_tsquery('english', ${head})`
-  if (!prefix) return words
+  if (!prefix) return { match: words, rank: words }
+  const partial = db`to_tsquery('english', ${prefixQuery(prefix)})`
   const startsWith = db`(
     select case when bool_or(known and stem is not null) then to_tsquery('simple', string_agg(distinct stem, ' | '))
                 else to_tsquery('english', ${prefixQuery(prefix)}) end
@@ -63,7 +71,7 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
       select false, ${lowerLikePostgres(prefix)}
     ) words
     left join lateral unnest(tsvector_to_array(to_tsvector('english', word))) as stem on true)`
-  return head ? db`(${words} && ${startsWith})` : startsWith
+  return head ? { match: db`(${words} && ${startsWith})`, rank: db`(${words} && ${partial})` } : { match: startsWith, rank: partial }
 }
 
 /** Whether the correction of `text` left its last word, a prefix, as it was typed. */
@@ -93,10 +101,10 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
     // space (a finished last word) is no part of the name.
     const name = text.trim()
     return {
-      queries: db`${query} as tsq`,
+      queries: db`${query.match} as tsq, ${query.rank} as ranked_tsq`,
       match: db`d.document @@ q.tsq`,
       score: db`((case when char_length(d.name) = ${[...name].length} and lower(d.name) = ${lowerLikePostgres(name)} then ${EXACT_NAME_BOOST} else 0 end)
-                 + round(ts_rank(d.document, q.tsq) * 1000000))::bigint`,
+                 + round(ts_rank(d.document, q.ranked_tsq) * 1000000))::bigint`,
     }
   }
   if (matching.corrected) {
@@ -105,16 +113,16 @@ function matchAndScore(db: Db, text: string, matching: Matching): Match {
     // prefix: matched whole, "boo" found nothing, and neither did the search.
     const corrected = tsquery(db, matching.corrected, { prefix: keepsPrefix(text, matching.corrected) })
     return {
-      queries: db`(${corrected} || ${query}) as tsq, ${corrected} as ranked_tsq`,
+      queries: db`(${corrected.match} || ${query.match}) as tsq, ${corrected.rank} as ranked_tsq`,
       match: db`d.document @@ q.tsq`,
       score: db`round(ts_rank(d.document, q.ranked_tsq) * 1000000)::bigint`,
     }
   }
   // No known word is near: names and brands that look like what was typed (trigram GIN indexes).
   return {
-    queries: db`${query} as tsq`,
+    queries: db`${query.match} as tsq, ${query.rank} as ranked_tsq`,
     match: db`(d.document @@ q.tsq or ${text} <% d.name or ${text} <% d.brand)`,
-    score: db`(case when d.document @@ q.tsq then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, q.tsq) * 1000000)
+    score: db`(case when d.document @@ q.tsq then ${EXACT_NAME_BOOST} + round(ts_rank(d.document, q.ranked_tsq) * 1000000)
                     else round(greatest(word_similarity(${text}, d.name), word_similarity(${text}, d.brand)) * 1000000)
                end)::bigint`,
   }

@@ -256,6 +256,30 @@ describe('search over HTTP', () => {
     assert.deepEqual(prices, [...prices].sort((a, b) => a - b))
   })
 
+  test('a relevance cursor stays in place when the vocabulary changes: a new product elsewhere moves no page', async () => {
+    // The last word is a prefix, expanded through the vocabulary: a product in another
+    // category adds a word that starts with it.
+    const params = { q: 'tr', category: 'footwear' }
+    const all = (await search({ ...params, limit: 100 })).items.map((i: { id: string }) => i.id)
+    assert.ok(all.length >= 3, `a query with pages to turn (${all.length} matches)`)
+    const first = await search({ ...params, limit: 1 })
+    const created = await t.call('POST', '/admin/products', {
+      token,
+      body: productBody({ name: 'Travel Trunk Tray', brand: 'Tremont', category: 'home/decor', price: 5999, stock: 2 }),
+    })
+    await t.drainEvents()
+    const seen: string[] = first.items.map((i: { id: string }) => i.id)
+    let cursor: string | null = first.nextCursor
+    while (cursor && seen.length <= all.length) {
+      const page: { items: { id: string }[]; nextCursor: string | null } = await search({ ...params, limit: 1, cursor })
+      seen.push(...page.items.map((i) => i.id))
+      cursor = page.nextCursor
+    }
+    assert.deepEqual(seen, all, 'every match once, in the order of the first page')
+    await t.call('DELETE', `/admin/products/${created.body.id}`, { token })
+    await t.drainEvents()
+  })
+
   test('the index follows a create, an update and a delete; redelivery changes nothing', async () => {
     const created = await t.call('POST', '/admin/products', {
       token,
