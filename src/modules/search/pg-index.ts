@@ -14,7 +14,17 @@ const DOCUMENT = (db: Db) => db`
   || setweight(to_tsvector('english', translate(category_path, '/-', '  ')), 'C')
   || setweight(to_tsvector('english', description), 'D')`
 
-/** Rows (name, brand, category_path, delta) -> +/- counts in search.terms, in key order (no deadlocks). */
+/**
+ * A document's lexemes (descriptions' included) that the vocabulary counts: letters and
+ * digits only, as words are, since a prefix's completions are joined into a tsquery.
+ */
+const COUNTED_LEXEME = `^[[:alnum:]]+$`
+
+/**
+ * Rows (name, brand, category_path, document, delta) -> +/- counts in search.terms, in key
+ * order (no deadlocks). A null document counts no lexemes (the bulk recount reads them
+ * with ts_stat instead).
+ */
 const COUNT_TERMS = (db: Db, changes: postgres.PendingQuery<postgres.Row[]>) => db`
   insert into search.terms as t (kind, term_key, term, products)
   select kind, term_key, min(term), sum(delta) from (
@@ -25,6 +35,9 @@ const COUNT_TERMS = (db: Db, changes: postgres.PendingQuery<postgres.Row[]>) => 
     select 'word', word, word, delta from (${changes}) c,
       regexp_split_to_table(lower(name || ' ' || brand || ' ' || translate(category_path, '/-', '  ')), '[^[:alnum:]]+') as word
     where length(word) >= 2
+    union all
+    select 'lexeme', lexeme, lexeme, delta from (${changes}) c, unnest(tsvector_to_array(c.document)) as lexeme
+    where lexeme ~ ${COUNTED_LEXEME}
   ) terms
   group by kind, term_key
   having sum(delta) <> 0
@@ -90,14 +103,14 @@ export function pgSearchIndex(db: Db): SearchIndex {
         // lock() (the event path), so nobody changes them in between.
         await db`
           with previous as (
-            select product_id, name, brand, category_path from search.documents
+            select product_id, name, brand, category_path, document from search.documents
             where product_id = any(${upserts.map((u) => u.productId)}::bigint[])
           ),
-          written as (${UPSERT(db, upserts)} returning product_id, name, brand, category_path),
+          written as (${UPSERT(db, upserts)} returning product_id, name, brand, category_path, document),
           changes as (
-            select name, brand, category_path, 1 as delta from written
+            select name, brand, category_path, document, 1 as delta from written
             union all
-            select p.name, p.brand, p.category_path, -1 from previous p join written w using (product_id)
+            select p.name, p.brand, p.category_path, p.document, -1 from previous p join written w using (product_id)
           )
           ${COUNT_TERMS(db, db`select * from changes`)}`
       }
@@ -105,9 +118,9 @@ export function pgSearchIndex(db: Db): SearchIndex {
         await db`
           with removed as (
             delete from search.documents where product_id = any(${removals}::bigint[])
-            returning name, brand, category_path
+            returning name, brand, category_path, document
           )
-          ${COUNT_TERMS(db, db`select name, brand, category_path, -1 as delta from removed`)}`
+          ${COUNT_TERMS(db, db`select name, brand, category_path, document, -1 as delta from removed`)}`
       }
     },
 
@@ -130,8 +143,13 @@ export function pgSearchIndex(db: Db): SearchIndex {
         await tx`delete from search.terms`
         // One scan of the documents, read three times by COUNT_TERMS.
         await tx`
-          with changes as materialized (select name, brand, category_path, 1 as delta from search.documents)
+          with changes as materialized (select name, brand, category_path, null::tsvector as document, 1 as delta from search.documents)
           ${COUNT_TERMS(tx, tx`select * from changes`)}`
+        // The lexemes in one pass over the documents (about 4 s at 1 M products).
+        await tx`
+          insert into search.terms (kind, term_key, term, products)
+          select 'lexeme', word, word, ndoc from ts_stat('select document from search.documents')
+          where word ~ ${COUNTED_LEXEME}`
       }
       // In one transaction, so that completions never read an empty table.
       if ('begin' in db) await db.begin(recount)

@@ -37,15 +37,18 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>
 
 /**
  * The tsquery for `text`: websearch syntax for the words, and the last word as a prefix.
- * The prefix becomes the word itself or the known words (names, brands, categories) that
- * start with it, most common first: GIN looks those up as exact keys, where a 'word':*
- * partial match would scan and merge whole posting lists (50 ms instead of 8 ms at 1 M
- * products). The word itself stays in: a shopper who typed a whole word ("day") means it,
- * and the vocabulary only knows the longer name words it begins ("daypack"). Each stem
- * goes in once ("lighting" and "light" are both 'light'): the planner, estimating a broad
- * query's total, counts a repeated alternative as another chance to match. A prefix no
- * known word starts with gets the partial match. Stems of vocabulary words (split on
- * [^[:alnum:]]) are letters and digits only, so joining them with ' | ' is safe.
+ * The prefix becomes the word itself or the known words (of names, brands, categories) and
+ * lexemes (of whole documents, descriptions included: "clea" finds what "clean" finds) that
+ * start with it, the most common first, at most PREFIX_EXPANSIONS (a rare completion of a
+ * short prefix is left out, as a search engine's max_expansions does). GIN looks those up
+ * as exact keys, where a 'word':* partial match would scan and merge whole posting lists
+ * (50 ms instead of 8 ms at 1 M products). The word itself stays in: a shopper who typed a
+ * whole word ("day") means it, and the vocabulary only knows the longer words it begins
+ * ("daypack"). Each stem goes in once ("lighting" and "light" are both 'light'): the
+ * planner, estimating a broad query's total, counts a repeated alternative as another
+ * chance to match. A prefix nothing known starts with gets the partial match. Stems of
+ * vocabulary words (split on [^[:alnum:]]) and counted lexemes are letters and digits
+ * only, so joining them with ' | ' is safe.
  *
  * `rank` is the query to score matches with: the prefix as a partial match, which ts_rank
  * reads from each document alone. Scored with the expansion, every score moved with the
@@ -63,14 +66,15 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
     select case when bool_or(known and stem is not null) then to_tsquery('simple', string_agg(distinct stem, ' | '))
                 else to_tsquery('english', ${prefixQuery(prefix)}) end
     from (
-      select true as known, term_key as word from (
-        select term_key from search.terms
-        where kind = 'word' and term_key like ${lowerLikePostgres(prefix) + '%'} and products > 0
+      select true as known, kind, term_key as word from (
+        select kind, term_key from search.terms
+        where kind in ('word', 'lexeme') and term_key like ${lowerLikePostgres(prefix) + '%'} and products > 0
         order by products desc limit ${PREFIX_EXPANSIONS}) completions
       union all
-      select false, ${lowerLikePostgres(prefix)}
+      select false, 'word', ${lowerLikePostgres(prefix)}
     ) words
-    left join lateral unnest(tsvector_to_array(to_tsvector('english', word))) as stem on true)`
+    -- A word is stemmed; a lexeme is a stem already (stemmed again, it could change).
+    left join lateral unnest(case when kind = 'lexeme' then array[word] else tsvector_to_array(to_tsvector('english', word)) end) as stem on true)`
   return head ? { match: db`(${words} && ${startsWith})`, rank: db`(${words} && ${partial})` } : { match: startsWith, rank: partial }
 }
 
@@ -296,10 +300,11 @@ async function estimateFromPlan(db: Db, filters: SearchFilters): Promise<number>
     db<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }[]>`
       explain (format json) select 1 from search.documents d where true ${filtersOf(db, filters, false)}`,
     // The planner scales its row count by the table's pages, dead rows' too: after many
-    // updates it guessed more matches than the table held (15,637 of 15,005). Its live rows,
-    // as the statistics count them, cap it.
+    // updates it guessed more matches than the table held (15,637 of 15,005). The rows its
+    // last ANALYZE counted cap it (autovacuum analyzes again once a tenth of them changed).
+    // Not the statistics' live rows: after a first build they said twice the rows there were.
     db<{ live: number | null }[]>`
-      select nullif(greatest(s.n_live_tup, 0), 0)::float8 as live from pg_stat_user_tables s where s.relid = 'search.documents'::regclass`,
+      select nullif(greatest(c.reltuples, 0), 0)::float8 as live from pg_class c where c.oid = 'search.documents'::regclass`,
   ])
   const estimate = Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows'])
   return table?.live ? Math.min(estimate, Math.round(table.live)) : estimate

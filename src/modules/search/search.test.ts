@@ -145,6 +145,28 @@ describe('search over HTTP', () => {
     assert.deepEqual(day, ['Canvas Daypack', 'Linen Summer Shirt', 'Trailrunner Waterproof Hiking Boot'])
   })
 
+  test('a prefix finds words of descriptions too, even where a name\'s word starts the same: typing more letters never finds more', async () => {
+    // "wa" begins "Waterproof" (names) and "warm" and "wax" (descriptions only).
+    const wa = names(await search({ q: 'wa', limit: 100 }))
+    for (const longer of ['warm', 'wax', 'waterproof']) {
+      const found = names(await search({ q: longer, limit: 100 }))
+      assert.ok(found.length > 0)
+      assert.deepEqual(found.filter((name) => !wa.includes(name)), [], `"wa" finds all that "${longer}" finds`)
+    }
+    // Kept in step with the documents: a description's word is counted while a product holds it.
+    const lexeme = async () => (await t.platform.sql<{ n: number }[]>`select products as n from search.terms where kind = 'lexeme' and term_key = 'quixot'`)[0]?.n ?? 0
+    const named = await t.call('POST', '/admin/products', { token, body: productBody({ name: 'Quokka Plush', brand: 'Toyland', category: 'toys/plush', price: 1999, stock: 3 }) })
+    const described = await t.call('POST', '/admin/products', { token, body: productBody({ name: 'Plain Mug', brand: 'Toyland', category: 'home/kitchen', price: 999, stock: 3, description: 'A quixotic gift.' }) })
+    await t.drainEvents()
+    assert.equal(await lexeme(), 1)
+    assert.deepEqual(names(await search({ q: 'qu' })).sort(), ['Plain Mug', 'Quokka Plush'])
+    await t.call('PATCH', `/admin/products/${described.body.id}`, { token, body: { description: 'A plain gift.' } })
+    await t.drainEvents()
+    assert.equal(await lexeme(), 0, 'counted down when the description changes')
+    for (const id of [named.body.id, described.body.id]) await t.call('DELETE', `/admin/products/${id}`, { token })
+    await t.drainEvents()
+  })
+
   test('a typo falls back to similar names and brands, with didYouMean', async () => {
     const body = await search({ q: 'trialrunner' })
     assert.equal(body.didYouMean, 'trailrunner')
