@@ -5,7 +5,7 @@ import { sampleProduct, startTestApp, type TestApp } from '../../../test/support
 import { checkout as placeCheckout } from './checkout.ts'
 import { freePort } from '../../../test/support/processes.ts'
 import { paymentPortFrom } from './payment-adapter.ts'
-import { cancelOrder, reconcilePendingPayments } from './order-actions.ts'
+import { cancelOrder, reconcilePendingPayments, refundDuplicateCharge } from './order-actions.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
 
@@ -723,6 +723,17 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([order.status, order.payment_id], ['paid', first])
   })
 
+  test('a duplicate charge the processor refuses to refund for good (no such payment) is not retried for ever; one not answered is', async () => {
+    const { variants: [v] } = await product([5])
+    const paid = await checkout(await cartWith([[v, 1]]))
+    assert.equal(paid.status, 201)
+    const event = { payload: { orderId: paid.body.id, paymentId: `pay_unknown_${randomUUID().slice(0, 8)}` } }
+    // Handled (logged for a person), so the event is finished instead of tried every 30 s.
+    await t.platform.sql.begin((tx) => t.api.modules.orders.onDuplicateCharge(event, tx))
+    const silent = { ...checkoutDeps(), payments: { ...paymentPortFrom(t.api.modules.payments.gateway), refund: async () => ({ ok: false as const, reason: 'unknown: timed out', final: false }) } }
+    await assert.rejects(t.platform.sql.begin((tx) => refundDuplicateCharge(silent, event.payload, tx)), /not confirmed/)
+  })
+
   test('a payment the processor reports refunded refunds its order: stock back, no fulfilment after', async () => {
     const { variants: [v] } = await product([5])
     const paid = await checkout(await cartWith([[v, 2]]))
@@ -1099,6 +1110,37 @@ describe('checkout, orders and payments', () => {
     assert.equal(chargesFor(orderId), 1)
     assert.equal(simulator().stats().keys[`refund:${orderId}`]?.executions ?? 0, 0, 'nothing refunded')
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
+  })
+
+  test('reconciliation asks about every pending order, not only the oldest hundred: a backlog the gateway has no word on does not hold up one it has', async () => {
+    const { variants: [v] } = await product([5])
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const pending = await placeCheckout(
+      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown' as const, reason: 'timed out' }) } },
+      { cartId: await cartWith([[v, 1]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
+    )
+    assert.equal(pending.status, 202)
+    const orderId = (pending.body as { id: string }).id
+    const [target] = await t.platform.sql<{ payment_key: string }[]>`update orders.orders set created_at = now() - interval '1 minute' where id = ${orderId} returning payment_key`
+    // An outage's backlog, older and first by id: charges that never reached the gateway, inside their hold.
+    const tag = randomUUID().slice(0, 8)
+    await t.platform.sql`
+      insert into orders.orders (id, status, email, currency, subtotal, total, shipping_address, payment_key, region, created_at)
+      select '0000-backlog-' || ${tag} || '-' || lpad(g::text, 3, '0'), 'pending_payment', o.email, o.currency, o.subtotal, o.total, o.shipping_address,
+             'backlog-key-' || ${tag} || '-' || g, o.region, now() - interval '5 minutes'
+      from orders.orders o, generate_series(1, 250) g where o.id = ${orderId}`
+    try {
+      const asked: string[] = []
+      const lookup = async (key: string) => {
+        asked.push(key)
+        return key === target.payment_key ? { status: 'captured' as const, paymentId: `pay_${orderId}` } : { status: 'not_found' as const }
+      }
+      await reconcilePendingPayments({ ...checkoutDeps(), payments: { ...port, lookup } }, { olderThanSeconds: 30, holdSeconds: 900 })
+      assert.equal(await settledStatus(orderId), 'paid')
+      assert.equal(asked.filter((key) => key.startsWith(`backlog-key-${tag}-`)).length, 250, 'the backlog asked about once each, and left pending')
+    } finally {
+      await t.platform.sql`delete from orders.orders where id like ${`0000-backlog-${tag}-%`}`
+    }
   })
 
   test('a cart whose payment is still processing (202) is not checked out again with another key; once the order settles it is free, and what was bought is not bought twice', async () => {

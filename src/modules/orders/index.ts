@@ -50,10 +50,16 @@ export function createOrdersModule(deps: OrdersDeps) {
     purgeExpiredKeys: () => purgeExpiredKeys(deps.sql),
     /** Worker: reconcile every 30 s. */
     startReconciliation(intervalMs = 30_000) {
+      // A run through a long backlog may outlast the interval: the next one waits for it.
+      let running = false
       timer = setInterval(() => {
-        reconcilePendingPayments(deps, { olderThanSeconds: 30, holdSeconds: 900 }).catch((error) =>
-          deps.log.warn({ err: error }, 'payment reconciliation failed; will retry'),
-        )
+        if (running) return
+        running = true
+        reconcilePendingPayments(deps, { olderThanSeconds: 30, holdSeconds: 900 })
+          .catch((error) => deps.log.warn({ err: error }, 'payment reconciliation failed; will retry'))
+          .finally(() => {
+            running = false
+          })
       }, intervalMs)
       timer.unref()
     },

@@ -134,6 +134,7 @@ export async function refundChargeAfterCancel(deps: ActionDeps, payload: { order
   const order = await findOrder(tx, payload.orderId)
   if (!order) return
   const refund = await refundWhole(deps, order, payload.paymentId)
+  if (!refund.ok && refund.final) return refusedForGood(deps, order.id, payload.paymentId, 'a charge captured after the order was cancelled', refund.reason)
   if (!refund.ok) throw new Error(`refund of the charge after cancel of ${order.id} not confirmed: ${refund.reason}`)
   deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a charge captured after the order was cancelled was refunded')
 }
@@ -147,16 +148,46 @@ export async function refundDuplicateCharge(deps: ActionDeps, payload: { orderId
   const order = await findOrder(tx, payload.orderId)
   if (!order) return
   const refund = await deps.payments.refund(payload.paymentId, `refund:${payload.paymentId}`)
+  if (!refund.ok && refund.final) return refusedForGood(deps, order.id, payload.paymentId, 'a duplicate charge', refund.reason)
   if (!refund.ok) throw new Error(`refund of the duplicate charge ${payload.paymentId} of ${order.id} not confirmed: ${refund.reason}`)
   deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a duplicate charge was refunded')
 }
 
+/** Orders asked about per page, and at most per run (a run every 30 s: a backlog of more takes several). */
+const RECONCILE_PAGE = 100
+const RECONCILE_MAX = 2_000
+
+/**
+ * A refund the processor refuses for good (no such payment, one never captured) is not
+ * asked again: retried, its event never finished, every 30 s for ever. It is logged as an
+ * error for a person to look at (the payment is the processor's to check).
+ */
+function refusedForGood(deps: ActionDeps, orderId: string, paymentId: string, what: string, reason: string) {
+  deps.log.error({ orderId, paymentId, reason }, `the processor refused to refund ${what}; not asked again: check the payment with the processor`)
+}
+
 /**
  * Settles orders whose charge outcome checkout never learned (gateway timeout): asks the
- * gateway what happened under the order's payment key. Never charges.
+ * gateway what happened under the order's payment key. Never charges. Every pending order
+ * is asked about, page after page (up to RECONCILE_MAX a run): a run that looked at the
+ * 100 oldest only was held up by orders the gateway had no word on yet (an outage's
+ * charges that never went out, inside their hold), and an order captured behind them
+ * kept its units reserved until their hold ran out.
  */
 export async function reconcilePendingPayments(deps: ActionDeps, options: { olderThanSeconds: number; holdSeconds: number }) {
-  const pending = await pendingPaymentsOlderThan(deps.sql, options.olderThanSeconds, 100)
+  let settled = 0
+  let afterId: string | null = null
+  for (let asked = 0; asked < RECONCILE_MAX; ) {
+    const page = await pendingPaymentsOlderThan(deps.sql, options.olderThanSeconds, RECONCILE_PAGE, afterId)
+    settled += await reconcilePage(deps, page, options.holdSeconds)
+    asked += page.length
+    if (page.length < RECONCILE_PAGE) break
+    afterId = page[page.length - 1].id
+  }
+  return settled
+}
+
+async function reconcilePage(deps: ActionDeps, pending: OrderRow[], holdSeconds: number): Promise<number> {
   let settled = 0
   for (const order of pending) {
     const found = await deps.payments.lookup(order.payment_key)
@@ -167,7 +198,7 @@ export async function reconcilePendingPayments(deps: ActionDeps, options: { olde
         await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId: order.id, paymentId: found.paymentId }, 'reconciliation'))
       }
       settled++
-    } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - options.holdSeconds * 1000) {
+    } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - holdSeconds * 1000) {
       // The charge never reached the gateway and the hold ran out: the units go back on sale.
       await applyChargeOutcome(deps, order.id, { status: 'expired' }, 'reconciliation')
       settled++

@@ -19,6 +19,8 @@ test('a refund refused for another reason is final; one not answered is not', as
   assert.deepEqual(await refused.refund('pay_1', 'refund:o1'), { ok: false, reason: 'invalid_state: Payment pay_1 is declined', final: true })
   const silent = paymentPortFrom(gatewayAnswering({ ok: false, code: 'unknown', detail: 'timed out' }, { ok: true, payment: payment('captured') }))
   assert.deepEqual(await silent.refund('pay_1', 'refund:o1'), { ok: false, reason: 'unknown: timed out', final: false })
+  const unknownPayment = paymentPortFrom(gatewayAnswering({ ok: false, code: 'not_found', detail: 'No payment pay_1' }, { ok: false, code: 'not_found', detail: 'No payment pay_1' }))
+  assert.equal(((await unknownPayment.refund('pay_1', 'refund:o1')) as { final: boolean }).final, true, 'no such payment')
   // Refused, and then the processor cannot be asked why: not known to be final.
   const unsure = paymentPortFrom(gatewayAnswering({ ok: false, code: 'invalid_state', detail: 'x' }, { ok: false, code: 'unknown', detail: 'timed out' }))
   assert.equal(((await unsure.refund('pay_1', 'refund:o1')) as { final: boolean }).final, false)

@@ -48,10 +48,11 @@ export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => bool
       const reason = `${result.code}: ${result.detail}`
       if (result.code === 'unknown' || result.code === 'gateway_unavailable') return { ok: false, reason, final: false }
       // Refused: nothing left to refund is the refund done (the payment refunded in full
-      // already), anything else a refusal for good.
+      // already), anything else a refusal for good (no such payment, one not captured),
+      // once the processor says where the payment stands.
       const now = await gateway.status({ paymentId })
       if (now.ok && now.payment.status === 'refunded') return { ok: true }
-      return { ok: false, reason, final: now.ok }
+      return { ok: false, reason, final: now.ok || now.code === 'not_found' }
     },
   }
 }

@@ -145,9 +145,11 @@ export async function listOrders(
     limit ${filter.limit}`
 }
 
-export async function pendingPaymentsOlderThan(db: Db, seconds: number, limit: number): Promise<OrderRow[]> {
+/** A page of the orders waiting for their payment's outcome for `seconds` or more, by id, after `afterId`. */
+export async function pendingPaymentsOlderThan(db: Db, seconds: number, limit: number, afterId: string | null = null): Promise<OrderRow[]> {
   return db<OrderRow[]>`
     select * from orders.orders
     where status = 'pending_payment' and created_at < now() - ${seconds} * interval '1 second'
-    order by created_at limit ${limit}`
+      ${afterId === null ? db`` : db`and id > ${afterId}`}
+    order by id limit ${limit}`
 }

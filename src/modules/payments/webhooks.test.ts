@@ -134,6 +134,9 @@ test('a signed event PostgreSQL could not store or date is refused with 400, not
     withPayment({ orderId: 'ord_\u0000' }),
     withPayment({ orderId: 'ord_\ud800' }),
     withPayment({ last4: '\udc00' }),
+    // Too long to be a key in an index (the insert failed: a 500).
+    { ...wireEvent(), id: `evt_${'x'.repeat(12_000)}` },
+    withPayment({ id: `pay_${'x'.repeat(12_000)}` }),
   ]
   for (const event of bodies) {
     const res = await signed(JSON.stringify(event))

@@ -44,11 +44,15 @@ const STATUSES: readonly PaymentStatus[] = ['processing', 'authorized', 'capture
 
 type Json = Record<string, unknown>
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)
+/** Longer than any id, code, currency or time the processor sends; an index entry holds at most about 8 KB. */
+const MAX_TEXT = 255
+
 /**
- * Text PostgreSQL can store (storable-text.ts). A signed event carrying other text is still
- * malformed: a 400, never a 500 that the processor would retry for days.
+ * Text PostgreSQL can store (storable-text.ts), and index: ids are keys (a 12,000-character
+ * event id failed the insert). A signed event carrying other text is still malformed: a
+ * 400, never a 500 that the processor would retry for days.
  */
-const isString = (value: unknown): value is string => typeof value === 'string' && unstorable(value) === null
+const isString = (value: unknown): value is string => typeof value === 'string' && value.length <= MAX_TEXT && unstorable(value) === null
 const isText = (value: unknown): value is string => isString(value) && value.length > 0
 /** Event times in Unix seconds that make a date: from 1970 to the end of year 9999. */
 const isEpochSeconds = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 253_402_300_799
