@@ -135,4 +135,22 @@ describe('inventory', () => {
     await t.drainEvents()
     assert.equal((await t.call('GET', `/store/products/${productId}`)).body.variants[0].inStock, false)
   })
+
+  test('inventory.low counts units on hand: reservations taken and released (declines) raise nothing, the sale that crosses raises it once', async () => {
+    const { variantIds: [v] } = await newVariants([6])
+    const lows = async () => (await t.platform.sql`select payload from platform.outbox where type = 'inventory.low' and payload->>'variantId' = ${v}`).length
+    const line = [{ variantId: v, quantity: 1 }]
+    for (let i = 0; i < 3; i++) {
+      const orderId = `ord_low_${randomUUID()}`
+      await t.platform.sql.begin(async (tx) => assert.deepEqual(await inventory().reserve(tx, orderId, line), { ok: true }))
+      await t.platform.sql.begin((tx) => inventory().release(tx, orderId, line))
+    }
+    assert.equal(await lows(), 0, 'three declined checkouts: 6 on hand throughout')
+    const paid = `ord_low_${randomUUID()}`
+    await t.platform.sql.begin((tx) => inventory().reserve(tx, paid, line))
+    assert.equal(await lows(), 0, 'reserved, not sold yet')
+    await t.platform.sql.begin((tx) => inventory().sell(tx, paid, line))
+    assert.equal(await lows(), 1, 'sold: 5 on hand, at the threshold')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 1])
+  })
 })

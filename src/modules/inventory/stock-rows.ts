@@ -79,9 +79,12 @@ export async function applyIfUnchanged(db: Db, change: StockChange, version: num
     // In stock <-> sold out: the catalog shows `inStock`, so it drops its cached copies.
     await writeEvent(db, 'inventory.availability_changed', { variantId: change.variantId, inStock: row.available > 0 })
   }
-  if (row.available <= row.low_stock_threshold && row.available - da > row.low_stock_threshold) {
-    // Crossing the threshold downwards, once: not on every sale below it.
-    await writeEvent(db, 'inventory.low', { variantId: change.variantId, available: row.available, threshold: row.low_stock_threshold })
+  // Low stock is counted on hand (available and reserved: units not sold yet), crossing the
+  // threshold downwards, once: not on every sale below it, and not on a reservation, which
+  // may be released (a decline, an expired hold) and taken again, each time an alert.
+  const onHand = row.available + row.reserved
+  if (onHand <= row.low_stock_threshold && onHand - da - dr > row.low_stock_threshold) {
+    await writeEvent(db, 'inventory.low', { variantId: change.variantId, available: row.available, onHand, threshold: row.low_stock_threshold })
   }
   return row
 }
