@@ -57,6 +57,16 @@ describe('checkout, orders and payments', () => {
     }
   }
   const stock = async (variantId: string) => (await t.call('GET', `/admin/inventory/${variantId}`, { token })).body
+  /** A guest checkout of a new cart whose charge's outcome is not known (timed out): 202, the order pending. */
+  const placePending = async (lines: [string, number][]) => {
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const pending = await placeCheckout(
+      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown' as const, reason: 'timed out' }) } },
+      { cartId: await cartWith(lines), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
+    )
+    assert.equal(pending.status, 202)
+    return pending.body as { id: string; total: { amount: number; currency: string } }
+  }
   const simulator = () => t.api.modules.payments.simulator()!
   /** The order's status once it leaves pending_payment (the webhook settles it), or pending_payment after 5 s. */
   const settledStatus = async (orderId: string): Promise<string> => {
@@ -760,12 +770,7 @@ describe('checkout, orders and payments', () => {
     const { variants: [v] } = await product([5])
     const modules = t.api.modules
     const port = paymentPortFrom(modules.payments.gateway)
-    const pending = await placeCheckout(
-      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown', reason: 'timed out' }) } },
-      { cartId: await cartWith([[v, 2]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
-    )
-    assert.equal(pending.status, 202)
-    const orderId = (pending.body as { id: string }).id
+    const orderId = (await placePending([[v, 2]])).id
     // Neither the capture's nor the refund's webhook has come; the merchant cancels.
     const asking = { sql: t.platform.sql, log: t.platform.log, inventory: modules.inventory, payments: { ...port, lookup: async () => ({ status: 'captured' as const, paymentId: `pay_${orderId}`, refunded: true as const }) } }
     const cancelled = await cancelOrder(asking, orderId, 'admin:test')
@@ -797,13 +802,7 @@ describe('checkout, orders and payments', () => {
     const modules = t.api.modules
     const port = paymentPortFrom(modules.payments.gateway)
     // The charge's outcome is not known (202): the order waits, pending.
-    const pending = await placeCheckout(
-      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown', reason: 'timed out' }) } },
-      { cartId: await cartWith([[v, 1]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
-    )
-    assert.equal(pending.status, 202)
-    const orderId = (pending.body as { id: string; total: { amount: number; currency: string } }).id
-    const amount = (pending.body as { total: { amount: number; currency: string } }).total
+    const { id: orderId, total: amount } = await placePending([[v, 1]])
     // The processor captured it, then it was refunded in its dashboard; the refund's report
     // comes first. Refused (the processor delivers it again), not recorded and forgotten.
     const report = { type: 'payment.refunded', payment: { id: 'pay_refunded_early', orderId, status: 'refunded', amount } }
@@ -1115,12 +1114,7 @@ describe('checkout, orders and payments', () => {
   test('reconciliation asks about every pending order, not only the oldest hundred: a backlog the gateway has no word on does not hold up one it has', async () => {
     const { variants: [v] } = await product([5])
     const port = paymentPortFrom(t.api.modules.payments.gateway)
-    const pending = await placeCheckout(
-      { ...checkoutDeps(), payments: { ...port, charge: async () => ({ status: 'unknown' as const, reason: 'timed out' }) } },
-      { cartId: await cartWith([[v, 1]]), customer: null, idempotencyKey: randomUUID(), ...body(), card: body().payment.card },
-    )
-    assert.equal(pending.status, 202)
-    const orderId = (pending.body as { id: string }).id
+    const orderId = (await placePending([[v, 1]])).id
     const [target] = await t.platform.sql<{ payment_key: string }[]>`update orders.orders set created_at = now() - interval '1 minute' where id = ${orderId} returning payment_key`
     // An outage's backlog, older and first by id: charges that never reached the gateway, inside their hold.
     const tag = randomUUID().slice(0, 8)
