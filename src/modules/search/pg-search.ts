@@ -66,19 +66,21 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
   const words = db`websearch_to_tsquery('english', ${head})`
   if (!prefix) return { match: words, rank: words }
   const partial = db`to_tsquery('english', ${prefixQuery(prefix)})`
+  const key = lowerLikePostgres(prefix)
   const startsWith = db`(
     select case when bool_or(known and stem is not null) then to_tsquery('simple', string_agg(distinct stem, ' | '))
                 else to_tsquery('english', ${prefixQuery(prefix)}) end
     from (
+      -- A key range, not LIKE: the statement's generic plan cannot turn LIKE $1 into a range
+      -- of the primary key, and read every lexeme instead (1.8 ms a search, not 0.03).
       select true as known, kind, term_key as word from (
         select kind, term_key from search.terms
-        where term_key like ${lowerLikePostgres(prefix) + '%'} and products > 0
-          and (kind = 'word' or kind = 'lexeme' and not exists (
-            select 1 from search.terms whole
-            where whole.kind in ('word', 'lexeme') and whole.term_key = ${lowerLikePostgres(prefix)} and whole.products > 0))
+        where kind in ('word', 'lexeme') and term_key >= ${key} and term_key < ${key} || chr(1114111) and products > 0
+          and (kind = 'word' or not exists (
+            select 1 from search.terms whole where whole.kind in ('word', 'lexeme') and whole.term_key = ${key} and whole.products > 0))
         order by products desc limit ${PREFIX_EXPANSIONS}) completions
       union all
-      select false, 'word', ${lowerLikePostgres(prefix)}
+      select false, 'word', ${key}
     ) words
     -- A word is stemmed; a lexeme is a stem already (stemmed again, it could change).
     left join lateral unnest(case when kind = 'lexeme' then array[word] else tsvector_to_array(to_tsvector('english', word)) end) as stem on true)`
