@@ -1111,6 +1111,22 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [4, 0, 1])
   })
 
+  test('a capture the gateway reports for another amount than the order\'s settles nothing, found by reconciliation as by a webhook', async () => {
+    const { variants: [v] } = await product([5])
+    const { id: orderId, total } = await placePending([[v, 1]])
+    await t.platform.sql`update orders.orders set created_at = now() - interval '1 minute' where id = ${orderId}`
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const reporting = (amount: number) => ({
+      ...checkoutDeps(),
+      payments: { ...port, lookup: async (key: string) => (key === `charge:${orderId}` ? { status: 'captured' as const, paymentId: `pay_${orderId}`, amount: { amount, currency: total.currency } } : { status: 'unknown' as const }) },
+    })
+    await reconcilePendingPayments(reporting(total.amount - 1), { olderThanSeconds: 30, holdSeconds: 900 })
+    const status = async () => (await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`)[0].status
+    assert.equal(await status(), 'pending_payment', 'one cent short: not this order\'s charge')
+    await reconcilePendingPayments(reporting(total.amount), { olderThanSeconds: 30, holdSeconds: 900 })
+    assert.equal(await status(), 'paid')
+  })
+
   test('reconciliation asks about every pending order, not only the oldest hundred: a backlog the gateway has no word on does not hold up one it has', async () => {
     const { variants: [v] } = await product([5])
     const port = paymentPortFrom(t.api.modules.payments.gateway)

@@ -25,3 +25,9 @@ test('a refund refused for another reason is final; one not answered is not', as
   const unsure = paymentPortFrom(gatewayAnswering({ ok: false, code: 'invalid_state', detail: 'x' }, { ok: false, code: 'unknown', detail: 'timed out' }))
   assert.equal(((await unsure.refund('pay_1', 'refund:o1')) as { final: boolean }).final, false)
 })
+
+test("a lookup answers the captured payment's amount, so whoever settles from it checks the order's total", async () => {
+  const captured = { ...payment('captured'), amount: { amount: 999, currency: 'USD' } }
+  const port = paymentPortFrom({ status: async () => ({ ok: true, payment: captured }) } as unknown as PaymentGateway)
+  assert.deepEqual(await port.lookup('charge:o1'), { status: 'captured', paymentId: 'pay_1', amount: { amount: 999, currency: 'USD' } })
+})

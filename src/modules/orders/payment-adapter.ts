@@ -33,9 +33,12 @@ export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => bool
     async lookup(idempotencyKey) {
       const result = await gateway.status({ idempotencyKey })
       if (result.ok) {
-        if (result.payment.status === 'captured') return { status: 'captured', paymentId: result.payment.id }
+        // With its amount: a capture settles an order only for its total (payment-outcome.ts),
+        // whoever learns of it (reconciliation, a retry, a cancel), as for a webhook's report.
+        const { id: paymentId, amount } = result.payment
+        if (result.payment.status === 'captured') return { status: 'captured', paymentId, amount }
         // Captured, then refunded (in the processor's dashboard, say) before the order learned of it.
-        if (result.payment.status === 'refunded') return { status: 'captured', paymentId: result.payment.id, refunded: true }
+        if (result.payment.status === 'refunded') return { status: 'captured', paymentId, amount, refunded: true }
         if (result.payment.status === 'declined') return { status: 'declined' }
         return { status: 'unknown' }
       }

@@ -94,7 +94,7 @@ export interface PaymentPort {
   acceptingCharges(): boolean
   charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
   /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
-  lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string; refunded?: true } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
+  lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string; amount?: Money; refunded?: true } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>
   /**
    * Pays back all that is left of a payment (a part may have been refunded at the processor
    * already). `ok` also when nothing is left: refunded in full already, by an earlier call
