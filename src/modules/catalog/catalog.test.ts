@@ -84,6 +84,24 @@ describe('catalog over HTTP', () => {
     assert.equal((await t.call('DELETE', `/admin/products/${product.id}`, { token })).status, 404)
   })
 
+  test('an id written with a leading zero is no id: an admin write to it is a 404 that changes nothing, and the store keeps answering the product as it is', async () => {
+    const product = await create({ name: 'Zero Padded Lamp' })
+    const padded = `0${product.id}`
+    await t.call('GET', `/store/products/${product.id}`) // cached
+    const patched = await t.call('PATCH', `/admin/products/${padded}`, { token, body: { name: 'Renamed Through Zero' } })
+    assert.equal(patched.status, 404)
+    assert.equal((await t.call('DELETE', `/admin/products/${padded}`, { token })).status, 404)
+    const [row] = await t.platform.sql<{ name: string; deleted: boolean }[]>`select name, deleted_at is not null as deleted from catalog.products where id = ${product.id}`
+    assert.deepEqual(row, { name: 'Zero Padded Lamp', deleted: false }, 'nothing changed in the database')
+    assert.equal((await t.call('GET', `/store/products/${product.id}`)).body.name, 'Zero Padded Lamp')
+    // Nor a variant named so in a change (one change of it could hide behind the other).
+    const variant = product.variants[0].id
+    const twice = await t.call('PATCH', `/admin/products/${product.id}`, { token, body: { variants: [{ id: variant, title: 'aa' }, { id: `0${variant}`, title: 'bb' }] } })
+    assert.equal(twice.status, 400)
+    assert.equal(twice.body.errors[0].path, 'variants.1.id')
+    assert.equal((await t.call('GET', `/admin/inventory/0${variant}`, { token })).status, 404)
+  })
+
   test('unknown and malformed ids answer 404 problem+json', async () => {
     for (const id of ['999999999', 'not-an-id']) {
       const res = await t.call('GET', `/store/products/${id}`)

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { PATTERNS } from '../../platform/http/errors.ts'
 
 export const SLUG = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
-export const PRODUCT_ID = '^[0-9]{1,18}$'
+export const PRODUCT_ID = PATTERNS.id
 
 export const Money = Type.Object(
   {

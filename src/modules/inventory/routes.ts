@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
-import { notFound } from '../../platform/http/errors.ts'
+import { notFound, PATTERNS } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
 import { adjustAvailable, MAX_AVAILABLE, readStockView, setAvailable } from './admin-stock.ts'
 
@@ -15,7 +15,8 @@ const AdjustBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const isId = (id: string) => /^[0-9]{1,18}$/.test(id)
+const ID = new RegExp(PATTERNS.id)
+const isId = (id: string) => ID.test(id)
 
 export function inventoryRoutes(deps: { sql: Sql }) {
   return async (app: App) => {

@@ -79,6 +79,13 @@ export const PATTERNS = {
   noControl: `^[^${INVISIBLE}]*$`,
   /** One line of text (a name, an address line): not blank, no control characters (no line breaks, no terminal escapes). */
   line: `^(?=[^${INVISIBLE}]*$)\\s*\\S`,
+  /**
+   * A row id as the database writes it: digits, no leading zero, within a bigint. PostgreSQL
+   * reads '0644' as 644, but caches and the checks that compare ids as text do not: an admin
+   * write to '0644' changed product 644 and cleared the cache entry of '0644', and the store
+   * served the old product (deleted, even) from the cache for 30 minutes.
+   */
+  id: '^[1-9][0-9]{0,17}$',
   /** A category as a slug path ('apparel', 'apparel/shirts'): the catalog's and the search filter's. */
   categoryPath: '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$',
 } as const
@@ -88,6 +95,7 @@ export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.email]: 'is not an e-mail address',
   [PATTERNS.noControl]: 'must not contain control characters',
   [PATTERNS.line]: 'must not be blank or contain control characters',
+  [PATTERNS.id]: 'is not an id this API gave out',
   [PATTERNS.categoryPath]: "must be a category's slug path: lowercase letters, digits and hyphens, levels split by '/' (apparel/shirts)",
 }
 
