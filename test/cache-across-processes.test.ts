@@ -37,6 +37,16 @@ test('an update is visible at once through a second API process', { skip: embedd
   const token = await a.adminToken()
   const created = await a.call('POST', '/admin/products', { token, body: sampleProduct() })
   const id = created.body.id
+  /** A new guest cart through process B, with one unit of the variant added: the add's answer. */
+  const addThroughB = async (variantId: string) => {
+    const cart = (await (await fetch(`${b!.url}/store/carts`, { method: 'POST' })).json()) as { id: string }
+    const res = await fetch(`${b!.url}/store/carts/${cart.id}/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ variantId, quantity: 1 }),
+    })
+    return { status: res.status, body: (await res.json()) as { items: { unitPrice: { amount: number } }[] } }
+  }
   const readB = async () => (await (await fetch(`${b!.url}/store/products/${id}`)).json()) as { name: string; variants: { price: { amount: number } }[] }
 
   assert.equal((await readB()).name, sampleProduct().name)
@@ -54,5 +64,14 @@ test('an update is visible at once through a second API process', { skip: embedd
     const seen = await readB()
     assert.equal(seen.name, name)
     assert.equal(seen.variants[0].price.amount, amount)
+    // A cart add through B takes the new price too (its variant lookups drop with the product).
+    const added = await addThroughB(created.body.variants[0].id)
+    assert.equal(added.status, 200)
+    assert.equal(added.body.items[0].unitPrice.amount, amount, `round ${round}: the cart line's price`)
   }
+  // Deleted through A: an add through B is refused at once, as the product page is a 404.
+  assert.equal((await a.call('DELETE', `/admin/products/${id}`, { token })).status, 204)
+  assert.equal((await fetch(`${b.url}/store/products/${id}`)).status, 404)
+  assert.equal((await addThroughB(created.body.variants[0].id)).status, 400, 'not for sale')
 })
+

@@ -38,16 +38,18 @@ export function createCatalogModule(deps: CatalogDeps) {
     cache: false,
     maxBatchSize: 100,
   })
-  const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => productLoader.load(id) })
-  const categoryCache = new TieredCache({ ...cacheDeps, name: 'categories', load: async () => loadCategoryTreeJson(deps.sql) })
   const variants = createVariantLookup(deps.sql, deps.lruTtlMs)
+  // A product's invalidation, heard in every process, drops the variant lookups too: in the
+  // other processes a cart add took a deleted product's variant, or the old price, for up to
+  // their LRU's life (5 s) after the write had answered.
+  const productCache = new TieredCache({ ...cacheDeps, name: 'product', load: (id) => productLoader.load(id), onForget: () => variants.forget() })
+  const categoryCache = new TieredCache({ ...cacheDeps, name: 'categories', load: async () => loadCategoryTreeJson(deps.sql) })
 
   const writeDeps: WriteDeps = {
     sql: deps.sql,
     stock: deps.stock,
     async afterChange(productId, categoriesChanged) {
-      variants.forget()
-      await productCache.invalidate(productId)
+      await productCache.invalidate(productId) // and the variant lookups with it (onForget)
       if (categoriesChanged) await categoryCache.invalidate('tree')
     },
   }

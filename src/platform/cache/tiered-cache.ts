@@ -28,6 +28,11 @@ export interface TieredCacheOptions {
   loadTimeoutMs?: number
   /** How long an invalidation waits for the other processes to confirm they dropped their copy. */
   ackTimeoutMs?: number
+  /**
+   * Called when this process drops its copy of a key: invalidated here, or by another process
+   * (before this one confirms it). Caches derived from the same records drop theirs with it.
+   */
+  onForget?: (key: string) => void
 }
 
 /** An invalidation waiting for the other processes' confirmations. */
@@ -91,6 +96,7 @@ export class TieredCache {
       staleTtlMs: 24 * 60 * MINUTE,
       loadTimeoutMs: 2_000,
       ackTimeoutMs: 250,
+      onForget: () => {},
       ...options,
     }
     // Entries outlive their freshness on purpose: a stale entry is the fallback while
@@ -242,6 +248,7 @@ export class TieredCache {
   }
 
   private forgetLocally(key: string): void {
+    this.o.onForget(key)
     this.invalidatedAt.set(key, ++this.invalidations)
     // A load begun before now would answer the old copy to whoever joins it.
     this.inflight.delete(key)
