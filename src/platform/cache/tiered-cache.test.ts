@@ -16,8 +16,11 @@ class Record {
   loads = 0
   /** When set, the next load waits for this before reading. */
   gate: Promise<void> | null = null
+  /** When set, loads fail (the database down). */
+  down = false
   async load(key: string): Promise<string | null> {
     this.loads++
+    if (this.down) throw new Error('connection refused')
     const gate = this.gate
     const value = this.values.get(key) ?? null // read before the gate: an old snapshot
     if (gate) await gate
@@ -151,6 +154,30 @@ test('a load that began before an invalidation stays uncached even after the cac
     assert.equal((await early).body, 'old')
     assert.equal(cache.peek('k'), undefined, 'the old copy was not kept')
     assert.equal((await cache.get('k')).body, 'new')
+  } finally {
+    await cache.stop()
+    await kv.close()
+  }
+})
+
+test('a record found gone drops its emergency copy: a later outage serves no deleted record', async () => {
+  const record = new Record()
+  const kv = new MemoryKv()
+  const cache = makeCache(kv, record)
+  await cache.start()
+  try {
+    record.values.set('k', 'kept')
+    assert.equal((await cache.get('k')).body, 'kept')
+    record.down = true
+    await cache.invalidate('k')
+    assert.deepEqual([(await cache.get('k')).body, (await cache.get('k')).source], ['kept', 'stale'], 'an outage serves the last copy')
+    record.down = false
+    record.values.delete('k')
+    await cache.invalidate('k')
+    assert.equal((await cache.get('k')).body, null, 'deleted')
+    record.down = true
+    await cache.invalidate('k')
+    await assert.rejects(cache.get('k'), /unavailable/i, 'no copy of a deleted record comes back')
   } finally {
     await cache.stop()
     await kv.close()

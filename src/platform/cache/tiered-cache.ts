@@ -281,7 +281,10 @@ export class TieredCache {
     if (!this.changedSince(key, startedAt)) {
       const ttlMs = body === null ? this.o.negativeTtlMs : jitter(this.o.kvTtlMs)
       await this.safely(() => this.o.kv.set(this.kvKey(key), body ?? NOT_FOUND, { ttlMs }))
+      // The emergency copy follows the record: a record found gone (deleted) leaves none, or
+      // an outage within its 24 hours served the deleted record again.
       if (body !== null) await this.safely(() => this.o.kv.set(this.staleKey(key), body, { ttlMs: this.o.staleTtlMs }))
+      else await this.safely(() => this.o.kv.del(this.staleKey(key)))
     }
     return this.remember(key, body, 'db', startedAt)
   }
