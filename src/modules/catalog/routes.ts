@@ -2,9 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
-import { AppError, notFound } from '../../platform/http/errors.ts'
+import { AppError, isRowId, notFound } from '../../platform/http/errors.ts'
 import type { CachedBody } from '../../platform/cache/tiered-cache.ts'
-import { CreateProduct, ListQuery, PRODUCT_ID, ProductParams, ProductView, UpdateProduct } from './schemas.ts'
+import { CreateProduct, ListQuery, ProductParams, ProductView, UpdateProduct } from './schemas.ts'
 import type { TieredCache } from '../../platform/cache/tiered-cache.ts'
 import type { CreateProductInput, ProductViewT, UpdateProductInput } from './schemas.ts'
 
@@ -21,8 +21,6 @@ export interface CatalogForRoutes {
 
 // Short browser/CDN freshness; the CDN may serve a copy while it revalidates.
 const CACHE_CONTROL = 'public, max-age=30, stale-while-revalidate=300'
-const PRODUCT_ID_RE = new RegExp(PRODUCT_ID)
-const isProductId = (id: string) => PRODUCT_ID_RE.test(id)
 
 function sendCached(request: FastifyRequest, reply: FastifyReply, cached: CachedBody, what: string) {
   if (cached.body === null) throw notFound(what)
@@ -52,7 +50,7 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
       schema: { tags: ['catalog'], params: ProductParams, response: { 200: ProductView } },
       handler: async (request, reply) => {
         const { id } = request.params
-        if (!isProductId(id)) throw notFound('Product')
+        if (!isRowId(id)) throw notFound('Product')
         // The hot path: a fresh in-process copy answers without awaiting anything else.
         const cached = catalog.productCache.peek(id) ?? (await catalog.productCache.get(id))
         return sendCached(request, reply, cached, 'Product')
@@ -80,20 +78,20 @@ export function catalogRoutes(catalog: CatalogForRoutes) {
 
       admin.patch('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, body: UpdateProduct, security: [{ bearer: [] }] } }, async (request) => {
         const { id } = request.params
-        if (!isProductId(id)) throw notFound('Product')
+        if (!isRowId(id)) throw notFound('Product')
         await catalog.updateProduct(id, request.body)
         return catalog.productForAdmin(id)
       })
 
       admin.delete('/admin/products/:id', { schema: { tags: ['admin'], params: ProductParams, security: [{ bearer: [] }] }, config: { answers: { 204: 'Deleted', 404: 'No such product' } } }, async (request, reply) => {
         const { id } = request.params
-        if (!isProductId(id)) throw notFound('Product')
+        if (!isRowId(id)) throw notFound('Product')
         await catalog.deleteProduct(id)
         reply.code(204)
       })
 
       admin.get('/admin/products/:id', { schema: { tags: ['admin'], params: Type.Object({ id: Type.String() }), security: [{ bearer: [] }] } }, async (request) => {
-        if (!isProductId(request.params.id)) throw notFound('Product')
+        if (!isRowId(request.params.id)) throw notFound('Product')
         const product = await catalog.productForAdmin(request.params.id)
         if (!product) throw new AppError('not_found', 'Product was not found')
         return product

@@ -2,7 +2,6 @@ import { Type, type Static } from 'typebox'
 import { PATTERNS } from '../../platform/http/errors.ts'
 
 export const SLUG = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
-export const PRODUCT_ID = PATTERNS.id
 
 export const Money = Type.Object(
   {
@@ -23,7 +22,7 @@ export const NewVariant = Type.Object(
 
 export const VariantChange = Type.Object(
   {
-    id: Type.String({ pattern: PRODUCT_ID }),
+    id: Type.String({ pattern: PATTERNS.id }),
     sku: Type.Optional(Sku),
     title: Type.Optional(VariantTitle),
     price: Type.Optional(Money),

@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
-import { notFound, PATTERNS } from '../../platform/http/errors.ts'
+import { isRowId, notFound } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
 import { adjustAvailable, MAX_AVAILABLE, readStockView, setAvailable } from './admin-stock.ts'
 
@@ -15,8 +15,6 @@ const AdjustBody = Type.Object(
   },
   { additionalProperties: false },
 )
-const ID = new RegExp(PATTERNS.id)
-const isId = (id: string) => ID.test(id)
 
 export function inventoryRoutes(deps: { sql: Sql }) {
   return async (app: App) => {
@@ -26,18 +24,18 @@ export function inventoryRoutes(deps: { sql: Sql }) {
     const security = [{ bearer: [] }]
 
     app.get('/admin/inventory/:variantId', { schema: { tags: ['admin'], params: Params, security } }, async (request) => {
-      if (!isId(request.params.variantId)) throw notFound('Variant')
+      if (!isRowId(request.params.variantId)) throw notFound('Variant')
       return readStockView(deps.sql, request.params.variantId)
     })
 
     app.put('/admin/inventory/:variantId', { schema: { tags: ['admin'], params: Params, body: SetBody, security } }, async (request) => {
-      if (!isId(request.params.variantId)) throw notFound('Variant')
+      if (!isRowId(request.params.variantId)) throw notFound('Variant')
       const session = await requireAdmin(request)
       return setAvailable(deps.sql, request.params.variantId, request.body.available, `admin:${session.customerId}`)
     })
 
     app.post('/admin/inventory/:variantId/adjust', { schema: { tags: ['admin'], params: Params, body: AdjustBody, security } }, async (request) => {
-      if (!isId(request.params.variantId)) throw notFound('Variant')
+      if (!isRowId(request.params.variantId)) throw notFound('Variant')
       const session = await requireAdmin(request)
       return adjustAvailable(deps.sql, request.params.variantId, request.body.delta, request.body.reason, `admin:${session.customerId}`)
     })

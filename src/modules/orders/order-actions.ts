@@ -83,7 +83,7 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
     throw new AppError('invalid_transition', `An order that is ${order.status} cannot be refunded`, {}, 409)
   }
   // A free order (total 0) was never charged: nothing to pay back.
-  const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order, order.payment_id)
+  const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order.id, order.payment_id)
   if (!refund.ok && refund.final) throw new AppError('refund_refused', `The payment processor refused the refund (${refund.reason}); nothing was recorded`, {}, 409)
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
@@ -121,8 +121,8 @@ export async function applyRefundReport(tx: Tx, deps: Pick<ActionDeps, 'inventor
 }
 
 /** The order's charge back (all of it that is left), keyed by the order: a retried refund (or a second report of one charge) pays once. */
-function refundWhole(deps: ActionDeps, order: OrderRow, paymentId: string) {
-  return deps.payments.refund(paymentId, `refund:${order.id}`)
+function refundWhole(deps: ActionDeps, orderId: string, paymentId: string) {
+  return deps.payments.refund(paymentId, `refund:${orderId}`)
 }
 
 /**
@@ -133,7 +133,7 @@ export async function refundChargeAfterCancel(deps: ActionDeps, payload: { order
   // Through the event's transaction: on the embedded database it holds the only connection.
   const order = await findOrder(tx, payload.orderId)
   if (!order) return
-  const refund = await refundWhole(deps, order, payload.paymentId)
+  const refund = await refundWhole(deps, order.id, payload.paymentId)
   if (!refund.ok && refund.final) return refusedForGood(deps, order.id, payload.paymentId, 'a charge captured after the order was cancelled', refund.reason)
   if (!refund.ok) throw new Error(`refund of the charge after cancel of ${order.id} not confirmed: ${refund.reason}`)
   deps.log.warn({ orderId: order.id, paymentId: payload.paymentId }, 'a charge captured after the order was cancelled was refunded')

@@ -3,6 +3,7 @@
 import { Gauge } from 'prom-client'
 import type { Db, Sql, Tx } from '../../platform/db/index.ts'
 import type { AfterCommit, OutboxEvent } from '../../platform/bus/outbox.ts'
+import { isRowId } from '../../platform/http/errors.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { Metrics } from '../../platform/telemetry/metrics.ts'
@@ -34,7 +35,6 @@ export interface SearchDeps {
 }
 
 const BREAKER_STATE = { closed: 0, halfOpen: 1, open: 2 } as const
-const PRODUCT_ID = /^[0-9]{1,18}$/
 
 /** Every engine call goes through the breaker; its failures are logged once, here. */
 function guarded(engine: SearchEngine, breaker: Breaker, log: Logger): SearchEngine {
@@ -79,7 +79,7 @@ export function createSearchModule(deps: SearchDeps) {
     const productIds = new Set<string>()
     for (const event of events) {
       const productId = (event.payload as { productId?: unknown })?.productId
-      if (typeof productId === 'string' && PRODUCT_ID.test(productId)) productIds.add(productId)
+      if (typeof productId === 'string' && isRowId(productId)) productIds.add(productId)
       else deps.log.error({ eventId: event.eventId }, 'product.updated without a valid productId; skipped')
     }
     if (productIds.size === 0) return

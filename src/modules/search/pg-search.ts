@@ -44,9 +44,9 @@ type Fragment = postgres.PendingQuery<postgres.Row[]>
  * as a search engine's max_expansions does). A whole word typed ("pack") is not stretched
  * into the longer words of descriptions ("packaging"): its own and its names' completions
  * are what a shopper typing it means, and a common description word cost every such query
- * another long posting list (10 % more PostgreSQL time over the bench's queries). GIN looks those up
- * as exact keys, where a 'word':* partial match would scan and merge whole posting lists
- * (50 ms instead of 8 ms at 1 M products). The word itself stays in: a shopper who typed a
+ * another long posting list (10 % more PostgreSQL time over the bench's queries). GIN looks
+ * those up as exact keys, where a 'word':* partial match would scan and merge whole posting
+ * lists (50 ms instead of 8 ms at 1 M products). The word itself stays in: a shopper who typed a
  * whole word ("day") means it, and the vocabulary only knows the longer words it begins
  * ("daypack"). Each stem goes in once ("lighting" and "light" are both 'light'): the
  * planner, estimating a broad query's total, counts a repeated alternative as another

@@ -134,12 +134,22 @@ function suite(name: string, makeWorld: () => World) {
   })
 }
 
-test('a load that began before an invalidation stays uncached even after the cache forgot which keys it invalidated', async () => {
-  const record = new Record()
+/** One process's cache over the in-process KV, started for `use` and stopped after it. */
+async function withOneCache(record: Record, use: (cache: TieredCache) => Promise<void>): Promise<void> {
   const kv = new MemoryKv()
   const cache = makeCache(kv, record)
   await cache.start()
   try {
+    await use(cache)
+  } finally {
+    await cache.stop()
+    await kv.close()
+  }
+}
+
+test('a load that began before an invalidation stays uncached even after the cache forgot which keys it invalidated', async () => {
+  const record = new Record()
+  await withOneCache(record, async (cache) => {
     record.values.set('k', 'old')
     let open!: () => void
     record.gate = new Promise((resolve) => (open = resolve))
@@ -154,18 +164,12 @@ test('a load that began before an invalidation stays uncached even after the cac
     assert.equal((await early).body, 'old')
     assert.equal(cache.peek('k'), undefined, 'the old copy was not kept')
     assert.equal((await cache.get('k')).body, 'new')
-  } finally {
-    await cache.stop()
-    await kv.close()
-  }
+  })
 })
 
 test('a record found gone drops its emergency copy: a later outage serves no deleted record', async () => {
   const record = new Record()
-  const kv = new MemoryKv()
-  const cache = makeCache(kv, record)
-  await cache.start()
-  try {
+  await withOneCache(record, async (cache) => {
     record.values.set('k', 'kept')
     assert.equal((await cache.get('k')).body, 'kept')
     record.down = true
@@ -178,10 +182,7 @@ test('a record found gone drops its emergency copy: a later outage serves no del
     record.down = true
     await cache.invalidate('k')
     await assert.rejects(cache.get('k'), /unavailable/i, 'no copy of a deleted record comes back')
-  } finally {
-    await cache.stop()
-    await kv.close()
-  }
+  })
 })
 
 // The in-process KV: every "process" shares one store, as the processes share Redis.

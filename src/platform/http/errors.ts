@@ -89,6 +89,10 @@ export const PATTERNS = {
   /** A category as a slug path ('apparel', 'apparel/shirts'): the catalog's and the search filter's. */
   categoryPath: '^[a-z0-9]+(?:-[a-z0-9]+)*(?:/[a-z0-9]+(?:-[a-z0-9]+)*){0,5}$',
 } as const
+const ROW_ID = new RegExp(PATTERNS.id)
+/** Whether `id` is a row id as the database writes it (PATTERNS.id): a path's id is checked with it before any query. */
+export const isRowId = (id: string) => ROW_ID.test(id)
+
 export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.notBlank]: 'must not be blank',
   [PATTERNS.httpUrl]: 'must be an http or https URL',
