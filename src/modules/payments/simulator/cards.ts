@@ -1,5 +1,5 @@
 // The simulator's test cards (API.md, "The bundled card simulator") and how it decides.
-// Any future expiry and any 3-4 digit CVC are accepted; any other Luhn-valid number approves.
+// Any future expiry and any 3-4 digit CVC are accepted; any other Luhn-valid number of an issuer (not starting with 0) approves.
 
 export const TEST_CARDS = {
   approves: '4242424242424242',
@@ -24,7 +24,8 @@ export function isSlowCard(card: CardDetails): boolean {
 
 export function decide(card: CardDetails, now = new Date()): CardDecision {
   const number = digitsOf(card.number)
-  if (!/^\d{12,19}$/.test(number) || !luhnValid(number)) return { approve: false, declineCode: 'incorrect_number' }
+  // No issuer's numbers start with 0 (ISO/IEC 7812): a run of zeros passes Luhn, and is no card.
+  if (!/^[1-9]\d{11,18}$/.test(number) || !luhnValid(number)) return { approve: false, declineCode: 'incorrect_number' }
   if (isExpired(card, now)) return { approve: false, declineCode: 'expired_card' }
   if (!/^\d{3,4}$/.test(card.cvc)) return { approve: false, declineCode: 'incorrect_cvc' }
   if (number === TEST_CARDS.declined) return { approve: false, declineCode: 'card_declined' }

@@ -53,6 +53,9 @@ test('decline cards: card_declined, insufficient_funds; expired card and bad num
     [card(TEST_CARDS.insufficientFunds), 'insufficient_funds'],
     [card(TEST_CARDS.approves, { expYear: 2020 }), 'expired_card'],
     [card('4242424242424241'), 'incorrect_number'],
+    // Luhn-valid, and no card: no issuer's numbers start with 0.
+    [card('0000000000000000000'), 'incorrect_number'],
+    [card('0424242424242424'), 'incorrect_number'],
     [card(TEST_CARDS.approves, { cvc: '1' }), 'incorrect_cvc'],
   ]
   for (const [declinedCard, code] of cases) {
