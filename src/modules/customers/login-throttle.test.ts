@@ -1,9 +1,11 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import os from 'node:os'
 import { startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { startCustomersServer } from '../../../test/support/customers-server.ts'
 import type { App } from '../../platform/http/server.ts'
+import { setHashingLimits } from './passwords.ts'
 
 const PASSWORD = 'correct horse battery'
 const WINDOW_MS = 60_000
@@ -66,6 +68,33 @@ describe('sign-in throttling', () => {
     const victim = await newAccount()
     for (let i = 0; i < 5; i++) assert.equal((await login(victim, 'guess', ip)).status, 429)
     assert.equal((await login(victim, PASSWORD, '203.0.113.52')).status, 200, 'the shopper signs in from elsewhere')
+  })
+
+  test('only wrong passwords use up an IP: attempts refused for their account, or told to come back, are given back', async () => {
+    // A locked account, tried again and again from one address (a shopper retrying, a
+    // script): refused for the account, nothing is checked, and the address is not charged.
+    const locked = await newAccount()
+    for (let i = 0; i < 3; i++) assert.equal((await login(locked, 'wrong password', `198.18.0.${i}`)).status, 401)
+    const ip = '198.18.1.1'
+    for (let i = 0; i < 6; i++) assert.equal((await login(locked, PASSWORD, ip)).status, 429)
+    assert.equal((await login(await newAccount(), PASSWORD, ip)).status, 200, 'another shopper behind the same address signs in')
+
+    // Shoppers behind one address signing in at once with the right passwords, while the
+    // hashing queue is full: the ones told to come back (503) have guessed nothing.
+    const office = '198.18.2.2'
+    const accounts = await Promise.all(Array.from({ length: 5 }, () => newAccount()))
+    setHashingLimits({ concurrent: 1, queue: 1 })
+    let answers
+    try {
+      answers = await Promise.all(accounts.map((email) => login(email, PASSWORD, office)))
+    } finally {
+      setHashingLimits({ concurrent: os.availableParallelism(), queue: 32 })
+    }
+    assert.ok(answers.some((a) => a.status === 503), `some told to come back: ${answers.map((a) => a.status)}`)
+    assert.deepEqual(answers.filter((a) => a.status !== 503).map((a) => a.status), answers.filter((a) => a.status === 200).map(() => 200))
+    // The address has its whole window of guesses left (5).
+    for (let i = 0; i < 5; i++) assert.equal((await login(`nobody-office-${i}@shop.test`, 'guess', office)).status, 401, `guess ${i}`)
+    assert.equal((await login(`nobody-office-5@shop.test`, 'guess', office)).status, 429)
   })
 
   test('a burst of parallel guesses cannot slip past the limit', async () => {

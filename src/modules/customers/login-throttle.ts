@@ -26,7 +26,11 @@ const ipKey = (ip: string) => `login-fail:ip:${ip}`
 /**
  * Fixed-window counters in the KV. An attempt is counted before the password is checked
  * (one atomic increment), so a burst of parallel guesses cannot slip past the limit; a
- * success then takes its count back. An unknown e-mail is counted like a known one.
+ * success then takes its count back, and so does an attempt whose password was never
+ * checked (refused for its account's limit, or told to come back while the hashing queue
+ * was full): only wrong passwords use up a window. Kept, those had an office or a carrier's
+ * NAT address, its shoppers signing in with the right passwords at a sale's peak, locked
+ * out for the window. An unknown e-mail is counted like a known one.
  */
 export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
   async function retryAfter(keys: string[]): Promise<number> {
@@ -42,7 +46,16 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       const fromIp = await kv.incr(ipKey(ip), 1, limits.windowMs)
       if (fromIp > limits.perIp) throw new TooManyAttempts(await retryAfter([ipKey(ip)]))
       const account = await kv.incr(accountKey(email), 1, limits.windowMs)
-      if (account > limits.perAccount) throw new TooManyAttempts(await retryAfter([accountKey(email)]))
+      if (account > limits.perAccount) {
+        // Refused for the account: no password is checked, so the IP gets its attempt back.
+        await kv.incr(ipKey(ip), -1, limits.windowMs)
+        throw new TooManyAttempts(await retryAfter([accountKey(email)]))
+      }
+    },
+
+    /** An attempt counted by begin() whose password was never checked (the hashing queue full, the database down): both counts go back. */
+    async unchecked(email: string, ip: string): Promise<void> {
+      await Promise.all([kv.incr(accountKey(email), -1, limits.windowMs), kv.incr(ipKey(ip), -1, limits.windowMs)])
     },
 
     /** A successful sign-in: the account starts afresh and the IP gets its attempt back (the ttl keeps a racing expiry from leaving a key behind). */

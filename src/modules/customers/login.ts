@@ -65,9 +65,17 @@ export async function login(
 ): Promise<SignedIn> {
   const email = normalizeEmail(input.email)
   await deps.throttle.begin(email, clientIp)
-  const row = await findByEmail(deps.sql, email)
-  const ok = await verifyPassword(row?.password_hash ?? null, input.password)
+  const { row, ok } = await checkPassword(deps.sql, email, input.password).catch(async (error: unknown) => {
+    // Never checked (503: the hashing queue is full; the database down): no guess was made.
+    await deps.throttle.unchecked(email, clientIp).catch(() => {})
+    throw error
+  })
   if (!row || !ok) throw new AppError('unauthorized', 'The e-mail or password is wrong', {}, 401)
   await deps.throttle.succeeded(email, clientIp)
   return openSession(deps, row, input.cartId)
+}
+
+async function checkPassword(sql: Sql, email: string, password: string) {
+  const row = await findByEmail(sql, email)
+  return { row, ok: await verifyPassword(row?.password_hash ?? null, password) }
 }
