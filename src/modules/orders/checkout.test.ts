@@ -559,6 +559,23 @@ describe('checkout, orders and payments', () => {
     assert.equal(typeof stale.body.accessToken, 'string')
   })
 
+  test("the bearer scheme's name is case-insensitive: a shopper sending `bearer` buys in their account", async () => {
+    const email = `scheme-${randomUUID().slice(0, 6)}@shop.test`
+    const token = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 1]])
+    for (const scheme of ['bearer', 'BEARER']) {
+      const me = await t.call('GET', '/store/customers/me', { headers: { authorization: `${scheme} ${token}` } })
+      assert.equal(me.status, 200, scheme)
+      assert.equal(me.body.email, email)
+    }
+    const placed = await t.call('POST', `/store/carts/${cartId}/checkout`, { body: body(CARDS.ok), headers: { 'idempotency-key': randomUUID(), authorization: `bearer ${token}` } })
+    assert.equal(placed.status, 201)
+    assert.equal(placed.body.accessToken, undefined, 'an account order, not a guest one')
+    const mine = await t.call('GET', '/store/customers/me/orders', { token })
+    assert.deepEqual(mine.body.items.map((o: { id: string }) => o.id), [placed.body.id])
+  })
+
   test('order lists page through orders placed within one millisecond: none skipped', async () => {
     const email = `pager-${randomUUID().slice(0, 6)}@shop.test`
     const shopper = (await t.call('POST', '/store/auth/register', { body: { email, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string

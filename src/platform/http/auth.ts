@@ -22,9 +22,15 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The token of an `Authorization: Bearer` header. The scheme's name is case-insensitive (RFC
+ * 9110, 11.1): read as `Bearer` only, a client sending `bearer` went on as a guest, and its
+ * shopper's checkout placed a guest order. Another scheme (Basic, from a proxy guarding a
+ * staging site) is none of ours: ignored.
+ */
 function bearerOf(request: FastifyRequest): string | null {
-  const header = request.headers.authorization
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() || null : null
+  const match = /^bearer +(.*)$/i.exec(request.headers.authorization ?? '')
+  return match ? match[1].trim() || null : null
 }
 
 export function tokenOf(request: FastifyRequest): string | null {
