@@ -22,7 +22,7 @@ export interface UnmergedLine {
  * higher quantity wins, lines in only one are kept, and the guest cart is removed. A guest
  * line the full account cart (MAX_LINES) has no room for, one in another currency than the
  * account cart's, one that other writes kept racing, or one being bought (see below), is not
- * dropped silently: it is answered, so the shopper can be told.
+ * dropped: it is answered, so the shopper can be told, and stays in the guest cart.
  *
  * The two carts live in different Redis Cluster slots, so this is not one transaction; it
  * is made of steps that are each atomic and idempotent (raise a line to at least n, then
@@ -86,7 +86,13 @@ async function moveLines(store: CartStore, customerId: string, guestCartId: stri
     if (raised && snapshot && !accountSnapshots.has(variantId)) await store.saveSnapshot(accountId, variantId, snapshot)
   }
   await store.touch(accountId, customerId)
-  await store.destroy(guestCartId)
+  // The lines that did not move stay in the guest cart, which the shopper can still reach
+  // by its id (and a later sign-in tries them again); a cart with nothing left goes.
+  if (unmerged.length === 0) await store.destroy(guestCartId)
+  else {
+    const stays = new Set(unmerged.map((line) => line.variantId))
+    await store.takeMoved(guestCartId, [...guestLines].filter(([variantId]) => !stays.has(variantId)).map(([variantId, quantity]) => ({ variantId, quantity })))
+  }
   return unmerged
 }
 

@@ -97,7 +97,13 @@ describe('guest cart merges into the account cart at sign-in', () => {
     const cart = (await t.call('GET', '/store/customers/me/cart', { token: res.body.token })).body
     assert.equal(cart.items.length, 100)
     assert.equal(cart.items.find((i: { variantId: string }) => i.variantId === stickers[7]).quantity, 5, 'a line both hold still takes the higher quantity')
-    assert.equal((await t.call('GET', `/store/carts/${guest}`)).status, 404, 'the guest cart is removed as always')
+    const left = await t.call('GET', `/store/carts/${guest}`)
+    assert.equal(left.status, 200, 'the guest cart keeps what did not move')
+    assert.deepEqual(
+      left.body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity]).sort(),
+      [[v[0], 2], [v[1], 1]].sort(),
+      'only the lines that did not move: the merged one left it',
+    )
   })
 
   test('guest lines in another currency than the account cart\'s are answered, not merged', async () => {
@@ -113,6 +119,8 @@ describe('guest cart merges into the account cart at sign-in', () => {
     const res = await login(email, guest)
     assert.equal(res.status, 200)
     assert.deepEqual(res.body.unmergedLines, [{ variantId: eur, quantity: 2 }])
+    const left = (await t.call('GET', `/store/carts/${guest}`)).body
+    assert.deepEqual(left.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity]), [[eur, 2]], 'the euro line stays in the guest cart')
     const cart = (await t.call('GET', '/store/customers/me/cart', { token })).body
     assert.deepEqual(cart.items.map((i: { variantId: string }) => i.variantId), [v[0]])
     assert.equal(cart.subtotal.currency, 'USD')

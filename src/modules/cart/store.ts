@@ -200,6 +200,15 @@ export function createCartStore(kv: Kv) {
       await kv.hsubtractOrDelete(keys.lines, amounts, { alsoDeleteFrom: keys.items, once: { key: keys.taken, id: orderId, ttlMs: CART_TTL_MS } })
     },
 
+    /**
+     * Takes the lines a sign-in merge moved into the account cart off this cart (the merge
+     * holds its claim and mark, so no add or checkout changes them meanwhile).
+     */
+    async takeMoved(id: string, lines: { variantId: string; quantity: number }[]): Promise<void> {
+      const keys = keysOf(id)
+      await kv.hsubtractOrDelete(keys.lines, Object.fromEntries(lines.map((l) => [l.variantId, l.quantity])), { alsoDeleteFrom: keys.items })
+    },
+
     /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */
     countDecline(id: string, windowMs: number): Promise<number> {
       return kv.incr(keysOf(id).declines, 1, windowMs)
