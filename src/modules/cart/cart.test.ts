@@ -127,6 +127,20 @@ describe('carts over HTTP', () => {
     assert.deepEqual(await quantities(cart), { [p.ids[0]]: 5 })
   })
 
+  test('a line above the stock left (it fell after the add) may come down towards it, not go up', async () => {
+    const p = await variants({ price: 100, stock: 10 })
+    const cart = await newCart()
+    assert.equal((await add(cart, p.ids[0], 8)).status, 200)
+    assert.equal((await t.call('PUT', `/admin/inventory/${p.ids[0]}`, { token: admin, body: { available: 2 } })).status, 200)
+    const lowered = await setQty(cart, p.ids[0], 3)
+    assert.equal(lowered.status, 200, JSON.stringify(lowered.body))
+    const raised = await setQty(cart, p.ids[0], 4)
+    assert.equal(raised.status, 409)
+    assert.equal(raised.body.code, 'out_of_stock')
+    assert.equal(raised.body.available, 2)
+    assert.deepEqual(await quantities(cart), { [p.ids[0]]: 3 })
+  })
+
   test('a line of a product taken off sale may go down or away, not up', async () => {
     const p = await variants({ price: 100, stock: 10 })
     const cart = await newCart()

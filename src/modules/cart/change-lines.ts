@@ -98,9 +98,11 @@ export async function setQuantity(deps: CartDeps, cartId: string, meta: CartMeta
   if (current === 0) throw notFound('Cart line')
   // A line of a product taken off sale may go down or away, not up (checkout refuses it anyway).
   if (!variant && quantity > current) throw outOfStock(variantId, 0, quantity)
-  if (quantity > available) throw outOfStock(variantId, available, quantity)
   // Compare-and-set, so a set racing an add or a removal neither loses the add nor revives the line.
   for (let attempt = 0; attempt < SET_ATTEMPTS; attempt++) {
+    // Only more units need the stock: a line above what is left now (the stock fell after
+    // it was added) may still come down towards it.
+    if (quantity > available && quantity > current) throw outOfStock(variantId, available, quantity)
     const result = await deps.store.compareAndSet(cartId, variantId, current, quantity)
     if (result.applied) return deps.store.touchOwner(meta.owner)
     if (result.refused === 'gone') throw notFound('Cart')
