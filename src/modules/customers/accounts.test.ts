@@ -63,6 +63,20 @@ describe('customer accounts and sessions', () => {
     assert.deepEqual(duplicate.body.errors.map((e: { path: string }) => e.path), ['email'])
   })
 
+  test('the e-mail is kept in Unicode NFC: one address however its accents are typed', async () => {
+    const local = `nf${randomBytes(3).toString('hex')}`
+    const composed = `${local}\u00fc@example.com` // ü as one character
+    const decomposed = `${local}u\u0308@example.com` // u + combining diaeresis
+    const res = await register({ email: decomposed })
+    assert.equal(res.status, 201)
+    assert.equal(res.body.customer.email, composed)
+    const duplicate = await register({ email: composed })
+    assert.equal(duplicate.status, 409, 'the same address typed the other way')
+    for (const email of [composed, decomposed]) {
+      assert.equal((await t.call('POST', '/store/auth/login', { body: { email, password: PASSWORD } })).status, 200, JSON.stringify(email))
+    }
+  })
+
   test('concurrent registrations of one e-mail create one account', async () => {
     const email = uniqueEmail()
     const answers = await Promise.all(Array.from({ length: 5 }, () => register({ email })))
@@ -147,6 +161,13 @@ describe('customer accounts and sessions', () => {
     await t.api.modules.customers.ensureAdmin(own, 'operator-secret-1')
     const operator = await t.call('POST', '/store/auth/login', { body: { email: own, password: 'operator-secret-1' } })
     assert.equal(operator.body.customer.role, 'admin', 'an account with the admin password is the operator\'s')
+
+    // An ADMIN_EMAIL written with capitals is the same address as sign-in's.
+    const local = `Ops-${randomBytes(3).toString('hex')}`
+    await t.api.modules.customers.ensureAdmin(`${local}@Shop.Test`, 'operator-secret-2')
+    const capitals = await t.call('POST', '/store/auth/login', { body: { email: `${local}@shop.test`, password: 'operator-secret-2' } })
+    assert.equal(capitals.status, 200)
+    assert.equal(capitals.body.customer.role, 'admin')
   })
 
   test('a demoted admin loses the admin routes at once, with the session it has', async () => {

@@ -1,5 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
+import { normalizeEmail } from './login.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import { findByEmail, insertCustomer, promoteToAdmin } from './repo.ts'
 
@@ -9,7 +10,9 @@ import { findByEmail, insertCustomer, promoteToAdmin } from './repo.ts'
  * anyone can register any address, and whoever registered the operator's first would
  * otherwise be made admin (with their own password) at the next start.
  */
-export async function ensureAdmin(deps: { sql: Sql; log: Logger }, email: string, password: string): Promise<void> {
+export async function ensureAdmin(deps: { sql: Sql; log: Logger }, givenEmail: string, password: string): Promise<void> {
+  // As sign-in looks it up: an ADMIN_EMAIL with capitals was stored as given, and never found.
+  const email = normalizeEmail(givenEmail)
   const existing = await findByEmail(deps.sql, email)
   if (existing) {
     // An existing account keeps its password; the setting only guarantees the role.

@@ -5,7 +5,13 @@ import { verifyPassword } from './passwords.ts'
 import { findByEmail, type CustomerRow } from './repo.ts'
 import type { SessionStore } from './sessions.ts'
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase()
+/**
+ * The form an e-mail is stored and looked up in: trimmed, lower-cased and in Unicode NFC.
+ * Without NFC, "ü" typed as one character and as u + combining diaeresis were two addresses
+ * that look the same: two accounts, and a shopper whose keyboard sends the other form could
+ * not sign in.
+ */
+export const normalizeEmail = (email: string) => email.trim().toLowerCase().normalize('NFC')
 
 export function customerView(row: CustomerRow) {
   return {
