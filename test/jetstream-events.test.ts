@@ -133,6 +133,27 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
   assert.equal((await outbox(app)).length, 0, 'published and delivered: housekeeping removes them')
 })
 
+test('the stream gone (NATS back without its storage, or deleted): it is made again and the waiting events go out', { skip }, async (t) => {
+  const app = await startTestApp({ env: { NATS_URL: natsUrl! } })
+  const nats = await connect({ servers: natsUrl })
+  t.after(async () => {
+    await nats.close()
+    await app.close()
+  })
+  const token = await app.adminToken()
+  await app.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Before Lantern' }) })
+  assert.ok((await app.publishEvents()) > 0)
+
+  const before = new Set((await outbox(app)).map((row) => row.event_id))
+  await (await nats.jetstreamManager()).streams.delete(eventStream(app.instance).name)
+  await app.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'After Lantern' }) })
+  const after = (await outbox(app)).filter((row) => !before.has(row.event_id))
+  assert.ok(after.length > 0)
+  assert.equal(await publishOnceBack(app), after.length, 'published into a stream made again')
+  assert.deepEqual((await outbox(app)).filter((row) => row.published_at === null), [], 'nothing left waiting')
+  assert.deepEqual((await streamMessages(nats, app.instance)).map((m) => m.msgId), after.map((row) => row.event_id))
+})
+
 test('NATS hanging: a publish waiting for its acknowledgements holds up no in-process handler', { skip }, async (t) => {
   const { app, proxy, nats } = await appBehindNatsProxy(t)
   const token = await app.adminToken()

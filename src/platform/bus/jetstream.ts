@@ -123,6 +123,12 @@ export class JetStreamPublisher {
       if (!locked) return 0
       try {
         return await this.publishBatches(connection)
+      } catch (error) {
+        // The stream may be gone: NATS came back without its storage, or someone deleted it.
+        // A publish then finds no stream (503, no responders) for ever: the next try makes
+        // sure of it again (one lookup), and the waiting events go out then.
+        this.ensured = false
+        throw error
       } finally {
         await connection`select pg_advisory_unlock(hashtext(${PUBLISHER_LOCK}))`
       }
