@@ -79,6 +79,21 @@ export interface RedisKvOptions {
 const TIMED_OUT = 'Command timed out'
 
 /**
+ * Refusals that say Redis cannot take a command now, not that the command is wrong: out of
+ * memory under noeviction (the README's setting), a replica's read-only, a server still
+ * loading its data, a cluster or a master away, a script running too long. Passed on as
+ * they were, a full Redis answered every cart write 500 (an error of ours) instead of 503
+ * with Retry-After. A transaction (MULTI) refused for one of them fails as EXECABORT,
+ * carrying the refusals it is made of.
+ */
+const UNAVAILABLE_NOW = /^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MISCONF)\b/
+
+function unavailableNow(error: Error & { previousErrors?: Error[] }): boolean {
+  if (UNAVAILABLE_NOW.test(error.message)) return true
+  return /^EXECABORT\b/.test(error.message) && (error.previousErrors ?? []).some((previous) => UNAVAILABLE_NOW.test(previous.message))
+}
+
+/**
  * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
  * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
  * connection, opened on the first subscribe.
@@ -117,8 +132,9 @@ export class RedisKv implements Kv {
   }
 
   /**
-   * Runs one command. A refusal by Redis (ReplyError) is passed on as it is; anything else
-   * means Redis could not be asked or did not answer: KvUnavailable. A timeout pauses all
+   * Runs one command. A refusal by Redis (ReplyError) is passed on as it is, unless it says
+   * Redis cannot take it now (out of memory, read-only, loading: unavailableNow); that and
+   * anything else means Redis could not be asked or did not answer: KvUnavailable. A timeout pauses all
    * commands for pauseMs (failing at once, sending nothing), after which one command at a
    * time probes until one is answered. A hanging Redis then costs one timeout per pause,
    * not one per command. Hand-written, not the platform's opossum breaker: this runs on
@@ -135,6 +151,7 @@ export class RedisKv implements Kv {
     } catch (error) {
       if (error instanceof ReplyError) {
         if (paused) this.pausedUntil = 0
+        if (unavailableNow(error)) throw new KvUnavailable(`Redis refused the command for now: ${error.message}`, { cause: error })
         throw error
       }
       const message = (error as Error).message
