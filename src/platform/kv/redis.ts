@@ -151,7 +151,8 @@ export class RedisKv implements Kv {
     } catch (error) {
       if (error instanceof ReplyError) {
         if (paused) this.pausedUntil = 0
-        if (unavailableNow(error)) throw new KvUnavailable(`Redis refused the command for now: ${error.message}`, { cause: error })
+        const refusal = error as Error & { previousErrors?: Error[] }
+        if (unavailableNow(refusal)) throw new KvUnavailable(`Redis refused the command for now: ${refusal.message}`, { cause: error })
         throw error
       }
       const message = (error as Error).message
