@@ -48,7 +48,7 @@ export function createModules(platform: Platform) {
     cart: cart.checkout,
     catalog,
     inventory,
-    payments: paymentPortFrom(payments.gateway, () => payments.breakerState() === 'open'),
+    payments: paymentPortFrom(payments.gateway, () => payments.pausedForMs()),
     regionOf: customers.regionOf,
     claimer: platform.liveness,
   })

@@ -1368,7 +1368,8 @@ describe('checkout, orders and payments', () => {
 
 test('the gateway unreachable: 503 at once, nothing charged, the order cancelled and its stock back; then refused before any order while its breaker is open', async () => {
   // A gateway address nothing listens on: every attempt is refused before anything is sent.
-  const t = await startTestApp({ env: { GATEWAY_URL: `http://127.0.0.1:${await freePort()}`, GATEWAY_SECRET: 'unreachable-gateway-secret-1' } })
+  // A breaker that stays open 30 s: Retry-After says so, not the 5 s of a generic 503.
+  const t = await startTestApp({ env: { GATEWAY_URL: `http://127.0.0.1:${await freePort()}`, GATEWAY_SECRET: 'unreachable-gateway-secret-1', GATEWAY_BREAKER_RESET_MS: '30000' } })
   try {
     const token = await t.adminToken()
     const created = await t.call('POST', '/admin/products', {
@@ -1404,6 +1405,9 @@ test('the gateway unreachable: 503 at once, nothing charged, the order cancelled
     const placed = (await orders()).length
     const refused = await t.call('POST', `/store/carts/${cart}/checkout`, { body: order, headers: { 'idempotency-key': key } })
     assert.equal(refused.status, 503)
+    const retryAfter = Number(refused.headers.get('retry-after'))
+    const paused = Math.ceil(t.api.modules.payments.pausedForMs() / 1000)
+    assert.ok(retryAfter > 20 && Math.abs(retryAfter - paused) <= 1, `Retry-After ${retryAfter} s, the breaker opens again in ${paused} s`)
     assert.equal((await orders()).length, placed, 'no order placed while the breaker is open')
     assert.ok((await orders()).every((status) => status === 'cancelled'))
     assert.deepEqual([(await stockOf()).available, (await stockOf()).reserved], [5, 0])

@@ -209,7 +209,8 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
   const paymentKey = paymentKeyOf(orderId)
   // With the gateway's breaker open the charge would not be sent: say so before placing an
   // order that could only be cancelled again.
-  if (subtotal > 0 && !deps.payments.acceptingCharges()) throw paymentsUnavailable()
+  const paused = deps.payments.chargesPausedForMs()
+  if (subtotal > 0 && paused > 0) throw paymentsUnavailable(paused)
 
   const newOrder: NewOrder = {
     id: orderId,
@@ -343,21 +344,24 @@ const paymentKeyOf = (orderId: string) => `charge:${orderId}`
 async function chargeNotSent(deps: CheckoutDeps, key: string, orderId: string, outcome: ChargeOutcome & { status: 'not_sent' }, claim: string | null): Promise<never> {
   if (claim === null) {
     await keepPending(deps.sql, key)
-    throw new AppError('unavailable', 'The payment service is unavailable; nothing was charged and the order is kept. Try again shortly with the same Idempotency-Key', {}, 503)
+    throw new AppError('unavailable', 'The payment service is unavailable; nothing was charged and the order is kept. Try again shortly with the same Idempotency-Key', { retryAfter: retryAfterSeconds(outcome.retryAfterMs) }, 503)
   }
   const cancelled = await transaction(deps.sql, async (tx) => {
     if (!(await releaseKey(tx, key, { claim }))) return false
     await applyChargeOutcomeIn(tx, deps, orderId, outcome, 'checkout')
     return true
   })
-  throw cancelled ? paymentsUnavailable() : supersededAnswer()
+  throw cancelled ? paymentsUnavailable(outcome.retryAfterMs) : supersededAnswer()
 }
 
 /** The unique index (migration 057) that keeps a cart to one order waiting for its payment. */
 const ONE_PENDING_PER_CART = 'orders_one_pending_per_cart'
 
-const paymentsUnavailable = () =>
-  new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', {}, 503)
+/** Retry-After: when the gateway's breaker lets a call try again (a retry before that is refused as this one was). */
+const retryAfterSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
+
+const paymentsUnavailable = (retryAfterMs: number) =>
+  new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', { retryAfter: retryAfterSeconds(retryAfterMs) }, 503)
 
 function declined(orderId: string, detail: string, declineCode?: string): StoredAnswer {
   return {

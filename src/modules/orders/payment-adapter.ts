@@ -6,9 +6,9 @@ import type { PaymentPort } from './ports.ts'
  * capture). Anything short of a clear answer is `unknown`: the order waits for
  * reconciliation rather than risk a second charge or a lost one.
  */
-export function paymentPortFrom(gateway: PaymentGateway, breakerOpen: () => boolean = () => false): PaymentPort {
+export function paymentPortFrom(gateway: PaymentGateway, pausedForMs: () => number = () => 0): PaymentPort {
   return {
-    acceptingCharges: () => !breakerOpen(),
+    chargesPausedForMs: pausedForMs,
 
     async charge(input, idempotencyKey) {
       const result = await gateway.authorize({ orderId: input.orderId, amount: input.amount, card: input.card, capture: true }, idempotencyKey)

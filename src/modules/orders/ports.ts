@@ -90,8 +90,8 @@ export type ChargeOutcome =
   | { status: 'unknown'; reason: string }
 
 export interface PaymentPort {
-  /** False while the gateway's circuit breaker is open: a charge now would not even be sent. */
-  acceptingCharges(): boolean
+  /** How long charges are paused (the gateway's circuit breaker open: a charge now would not even be sent); 0 while they go out. */
+  chargesPausedForMs(): number
   charge(input: { orderId: string; amount: Money; card: Card }, idempotencyKey: string): Promise<ChargeOutcome>
   /** What happened to the charge made with this key (reconciliation). `not_found`: never reached the gateway. */
   lookup(idempotencyKey: string): Promise<{ status: 'captured'; paymentId: string; amount?: Money; refunded?: true } | { status: 'declined' } | { status: 'not_found' } | { status: 'unknown' }>

@@ -67,7 +67,7 @@ class TransportFailure extends Error {
 /** A timeout this late past its due time means the process stalled, not the processor. */
 const STALL_MS = 1_000
 
-export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway & { breakerState(): BreakerState; shutdown(): void } {
+export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway & { breakerState(): BreakerState; breakerRetryAfterMs(): number; shutdown(): void } {
   const maxAttempts = options.maxAttempts ?? 4
   const backoff = options.backoff ?? { baseMs: 100, maxMs: 1000 }
   const random = options.random ?? Math.random
@@ -217,6 +217,7 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
     },
 
     breakerState: () => breaker.state(),
+    breakerRetryAfterMs: () => breaker.retryAfterMs(),
     shutdown: () => breaker.shutdown(),
   }
 }

@@ -127,6 +127,8 @@ export function createPaymentsModule(deps: PaymentsDeps) {
     /** The in-process simulator once started, for tests and introspection; null with GATEWAY_URL. */
     simulator: () => simulator,
     breakerState: () => gateway.breakerState(),
+    /** While the gateway's breaker is open, how long until it lets a call try again; 0 otherwise. */
+    pausedForMs: () => (gateway.breakerState() === 'open' ? Math.max(1, gateway.breakerRetryAfterMs()) : 0),
   }
 }
 
