@@ -88,4 +88,9 @@ test('reads without a fallback of their own (an order, the admin list) answer 50
   assert.equal((await app.call('GET', `/store/products/${product.id}`)).status, 200)
   proxy.unhang()
   assert.equal((await readOrder()).status, 200)
+
+  // Each deadline 503 counted once: the hijacked reply's onResponse does not count it again.
+  const metrics = await (await fetch(`${app.url}/metrics`)).text()
+  const counted = metrics.split('\n').filter((line) => line.startsWith('http_request_duration_seconds_count{') && line.includes('route="/store/orders/:id"') && line.includes('status="503"'))
+  assert.deepEqual(counted.map((line) => Number(line.split(' ').pop())), [1])
 })

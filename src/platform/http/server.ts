@@ -19,7 +19,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from '../../config.ts'
-import type { Logger } from '../telemetry/log.ts'
+import { throttledWarn, type Logger } from '../telemetry/log.ts'
 import type { Metrics } from '../telemetry/metrics.ts'
 import { AppError, PATTERN_MESSAGES, problemOf, validationFailed, type FieldError } from './errors.ts'
 import { registerAuth, type SessionResolver } from './auth.ts'
@@ -135,7 +135,9 @@ function documentAnswers({ schema, url, route }: { schema: FastifySchema; url: s
 
 /** The request's deadline timer (onRequest sets it, onResponse clears it). */
 const DEADLINE = Symbol('deadline')
-type DeadlineRequest = FastifyRequest & { [DEADLINE]?: NodeJS.Timeout }
+/** Answered by the deadline (counted and logged there) or shed (counted by its own metric): onResponse leaves them. */
+const ANSWERED_BY = Symbol('answeredBy')
+type DeadlineRequest = FastifyRequest & { [DEADLINE]?: NodeJS.Timeout; [ANSWERED_BY]?: 'deadline' | 'shedding' }
 
 export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   const app = Fastify({
@@ -203,6 +205,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     const body = JSON.stringify(problemOf(error, request.url.split('?')[0]))
     const headers = { ...reply.getHeaders(), 'content-type': 'application/problem+json', 'retry-after': '5', 'content-length': Buffer.byteLength(body) }
     reply.hijack()
+    ;(request as DeadlineRequest)[ANSWERED_BY] = 'deadline'
     reply.raw.writeHead(503, headers as Record<string, string | number>)
     reply.raw.end(body)
     deps.metrics.httpDuration.observe({ method: request.method, route, status: '503' }, reply.elapsedTime / 1000)
@@ -249,15 +252,22 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     done(null, payload)
   })
+  // Shedding answers every request for a while: one line per 10 s says so (with a count), the
+  // metric counts each. A line per request wrote 26,000 lines in 8 s of a probe's overload.
+  const shedWarn = throttledWarn(deps.log, 'overloaded (the event loop lags): shedding requests with 503')
   app.addHook('onResponse', (request, reply, done) => {
     const deadline = (request as DeadlineRequest)[DEADLINE]
     if (deadline) clearTimeout(deadline)
+    // A hijacked reply (the deadline's 503) comes here too: it was counted and logged already.
+    const answeredBy = (request as DeadlineRequest)[ANSWERED_BY]
+    if (answeredBy === 'deadline') return done()
     const route = request.routeOptions.url ?? 'unmatched'
     deps.metrics.httpDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     )
-    if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed')
+    if (answeredBy === 'shedding') shedWarn({ route })
+    else if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed')
     done()
   })
 
@@ -275,6 +285,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     pressureHandler: (request: FastifyRequest, reply: FastifyReply) => {
       if (Date.now() < shedFrom || NEVER_SHED.some((prefix) => request.url.startsWith(prefix))) return undefined
       deps.metrics.shedRequests.inc()
+      ;(request as DeadlineRequest)[ANSWERED_BY] = 'shedding'
       const error = new AppError('unavailable', 'The server is overloaded; try again shortly', {}, 503)
       reply.code(503).header('retry-after', '5').type('application/problem+json')
       return problemOf(error, request.url)
