@@ -27,7 +27,7 @@ export function createModules(platform: Platform) {
     lruTtlMs: config.lruTtlMs,
     loadTimeoutMs: config.dbQueryTimeoutMs,
   })
-  const cart = createCartModule({ kv, catalog, stock: inventory })
+  const cart = createCartModule({ kv, catalog, stock: inventory, declinesPerShopper: config.declinesPerShopper })
   const customers = createCustomersModule({ sql, kv, log, carts: cart })
   const search = createSearchModule({
     sql,

@@ -25,7 +25,7 @@ test('opening a checkout takes the claim before it reads the lines: a checkout e
   const store = createCartStore(recording(new MemoryKv(), calls))
   const cartId = await store.create(null)
   calls.length = 0
-  const opened = await cartCheckoutPort(store).beginCheckout(cartId, null, 'key-1')
+  const opened = await cartCheckoutPort(store, { declinesPerShopper: 20 }).beginCheckout(cartId, null, 'key-1')
   assert.equal(opened.kind, 'open')
   assert.match(calls[0], /^claim .*:checkout$/, calls.join(" | "))
   assert.ok(calls.findIndex((c) => /^hgetall .*:lines$/.test(c)) > 0)

@@ -13,7 +13,7 @@ const CLAIM_MS = 60_000
 const ORDER_HOLD_MS = 20 * 60_000
 
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
-export function cartCheckoutPort(store: CartStore) {
+export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper: number }) {
   return {
     /**
      * Opens the cart for a checkout, in one KV round trip: its lines with the prices the
@@ -61,7 +61,21 @@ export function cartCheckoutPort(store: CartStore) {
       }
     },
 
-    countDecline: (cartId: string) => store.countDecline(cartId, DECLINE_WINDOW_MS),
+    /**
+     * Counts a declined payment against its cart and, given one, its shopper (`customer:<id>`
+     * signed in, else `address:<client ip>`): a card tester starting a fresh cart for each
+     * try got past the cart's limit with one more request. The shopper's limit is higher
+     * (limits.declinesPerShopper an hour): many shoppers may share an address behind a proxy.
+     */
+    async countDecline(cartId: string, shopper?: string): Promise<void> {
+      await Promise.all([store.countDecline(cartId, DECLINE_WINDOW_MS), shopper ? store.countShopperDecline(shopper, DECLINE_WINDOW_MS) : null])
+    },
+
+    /** Seconds until the shopper may check out again after too many declines; null: they may now. */
+    async shopperRefusedFor(shopper: string): Promise<number | null> {
+      const { count, resetInMs } = await store.shopperDeclines(shopper)
+      return count >= limits.declinesPerShopper ? Math.max(1, Math.ceil(resetInMs / 1000)) : null
+    },
 
     /**
      * The checkout answered 202 (its payment still processing): its order keeps the cart

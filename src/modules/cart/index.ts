@@ -15,6 +15,8 @@ export interface CartModuleDeps {
   stock: StockPort
   /** How old a stock count the soft check may use (default 1 s; 0 asks inventory every time). */
   stockCheckTtlMs?: number
+  /** Declined payments per hour from one shopper before checkouts are refused (default 20). */
+  declinesPerShopper?: number
 }
 
 export function createCartModule(deps: CartModuleDeps) {
@@ -26,7 +28,7 @@ export function createCartModule(deps: CartModuleDeps) {
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
     routes: cartRoutes(cartDeps),
     /** Checkout's view of a cart: lines with their price snapshots, re-pricing, emptying. */
-    checkout: cartCheckoutPort(store),
+    checkout: cartCheckoutPort(store, { declinesPerShopper: deps.declinesPerShopper ?? 20 }),
   }
 }
 

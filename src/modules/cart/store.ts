@@ -38,6 +38,9 @@ export interface LineSnapshot {
   addedAt: string
 }
 
+/** A shopper's declined payments across carts (card testing with a fresh cart per try). */
+const shopperDeclinesKey = (shopper: string) => `declines:shopper:{${shopper}}`
+
 const keysOf = (id: string) => ({
   meta: `cart:{${id}}:meta`,
   lines: `cart:{${id}}:lines`,
@@ -207,6 +210,18 @@ export function createCartStore(kv: Kv) {
     async takeMoved(id: string, lines: { variantId: string; quantity: number }[]): Promise<void> {
       const keys = keysOf(id)
       await kv.hsubtractOrDelete(keys.lines, Object.fromEntries(lines.map((l) => [l.variantId, l.quantity])), { alsoDeleteFrom: keys.items })
+    },
+
+    /** Counts a declined payment of a shopper (`customer:<id>` or `address:<ip>`), whatever their cart. */
+    countShopperDecline(shopper: string, windowMs: number): Promise<number> {
+      return kv.incr(shopperDeclinesKey(shopper), 1, windowMs)
+    },
+
+    /** A shopper's declines within the window now, and ms until the count starts afresh. */
+    async shopperDeclines(shopper: string): Promise<{ count: number; resetInMs: number }> {
+      const key = shopperDeclinesKey(shopper)
+      const [count, ttl] = await Promise.all([kv.get(key), kv.ttl(key)])
+      return { count: Number(count ?? 0), resetInMs: Math.max(0, ttl) }
     },
 
     /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */

@@ -20,7 +20,12 @@ export const paymentPending = () =>
  */
 export async function openCart(deps: CheckoutDeps, input: CheckoutInput, claim: string, replaced?: string): Promise<CheckoutLine[]> {
   const begin = (replacing?: string) => deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, replacing)
-  let opened = await begin(replaced)
+  // Sent together (one KV round trip): the claim and the shopper's count of declines.
+  const [first, shopperRefusedFor] = await Promise.all([begin(replaced), input.shopper ? deps.cart.shopperRefusedFor(input.shopper) : null])
+  let opened = first
+  if (shopperRefusedFor !== null) {
+    throw new AppError('too_many_requests', 'Too many declined payments; try again later', { retryAfter: shopperRefusedFor })
+  }
   if (opened.kind === 'busy' && opened.pendingOrderId !== null) {
     if (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId)) opened = await begin(replaced)
   } else if (opened.kind === 'busy' && opened.heldBy !== null) {

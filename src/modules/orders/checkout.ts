@@ -29,6 +29,8 @@ export interface CheckoutInput {
   email: string
   shippingAddress: { name: string; line1: string; city: string; postalCode: string; country: string }
   card: Card
+  /** Who pays, for the card-testing limit across carts: `customer:<id>` signed in, else `address:<client ip>`. */
+  shopper?: string
 }
 
 const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency === b.currency
@@ -321,7 +323,7 @@ async function payFor(deps: CheckoutDeps, input: CheckoutInput, order: Payable, 
     if (!stored) await storeAnswer(status)
     return stored!
   })
-  if (answer.status === 402) await deps.cart.countDecline(input.cartId).catch(() => {})
+  if (answer.status === 402) await deps.cart.countDecline(input.cartId, input.shopper).catch(() => {})
   return answer
 }
 

@@ -34,8 +34,10 @@ export interface CartPort {
   >
   /** Takes what the order bought (null: nothing) out of the cart, once per order, then lets `holder`'s claim go. */
   endCheckout(cartId: string, holder: string, bought: Bought | null): Promise<void>
-  /** Counts a declined payment of this cart (card testing). */
-  countDecline(cartId: string): Promise<number>
+  /** Counts a declined payment of this cart, and of its shopper (`customer:<id>` or `address:<ip>`) when given (card testing). */
+  countDecline(cartId: string, shopper?: string): Promise<void>
+  /** Seconds until this shopper may check out again after too many declines (any cart); null: now. */
+  shopperRefusedFor(shopper: string): Promise<number | null>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
   /**

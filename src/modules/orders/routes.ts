@@ -26,7 +26,7 @@ export function orderRoutes(deps: OrderRouteDeps) {
           402: 'payment_declined: nothing charged, stock released',
           409: 'price_changed (with old and new prices), out_of_stock (with the short lines), request_in_progress or checkout_in_progress (Retry-After)',
           422: 'idempotency_conflict: the key was used for another request',
-          429: 'too_many_requests: too many declined payments for this cart (Retry-After)',
+          429: 'too_many_requests: too many declined payments for this cart, or from this shopper across carts (Retry-After)',
           503: 'unavailable: the payment service is down; nothing charged (Retry-After)',
         },
       },
@@ -42,6 +42,8 @@ export function orderRoutes(deps: OrderRouteDeps) {
           email: request.body.email,
           shippingAddress: request.body.shippingAddress,
           card: request.body.payment.card,
+          // The client's address as the proxy in front reports it (TRUST_PROXY), else the peer's.
+          shopper: session ? `customer:${session.customerId}` : `address:${request.ip}`,
         })
         if (answer.status >= 400) reply.type('application/problem+json')
         const orderId = (answer.body as { id?: unknown }).id
