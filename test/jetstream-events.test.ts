@@ -121,9 +121,14 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
   await app.housekeep()
   assert.equal((await outbox(app)).length, waiting.length, 'housekeeping keeps events JetStream has not stored')
 
+  const backlog = async (state: string) => Number(new RegExp(`^outbox_backlog_events\\{state="${state}"\\} (\\d+)`, 'm').exec(await (await fetch(`${app.url}/metrics`)).text())?.[1])
+  assert.equal(await backlog('unpublished'), waiting.length, 'the backlog shows in /metrics')
+  assert.equal(await backlog('undelivered'), 0)
+
   await proxy.restore()
   const published = await publishOnceBack(app)
   assert.equal(published, waiting.length, 'once NATS is back the waiting events go out')
+  assert.equal(await backlog('unpublished'), 0)
   const stored = await streamMessages(nats, app.instance)
   assert.deepEqual(
     stored.map((m) => m.msgId),

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts'
 import { connectDb, type Sql } from './db/index.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
 import { connectKv, type Kv } from './kv/index.ts'
+import { registerOutboxBacklog } from './bus/outbox-backlog.ts'
 import { createLogger, throttledWarn, type Logger } from './telemetry/log.ts'
 import { createMetrics, type Metrics } from './telemetry/metrics.ts'
 import { join } from 'node:path'
@@ -84,6 +85,7 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     onQuery: options.onQuery,
     settings: sessionSettings,
   })
+  registerOutboxBacklog(metrics, sql, { published: config.natsUrl !== null })
   const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
   const liveness = await startLiveness(kv, log)
   const nats = config.natsUrl ? openNatsLink(config.natsUrl, config.instance, log) : null
