@@ -84,7 +84,12 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
     ) words
     -- A word is stemmed; a lexeme is a stem already (stemmed again, it could change).
     left join lateral unnest(case when kind = 'lexeme' then array[word] else tsvector_to_array(to_tsvector('english', word)) end) as stem on true)`
-  return head ? { match: db`(${words} && ${startsWith})`, rank: db`(${words} && ${partial})` } : { match: startsWith, rank: partial }
+  if (!head) return { match: startsWith, rank: partial }
+  // A stop word as the last word ("tent in", "jacket wi") may be a word still being typed
+  // ("insulated") or one that is done and means nothing to search ("in"): it narrows nothing.
+  // Matched through its completions alone, "tent in" found only the insulated tents.
+  const match = db`(case when to_tsvector('english', ${prefix}) = ''::tsvector then ${words} else (${words} && ${startsWith}) end)`
+  return { match, rank: db`(${words} && ${partial})` }
 }
 
 /** Whether the correction of `text` left its last word, a prefix, as it was typed. */

@@ -139,6 +139,12 @@ describe('search over HTTP', () => {
     assert.equal(names(await search({ q: 'shirt -button-do' })).length, 3, 'an exclusion stays a whole word: no "button-do" to exclude')
   })
 
+  test('a stop word as the last word narrows nothing while it is typed: "jacket in" finds every jacket', async () => {
+    // "in" begins "insulated" (no jacket's), and means nothing as a word of its own.
+    assert.deepEqual(names(await search({ q: 'jacket in' })).sort(), ['Packable Down Jacket', 'Ridgeline Waterproof Jacket'])
+    assert.deepEqual(names(await search({ q: 'boot ins' })), ['Summit Insulated Winter Boot'], 'a prefix past the stop word narrows again')
+  })
+
   test('a whole word typed without a space matches itself, not only the longer known words it begins', async () => {
     // "day" begins "Daypack" (a name's word), and two descriptions say "days".
     const day = names(await search({ q: 'day' })).sort()
