@@ -64,6 +64,10 @@ describe('inventory', () => {
     assert.equal(zero.body.errors[0].message, 'must not be 0')
     const noReason = await t.call('POST', `/admin/inventory/${v}/adjust`, { token, body: { delta: 1 } })
     assert.equal(noReason.body.errors[0].path, 'reason')
+    for (const reason of ['   ', '\u001b[2J\n\t', 'line one\nline two']) {
+      const unreadable = await t.call('POST', `/admin/inventory/${v}/adjust`, { token, body: { delta: 1, reason } })
+      assert.deepEqual([unreadable.status, unreadable.body.errors?.[0]?.path], [400, 'reason'], JSON.stringify(reason))
+    }
     const negative = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { available: -1 } })
     assert.equal(negative.body.errors[0].path, 'available')
     assert.equal((await stock(v)).available, 4)

@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
-import { isRowId, notFound } from '../../platform/http/errors.ts'
+import { isRowId, notFound, PATTERNS } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
 import { adjustAvailable, MAX_AVAILABLE, readStockView, setAvailable } from './admin-stock.ts'
 
@@ -11,7 +11,8 @@ const SetBody = Type.Object({ available: Count }, { additionalProperties: false 
 const AdjustBody = Type.Object(
   {
     delta: Type.Integer({ minimum: -1_000_000_000, maximum: 1_000_000_000, not: { const: 0 } }),
-    reason: Type.String({ minLength: 1, maxLength: 200 }),
+    // The ledger's why, read by people: one line, not blank (no terminal escapes in an audit trail).
+    reason: Type.String({ minLength: 1, maxLength: 200, pattern: PATTERNS.line }),
   },
   { additionalProperties: false },
 )
