@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 
 describe('catalog over HTTP', () => {
@@ -82,6 +83,17 @@ describe('catalog over HTTP', () => {
     const list = await t.call('GET', '/store/products?category=deleted-things')
     assert.deepEqual(list.body.items, [])
     assert.equal((await t.call('DELETE', `/admin/products/${product.id}`, { token })).status, 404)
+  })
+
+  test('a deleted product lets go of its slug and its SKUs: the same product can be created again', async () => {
+    const body = sampleProduct({ slug: `again-${randomUUID().slice(0, 8)}` })
+    const first = await t.call('POST', '/admin/products', { token, body })
+    assert.equal(first.status, 201, JSON.stringify(first.body))
+    assert.equal((await t.call('DELETE', `/admin/products/${first.body.id}`, { token })).status, 204)
+    const again = await t.call('POST', '/admin/products', { token, body })
+    assert.equal(again.status, 201, JSON.stringify(again.body))
+    assert.deepEqual(again.body.variants.map((v: { sku: string }) => v.sku), first.body.variants.map((v: { sku: string }) => v.sku))
+    assert.equal(again.body.slug, body.slug)
   })
 
   test('an id written with a leading zero is no id: an admin write to it is a 404 that changes nothing, and the store keeps answering the product as it is', async () => {

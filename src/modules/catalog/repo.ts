@@ -154,10 +154,19 @@ export async function updateVariant(
   return rows.length > 0
 }
 
+/**
+ * A deleted product stays for order history, and lets go of its slug and its variants' SKUs
+ * (renamed with a mark no slug or SKU a merchant can write contains): the merchant may
+ * create the product again. The SKUs were kept, and nothing could free them.
+ */
 export async function softDeleteProduct(db: Db, id: string): Promise<boolean> {
   const rows = await db`
-    update catalog.products set deleted_at = now(), updated_at = ${NEXT_UPDATED_AT(db)}, slug = slug || '~deleted~' || id
-    where id = ${id} and deleted_at is null returning id`
+    with deleted as (
+      update catalog.products set deleted_at = now(), updated_at = ${NEXT_UPDATED_AT(db)}, slug = slug || '~deleted~' || id
+      where id = ${id} and deleted_at is null returning id
+    ),
+    freed as (update catalog.variants set sku = sku || '~deleted~' || id where product_id in (select id from deleted))
+    select id from deleted`
   return rows.length > 0
 }
 
