@@ -282,6 +282,8 @@ describe('checkout, orders and payments', () => {
     const [order] = await t.platform.sql`select status from orders.orders where id = ${res.body.orderId}`
     assert.equal(order.status, 'cancelled')
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved], [5, 0])
+    // Not a card declined: past the cart's limit of declines (5), still the processor's answer, never 429.
+    for (let i = 0; i < 5; i++) assert.deepEqual([(await checkout(cartId)).body.declineCode], ['invalid_request'], `try ${i + 2}`)
   })
 
   test('free items (a total of 0): paid without a charge, and refunded without one', async () => {
