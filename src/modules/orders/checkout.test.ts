@@ -5,7 +5,7 @@ import { sampleProduct, startTestApp, type TestApp } from '../../../test/support
 import { checkout as placeCheckout } from './checkout.ts'
 import { freePort } from '../../../test/support/processes.ts'
 import { paymentPortFrom } from './payment-adapter.ts'
-import { cancelOrder, reconcilePendingPayments, refundDuplicateCharge } from './order-actions.ts'
+import { cancelOrder, reconcilePendingPayments, refundDuplicateCharge, refundOrder } from './order-actions.ts'
 
 const CARDS = { ok: '4242424242424242', declined: '4000000000000002', funds: '4000000000009995', slow: '4000000000000259' }
 
@@ -797,6 +797,29 @@ describe('checkout, orders and payments', () => {
     assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [5, 0, 0], 'the units are back on sale')
     const path = (await t.platform.sql<{ to_status: string }[]>`select to_status from orders.transitions where order_id = ${orderId} order by id`).map((r) => r.to_status)
     assert.deepEqual(path.slice(-2), ['paid', 'refunded'])
+  })
+
+  test("an admin's refund whose webhook is recorded first is still the admin's: the transition names them, not the webhook", async () => {
+    const { variants: [v] } = await product([5])
+    const paid = await checkout(await cartWith([[v, 1]]))
+    assert.equal(paid.status, 201)
+    const orderId = paid.body.id
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    // The processor's webhook reports the refund before its answer reaches the admin's request.
+    const webhookFirst = {
+      ...port,
+      refund: async (paymentId: string, key: string) => {
+        const answer = await port.refund(paymentId, key)
+        const report = { type: 'payment.refunded', payment: { id: paymentId, orderId, status: 'refunded', amount: paid.body.total } }
+        await t.platform.sql.begin((tx) => t.api.modules.orders.onPaymentEvent(report, tx))
+        return answer
+      },
+    }
+    const refunded = await refundOrder({ sql: t.platform.sql, log: t.platform.log, inventory: t.api.modules.inventory, payments: webhookFirst }, orderId, 'admin:7')
+    assert.equal(refunded.status, 'refunded')
+    const transitions = await t.platform.sql<{ actor: string }[]>`select actor from orders.transitions where order_id = ${orderId} and to_status = 'refunded'`
+    assert.deepEqual(transitions.map((row) => row.actor), ['admin:7'])
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 0], 'its stock back once')
   })
 
   test('an admin refund after a part was refunded at the processor refunds the rest, and the order is refunded', async () => {

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, lockOrder, pendingPaymentsOlderThan, type LockedOrder, type OrderRow } from './repo.ts'
+import { findOrder, lockOrder, markRefundRequested, pendingPaymentsOlderThan, type LockedOrder, type OrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -82,8 +82,12 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   if (order.status !== 'paid' && order.status !== 'fulfilled') {
     throw new AppError('invalid_transition', `An order that is ${order.status} cannot be refunded`, {}, 409)
   }
+  // Who asked, written first: the refund's webhook may record it before this request does.
+  if (order.payment_id !== null) await markRefundRequested(deps.sql, order.id, actor)
   // A free order (total 0) was never charged: nothing to pay back.
   const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order.id, order.payment_id)
+  // Refused for good: nothing was paid back, and nobody here asked for what a later report may bring.
+  if (!refund.ok && refund.final) await deps.sql`update orders.orders set refund_requested_by = null where id = ${order.id}`
   if (!refund.ok && refund.final) throw new AppError('refund_refused', `The payment processor refused the refund (${refund.reason}); nothing was recorded`, {}, 409)
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
@@ -116,6 +120,8 @@ export async function applyRefundReport(tx: Tx, deps: Pick<ActionDeps, 'inventor
   }
   if (!locked || locked.paymentId !== report.paymentId) return
   if (locked.status !== 'paid' && locked.status !== 'fulfilled') return
+  // A refund a merchant asked for here, reported before their request recorded it: theirs.
+  if (locked.refundRequestedBy !== null) return recordRefund(tx, deps, report.orderId, locked, locked.refundRequestedBy)
   await recordRefund(tx, deps, report.orderId, locked, actor)
   deps.log.warn({ orderId: report.orderId, paymentId: report.paymentId }, 'the processor reported the payment refunded: the order is refunded')
 }

@@ -104,6 +104,8 @@ export interface LockedOrder {
   total: number
   currency: string
   lines: { variantId: string; quantity: number }[]
+  /** Who asked for its refund here (a merchant), before the gateway was asked; null: nobody. */
+  refundRequestedBy: string | null
 }
 
 /**
@@ -118,10 +120,16 @@ export async function lockOrder(
   // One round trip: the lines come along as JSON with the locked row.
   const [row] = await tx<LockedOrder[]>`
     select o.status, o.cart_id as "cartId", o.payment_id as "paymentId", o.total::bigint::float8 as total, trim(o.currency) as currency,
+           o.refund_requested_by as "refundRequestedBy",
            (select coalesce(json_agg(json_build_object('variantId', l.variant_id::text, 'quantity', l.quantity) order by l.variant_id), '[]')
             from orders.order_lines l where l.order_id = o.id) as lines
     from orders.orders o where o.id = ${orderId} for update`
   return row ?? null
+}
+
+/** Records who asks for the order's refund, before the gateway is asked (see applyRefundReport). */
+export async function markRefundRequested(db: Db, orderId: string, actor: string): Promise<void> {
+  await db`update orders.orders set refund_requested_by = ${actor} where id = ${orderId}`
 }
 
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {
