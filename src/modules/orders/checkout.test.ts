@@ -1440,3 +1440,63 @@ test('the gateway unreachable: 503 at once, nothing charged, the order cancelled
     await t.close()
   }
 })
+
+test("a refund whose answer was lost and whose webhook never came is found by reconciliation: the order is refunded, as the merchant's", async () => {
+  // Webhooks go where nothing listens: every one is lost.
+  const t = await startTestApp({ env: { GATEWAY_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/webhooks/payments` } })
+  try {
+    const token = await t.adminToken()
+    const created = await t.call('POST', '/admin/products', {
+      token,
+      body: sampleProduct({ variants: [{ sku: `LR-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
+    })
+    const v = created.body.variants[0].id
+    const cart = (await t.call('POST', '/store/carts')).body.id
+    await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 2 } })
+    const paid = await t.call('POST', `/store/carts/${cart}/checkout`, {
+      headers: { 'idempotency-key': randomUUID() },
+      body: {
+        email: 'shopper@shop.test',
+        shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+        payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+      },
+    })
+    assert.equal(paid.status, 201, JSON.stringify(paid.body))
+    const orderId = paid.body.id
+
+    // The processor refunds, and its answer is lost on the way back: the merchant hears 503.
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const answerLost = { ...port, refund: async (paymentId: string, key: string) => (await port.refund(paymentId, key), { ok: false as const, final: false, reason: 'timed out' }) }
+    const deps = { sql: t.platform.sql, log: t.platform.log, inventory: t.api.modules.inventory, payments: answerLost }
+    await assert.rejects(refundOrder(deps, orderId, 'admin:9'), (error: { status?: number }) => error.status === 503)
+    const status = async () => (await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`)[0].status
+    assert.equal(await status(), 'paid', 'nothing told the order yet')
+
+    assert.equal(await t.api.modules.orders.reconcileRefunds({ olderThanSeconds: 0 }), 1)
+    assert.equal(await status(), 'refunded')
+    const [transition] = await t.platform.sql<{ actor: string }[]>`select actor from orders.transitions where order_id = ${orderId} and to_status = 'refunded'`
+    assert.equal(transition.actor, 'admin:9', "the merchant's refund")
+    const stockNow = (await t.call('GET', `/admin/inventory/${v}`, { token })).body
+    assert.deepEqual([stockNow.available, stockNow.sold], [5, 0], 'its units back on sale')
+    assert.equal(await t.api.modules.orders.reconcileRefunds({ olderThanSeconds: 0 }), 0, 'asked about once')
+
+    // A refund asked for that never reached the processor: nothing to record, and the ask is let go.
+    const cart2 = (await t.call('POST', '/store/carts')).body.id
+    await t.call('POST', `/store/carts/${cart2}/items`, { body: { variantId: v, quantity: 1 } })
+    const second = await t.call('POST', `/store/carts/${cart2}/checkout`, {
+      headers: { 'idempotency-key': randomUUID() },
+      body: {
+        email: 'shopper@shop.test',
+        shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+        payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+      },
+    })
+    const neverSent = { ...port, refund: async () => ({ ok: false as const, final: false, reason: 'connection refused' }) }
+    await assert.rejects(refundOrder({ ...deps, payments: neverSent }, second.body.id, 'admin:9'))
+    assert.equal(await t.api.modules.orders.reconcileRefunds({ olderThanSeconds: 0 }), 0)
+    const [row] = await t.platform.sql<{ status: string; refund_requested_by: string | null }[]>`select status, refund_requested_by from orders.orders where id = ${second.body.id}`
+    assert.deepEqual([row.status, row.refund_requested_by], ['paid', null])
+  } finally {
+    await t.close()
+  }
+})

@@ -1,7 +1,7 @@
 // Orders: checkout, the order state machine, order reads and merchant actions, and the
 // reconciliation of charges whose outcome checkout never learned. The only file other modules import.
 import { purgeExpiredKeys } from './idempotency.ts'
-import { applyRefundReport, reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
+import { applyRefundReport, reconcileAskedRefunds, reconcilePendingPayments, refundChargeAfterCancel, refundDuplicateCharge } from './order-actions.ts'
 import { orderRoutes, type OrderRouteDeps } from './routes.ts'
 import { applyChargeOutcomeIn } from './payment-outcome.ts'
 import { findOrder } from './repo.ts'
@@ -46,6 +46,8 @@ export function createOrdersModule(deps: OrdersDeps) {
     onDuplicateCharge: (event: { payload: unknown }, tx: Tx) => refundDuplicateCharge(deps, event.payload as { orderId: string; paymentId: string }, tx),
     /** Asks the gateway about pending charges older than `olderThanSeconds`; answers how many settled. */
     reconcile: (options = { olderThanSeconds: 30, holdSeconds: 900 }) => reconcilePendingPayments(deps, options),
+    /** Asks the gateway about refunds asked for more than `olderThanSeconds` ago and not recorded; answers how many it recorded. */
+    reconcileRefunds: (options = { olderThanSeconds: 60 }) => reconcileAskedRefunds(deps, options),
     /** Housekeeping: deletes a batch of Idempotency-Keys past their 24 hours; answers how many. */
     purgeExpiredKeys: () => purgeExpiredKeys(deps.sql),
     /** Worker: reconcile every 30 s. */
@@ -56,6 +58,7 @@ export function createOrdersModule(deps: OrdersDeps) {
         if (running) return
         running = true
         reconcilePendingPayments(deps, { olderThanSeconds: 30, holdSeconds: 900 })
+          .then(() => reconcileAskedRefunds(deps, { olderThanSeconds: 60 }))
           .catch((error) => deps.log.warn({ err: error }, 'payment reconciliation failed; will retry'))
           .finally(() => {
             running = false

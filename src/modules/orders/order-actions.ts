@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, lockOrder, markRefundRequested, pendingPaymentsOlderThan, type LockedOrder, type OrderRow } from './repo.ts'
+import { findOrder, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type OrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -191,6 +191,28 @@ export async function reconcilePendingPayments(deps: ActionDeps, options: { olde
     afterId = page[page.length - 1].id
   }
   return settled
+}
+
+/**
+ * Refunds a merchant asked for that are not recorded: the gateway's answer was lost (they
+ * saw a 503) and so was its webhook. Reconciliation looked at pending orders only, and such
+ * an order stayed paid (and could be fulfilled) with the money back with the customer. The
+ * processor is asked: refunded, and the order follows, as the merchant's refund; not
+ * refunded, and nobody is waiting for it any more (the merchant may ask again).
+ */
+export async function reconcileAskedRefunds(deps: ActionDeps, options: { olderThanSeconds: number }): Promise<number> {
+  let recorded = 0
+  for (const order of await refundsAskedNotRecorded(deps.sql, options.olderThanSeconds, RECONCILE_PAGE)) {
+    const found = await deps.payments.lookup(order.payment_key)
+    if (found.status !== 'captured' || found.paymentId !== order.payment_id) continue // unsure, or not this payment: asked again next run
+    if (found.refunded) {
+      await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId: order.id, paymentId: found.paymentId }, 'reconciliation'))
+      recorded++
+    } else {
+      await deps.sql`update orders.orders set refund_requested_by = null where id = ${order.id} and refund_requested_by = ${order.refund_requested_by}`
+    }
+  }
+  return recorded
 }
 
 async function reconcilePage(deps: ActionDeps, pending: OrderRow[], holdSeconds: number): Promise<number> {

@@ -15,6 +15,8 @@ export interface OrderRow {
   access_token_hash: string | null
   payment_key: string
   payment_id: string | null
+  /** Who asked for its refund here, before the gateway was asked; null: nobody (or it was refused). */
+  refund_requested_by: string | null
   /** The cart it was bought from (null: none). */
   cart_id: string | null
   created_at: Date
@@ -129,7 +131,15 @@ export async function lockOrder(
 
 /** Records who asks for the order's refund, before the gateway is asked (see applyRefundReport). */
 export async function markRefundRequested(db: Db, orderId: string, actor: string): Promise<void> {
-  await db`update orders.orders set refund_requested_by = ${actor} where id = ${orderId}`
+  await db`update orders.orders set refund_requested_by = ${actor}, updated_at = now() where id = ${orderId}`
+}
+
+/** Paid orders whose refund was asked for at least `seconds` ago and is not recorded (orders_refund_asked). */
+export async function refundsAskedNotRecorded(db: Db, seconds: number, limit: number): Promise<OrderRow[]> {
+  return db<OrderRow[]>`
+    select * from orders.orders
+    where refund_requested_by is not null and status in ('paid', 'fulfilled') and updated_at < now() - ${seconds} * interval '1 second'
+    order by id limit ${limit}`
 }
 
 export async function setPaymentId(db: Db, orderId: string, paymentId: string): Promise<void> {
