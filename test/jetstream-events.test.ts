@@ -64,6 +64,17 @@ async function appBehindNatsProxy(t: TestContext, options: { cutFirst?: boolean 
   return { app, proxy, nats }
 }
 
+/** An app on the shared NATS, and a connection of the test's own to read its stream. */
+async function appOnNats(t: TestContext) {
+  const app = await startTestApp({ env: { NATS_URL: natsUrl! } })
+  const nats = await connect({ servers: natsUrl })
+  t.after(async () => {
+    await nats.close()
+    await app.close()
+  })
+  return { app, nats }
+}
+
 /** Publishes until something goes out (NATS just came back); answers how many events did. */
 async function publishOnceBack(app: TestApp): Promise<number> {
   let published = 0
@@ -75,12 +86,7 @@ async function publishOnceBack(app: TestApp): Promise<number> {
 }
 
 test('every outbox event is stored in JetStream once, in order, under its event id, even when a batch goes out twice', { skip }, async (t) => {
-  const app = await startTestApp({ env: { NATS_URL: natsUrl! } })
-  const nats = await connect({ servers: natsUrl })
-  t.after(async () => {
-    await nats.close()
-    await app.close()
-  })
+  const { app, nats } = await appOnNats(t)
   const product = (await app.call('POST', '/admin/products', { token: await app.adminToken(), body: sampleProduct() })).body
   assert.equal(await checkout(app, product.variants[0].id), 201)
 
@@ -139,12 +145,7 @@ test('NATS unreachable: events wait in the outbox and housekeeping keeps them, h
 })
 
 test('the stream gone (NATS back without its storage, or deleted): it is made again and the waiting events go out', { skip }, async (t) => {
-  const app = await startTestApp({ env: { NATS_URL: natsUrl! } })
-  const nats = await connect({ servers: natsUrl })
-  t.after(async () => {
-    await nats.close()
-    await app.close()
-  })
+  const { app, nats } = await appOnNats(t)
   const token = await app.adminToken()
   await app.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Before Lantern' }) })
   assert.ok((await app.publishEvents()) > 0)

@@ -1391,24 +1391,32 @@ describe('checkout, orders and payments', () => {
   })
 })
 
+/** For the tests with an app of their own: a variant with 5 in stock, and a guest cart holding `quantity` of it. */
+async function cartOfOwnApp(t: TestApp, quantity: number) {
+  const token = await t.adminToken()
+  const created = await t.call('POST', '/admin/products', {
+    token,
+    body: sampleProduct({ variants: [{ sku: `OWN-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
+  })
+  const v = created.body.variants[0].id as string
+  const cart = (await t.call('POST', '/store/carts')).body.id as string
+  await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity } })
+  return { token, v, cart }
+}
+
+const OWN_APP_ORDER = {
+  email: 'shopper@shop.test',
+  shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
+  payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
+}
+
 test('the gateway unreachable: 503 at once, nothing charged, the order cancelled and its stock back; then refused before any order while its breaker is open', async () => {
   // A gateway address nothing listens on: every attempt is refused before anything is sent.
   // A breaker that stays open 30 s: Retry-After says so, not the 5 s of a generic 503.
   const t = await startTestApp({ env: { GATEWAY_URL: `http://127.0.0.1:${await freePort()}`, GATEWAY_SECRET: 'unreachable-gateway-secret-1', GATEWAY_BREAKER_RESET_MS: '30000' } })
   try {
-    const token = await t.adminToken()
-    const created = await t.call('POST', '/admin/products', {
-      token,
-      body: sampleProduct({ variants: [{ sku: `GW-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
-    })
-    const v = created.body.variants[0].id
-    const cart = (await t.call('POST', '/store/carts')).body.id
-    await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 2 } })
-    const order = {
-      email: 'shopper@shop.test',
-      shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-      payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
-    }
+    const { token, v, cart } = await cartOfOwnApp(t, 2)
+    const order = OWN_APP_ORDER
     const key = randomUUID()
     const stockOf = async () => (await t.call('GET', `/admin/inventory/${v}`, { token })).body
     const orders = async () => (await t.platform.sql`select status from orders.orders`).map((r) => r.status)
@@ -1445,22 +1453,8 @@ test("a refund whose answer was lost and whose webhook never came is found by re
   // Webhooks go where nothing listens: every one is lost.
   const t = await startTestApp({ env: { GATEWAY_WEBHOOK_URL: `http://127.0.0.1:${await freePort()}/webhooks/payments` } })
   try {
-    const token = await t.adminToken()
-    const created = await t.call('POST', '/admin/products', {
-      token,
-      body: sampleProduct({ variants: [{ sku: `LR-${randomUUID().slice(0, 8)}`, title: 'One', price: { amount: 2500, currency: 'USD' }, stock: 5 }] }),
-    })
-    const v = created.body.variants[0].id
-    const cart = (await t.call('POST', '/store/carts')).body.id
-    await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 2 } })
-    const paid = await t.call('POST', `/store/carts/${cart}/checkout`, {
-      headers: { 'idempotency-key': randomUUID() },
-      body: {
-        email: 'shopper@shop.test',
-        shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-        payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
-      },
-    })
+    const { token, v, cart } = await cartOfOwnApp(t, 2)
+    const paid = await t.call('POST', `/store/carts/${cart}/checkout`, { headers: { 'idempotency-key': randomUUID() }, body: OWN_APP_ORDER })
     assert.equal(paid.status, 201, JSON.stringify(paid.body))
     const orderId = paid.body.id
 
@@ -1483,14 +1477,7 @@ test("a refund whose answer was lost and whose webhook never came is found by re
     // A refund asked for that never reached the processor: nothing to record, and the ask is let go.
     const cart2 = (await t.call('POST', '/store/carts')).body.id
     await t.call('POST', `/store/carts/${cart2}/items`, { body: { variantId: v, quantity: 1 } })
-    const second = await t.call('POST', `/store/carts/${cart2}/checkout`, {
-      headers: { 'idempotency-key': randomUUID() },
-      body: {
-        email: 'shopper@shop.test',
-        shippingAddress: { name: 'Ada Shopper', line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' },
-        payment: { card: { number: '4242424242424242', expMonth: 12, expYear: 2031, cvc: '123' } },
-      },
-    })
+    const second = await t.call('POST', `/store/carts/${cart2}/checkout`, { headers: { 'idempotency-key': randomUUID() }, body: OWN_APP_ORDER })
     const neverSent = { ...port, refund: async () => ({ ok: false as const, final: false, reason: 'connection refused' }) }
     await assert.rejects(refundOrder({ ...deps, payments: neverSent }, second.body.id, 'admin:9'))
     assert.equal(await t.api.modules.orders.reconcileRefunds({ olderThanSeconds: 0 }), 0)
