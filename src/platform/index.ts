@@ -86,7 +86,10 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     settings: sessionSettings,
   })
   registerOutboxBacklog(metrics, sql, { published: config.natsUrl !== null })
-  const kv = await connectKv(config.redisUrl, config.instance, { onError: redisErrorLogger(log) })
+  const kv = await connectKv(config.redisUrl, config.instance, {
+    onError: redisErrorLogger(log),
+    onUnavailable: (error) => log.warn({ err: error }, 'Redis is not answering at start: carts and sessions answer 503 until it does (connecting in the background)'),
+  })
   const liveness = await startLiveness(kv, log)
   const nats = config.natsUrl ? openNatsLink(config.natsUrl, config.instance, log) : null
 

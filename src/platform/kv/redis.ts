@@ -274,16 +274,20 @@ export class RedisKv implements Kv {
     if (!this.subscriber) {
       this.subscriber = new Redis(this.url, { connectTimeout: 5000, lazyConnect: true })
       this.subscriber.on('error', (error: Error) => this.options.onError?.(error))
-      await this.subscriber.connect()
       this.subscriber.on('message', (from: string, message: string) => {
         for (const handler of this.handlers.get(from) ?? []) handler(message)
       })
+      // Redis away (at start): the connection keeps trying by itself, and the subscriptions
+      // wait in its queue until it is ready (and are renewed after every reconnect).
+      await this.subscriber.connect().catch(() => {})
     }
     let set = this.handlers.get(name)
     if (!set) {
       set = new Set()
       this.handlers.set(name, set)
-      await this.subscriber.subscribe(name)
+      const subscribing = this.subscriber.subscribe(name)
+      if (this.subscriber.status === 'ready') await subscribing
+      else subscribing.catch(() => {})
     }
     set.add(onMessage)
     return async () => {
