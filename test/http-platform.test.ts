@@ -216,6 +216,17 @@ describe('http platform', () => {
     }
   })
 
+  test('a number in the query that is no finite number ("1e309", "Infinity") is a 400 naming it, never a 500', async () => {
+    for (const path of ['/store/products?limit=1e309', '/store/search?q=boot&limit=Infinity', '/store/search?q=boot&minPrice=1e309', '/store/search?maxPrice=-Infinity', '/store/search/suggest?q=bo&limit=Infinity']) {
+      const res = await t.call('GET', path)
+      assert.equal(res.status, 400, `${path}: ${JSON.stringify(res.body)}`)
+      assert.equal(res.body.code, 'validation_failed')
+      const name = new URL(path, 'http://x').searchParams
+      assert.ok([...name.keys()].includes(res.body.errors[0].path), `${path} names ${res.body.errors[0].path}`)
+    }
+    assert.equal((await t.call('GET', '/store/search?q=Infinity')).status, 200, 'as text it is just text')
+  })
+
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)

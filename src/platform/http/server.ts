@@ -61,8 +61,36 @@ function validatorsByPart() {
   return (externalSchemas: Parameters<typeof pool>[0], options: { customOptions?: object } = {}) => {
     const text = pool(externalSchemas, { ...options, customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' } })
     const json = pool(externalSchemas, { ...options, customOptions: { ...AJV_OPTIONS, coerceTypes: false } })
-    return (route: { httpPart?: string }) => (route.httpPart === 'body' ? json : text)(route as never)
+    return (route: { httpPart?: string }) => {
+      if (route.httpPart === 'body') return json(route as never)
+      const validate = text(route as never)
+      return finiteOnly(validate as Validate) as typeof validate
+    }
   }
+}
+
+type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
+
+/**
+ * ajv coerces "1e309" and "Infinity" to Infinity, and then takes it for an integer within
+ * any minimum and maximum: `?limit=1e309` reached PostgreSQL and answered 500. A number that
+ * text became is finite, or the part is refused naming it.
+ */
+function finiteOnly(validate: Validate): Validate {
+  const checked: Validate = (data) => {
+    const valid = validate(data)
+    checked.errors = validate.errors
+    if (!valid || data === null || typeof data !== 'object') return valid
+    for (const [name, value] of Object.entries(data)) {
+      const values = Array.isArray(value) ? value : [value]
+      if (values.some((v) => typeof v === 'number' && !Number.isFinite(v))) {
+        checked.errors = [{ instancePath: `/${name}`, schemaPath: '#', keyword: 'type', params: {}, message: 'must be a finite number' }]
+        return false
+      }
+    }
+    return true
+  }
+  return checked
 }
 
 const unstorableError = (found: Unstorable | null) => (found === null ? undefined : validationFailed([{ path: found.path || 'body', message: found.message }]))
