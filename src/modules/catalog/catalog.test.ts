@@ -270,6 +270,7 @@ describe('catalog over HTTP', () => {
     assert.ok(paths.includes('variants.0.price.amount'), paths.join())
 
     // Blank text (a brand of spaces became "" after trimming), script or file image URLs.
+    const URL_MESSAGE = 'must be an http or https URL with a host (and no user or bad port in it)'
     const blank = await t.call('POST', '/admin/products', {
       token,
       body: sampleProduct({ name: '   ', brand: '  ', images: ['javascript:alert(1)', 'data:text/html;base64,PHNjcmlwdD4=', 'file:///etc/passwd'], variants: [{ sku: 'B1', title: ' ', price: { amount: 100, currency: 'USD' }, stock: 1 }] }),
@@ -278,8 +279,15 @@ describe('catalog over HTTP', () => {
     const said = Object.fromEntries(blank.body.errors.map((e: { path: string; message: string }) => [e.path, e.message]))
     assert.deepEqual(
       [said.name, said.brand, said['variants.0.title'], said['images.0'], said['images.1'], said['images.2']],
-      ['must not be blank or contain control characters', 'must not be blank or contain control characters', 'must not be blank or contain control characters', 'must be an http or https URL', 'must be an http or https URL', 'must be an http or https URL'],
+      ['must not be blank or contain control characters', 'must not be blank or contain control characters', 'must not be blank or contain control characters', ...Array(3).fill(URL_MESSAGE)],
     )
+    // Images that can never load: no host, a port out of range, a user in the URL.
+    const unloadable = ['http://', 'https://x:99999/', 'http://a@b:c/', 'https://x:-1/']
+    const noHost = await t.call('POST', '/admin/products', { token, body: sampleProduct({ images: unloadable }) })
+    assert.equal(noHost.status, 400)
+    assert.deepEqual(noHost.body.errors.map((e: { path: string }) => e.path), unloadable.map((_, i) => `images.${i}`))
+    const fine = await t.call('POST', '/admin/products', { token, body: sampleProduct({ images: ['https://cdn.shop.test:8443/a.jpg', 'http://[2001:db8::1]/b.png', 'https://images.example/c.jpg?w=400#x'] }) })
+    assert.equal(fine.status, 201, JSON.stringify(fine.body))
 
     const cursor = await t.call('GET', '/store/products?cursor=garbage')
     assert.equal(cursor.status, 400)

@@ -66,7 +66,12 @@ const INVISIBLE = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\
 /** Patterns the schemas share, said in words rather than as the regular expression (fieldErrorsOf). */
 export const PATTERNS = {
   notBlank: '\\S',
-  httpUrl: '^https?://',
+  /**
+   * An http(s) URL with a host (a name, or an IPv6 literal in brackets), a port within 1-65535
+   * if any, and no user in it: "http://", "https://x:99999/" and "http://a@b:c/" passed the
+   * `uri` format, and a storefront was given images that could never load.
+   */
+  httpUrl: '^https?://(?:[^/?#\\s@:\\[\\]]+|\\[[0-9A-Fa-f:.]+\\])(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?(?:[/?#]|$)',
   /**
    * Something@something.tld, spaces around allowed (trimmed); any script: an address like
    * ünï@exämple.com is an address. No control characters. Written so that a string has one
@@ -95,7 +100,7 @@ export const isRowId = (id: string) => ROW_ID.test(id)
 
 export const PATTERN_MESSAGES: Record<string, string> = {
   [PATTERNS.notBlank]: 'must not be blank',
-  [PATTERNS.httpUrl]: 'must be an http or https URL',
+  [PATTERNS.httpUrl]: 'must be an http or https URL with a host (and no user or bad port in it)',
   [PATTERNS.email]: 'is not an e-mail address',
   [PATTERNS.noControl]: 'must not contain control characters',
   [PATTERNS.line]: 'must not be blank or contain control characters',
