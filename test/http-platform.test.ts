@@ -230,7 +230,8 @@ describe('http platform', () => {
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)
-    assert.equal((await res.json()).status, 415)
+    const problem = await res.json()
+    assert.deepEqual([problem.status, problem.code], [415, 'unsupported_media_type'], 'a code that says what is wrong, as 413 has')
   })
 
   test('"JSON, and nothing" is no body: a route that takes none answers, one that needs one names the field', async () => {

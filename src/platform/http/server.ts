@@ -426,7 +426,8 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
       appError = new AppError('internal_error', 'Something went wrong on our side', {}, status)
     } else {
       // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
-      appError = new AppError(status === 413 ? 'payload_too_large' : 'bad_request', (error as Error).message, {}, status)
+      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request'
+      appError = new AppError(code, (error as Error).message, {}, status)
     }
   }
   // A refusal that knows when to come back says so (429 with extra.retryAfter, in seconds).
