@@ -111,6 +111,17 @@ describe('http platform', () => {
     assert.deepEqual(Object.keys(res.body).sort(), ['code', 'detail', 'instance', 'status', 'title', 'type'])
   })
 
+  test('a path asked with a method it does not answer is a 405 with Allow, not a 404', async () => {
+    const token = await t.adminToken()
+    const put = await t.call('PUT', '/admin/products/1', { token, body: { name: 'x' } })
+    assert.equal(put.status, 405)
+    assert.equal(put.body.code, 'method_not_allowed')
+    assert.equal(put.headers.get('allow'), 'DELETE, GET, HEAD, PATCH')
+    const post = await t.call('POST', '/store/search?q=boot')
+    assert.deepEqual([post.status, post.headers.get('allow')], [405, 'GET, HEAD'])
+    assert.equal((await t.call('GET', '/admin/products/1/nothing', { token })).status, 404, 'a path no route has is still a 404')
+  })
+
   test('a JSON body is taken as sent: null, false and hex strings are not numbers; query strings still are', async () => {
     const token = await t.adminToken()
     const product = await t.call('POST', '/admin/products', { token, body: sampleProduct() })

@@ -56,6 +56,31 @@ const AJV_OPTIONS = { allErrors: true, removeAdditional: false, verbose: true } 
  * own and is taken as sent: coercion there turned `null`, `false` and "0x7d0" into numbers
  * (a price of null became 0, a quantity of false removed the line).
  */
+/**
+ * The methods each route path answers, for the 405 of a path asked with another method
+ * (`PUT /admin/products/1` answered 404, as if there were no such product). Read only when no
+ * route matched, so its linear scan costs a found route nothing.
+ */
+class MethodsByPath {
+  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = []
+
+  add(url: string, methods: string[]): void {
+    // ':id' is one segment; '*' anything. Everything else is itself.
+    const source = url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')
+    const pattern = new RegExp(`^${source}$`)
+    const known = this.routes.find((route) => route.pattern.source === pattern.source)
+    const into = known?.methods ?? new Set<string>()
+    for (const method of methods) into.add(method)
+    if (!known) this.routes.push({ pattern, methods: into })
+  }
+
+  of(path: string): string[] {
+    const methods = new Set<string>()
+    for (const route of this.routes) if (route.pattern.test(path)) for (const method of route.methods) methods.add(method)
+    return [...methods].sort()
+  }
+}
+
 function validatorsByPart() {
   const pool = AjvCompiler()
   return (externalSchemas: Parameters<typeof pool>[0], options: { customOptions?: object } = {}) => {
@@ -253,7 +278,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     done()
   }
   const refuseUnstorableInBody: preValidationHookHandler = (request, _reply, done) => done(unstorableError(unstorablePath(request.body, '')))
+  const methodsByPath = new MethodsByPath()
   app.addHook('onRoute', (route) => {
+    methodsByPath.add(route.url, [route.method].flat())
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
     onRequest.push(config.cleansQueryText ? refuseUnstorableInPath : refuseUnstorableInUrl)
@@ -334,9 +361,16 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply))
-  app.setNotFoundHandler((request, reply) =>
-    sendError(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  )
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    // A path that exists under other methods: 405 with the ones it has (RFC 9110, 15.5.6).
+    const allowed = methodsByPath.of(path)
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '))
+      return sendError(new AppError('method_not_allowed', `${path} answers ${allowed.join(', ')}, not ${request.method}`, {}, 405), request, reply)
+    }
+    return sendError(new AppError('not_found', `No route ${request.method} ${path}`), request, reply)
+  })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
