@@ -12,6 +12,9 @@ const CLAIM_MS = 60_000
  */
 const ORDER_HOLD_MS = 20 * 60_000
 
+/** Retry-After for a count whose window ends in `ms`: whole seconds, at least one. */
+const inSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
+
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper: number }) {
   return {
@@ -30,21 +33,30 @@ export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper:
      *
      * Card testing (trying stolen numbers one checkout after another) shows as declines: a
      * cart with DECLINES_PER_CART of them within the hour is refused further checkouts until
-     * the hour is over. Per cart, not per IP: behind a proxy many shoppers share one address.
+     * the hour is over, and so is its shopper (`opening.shopper`: `customer:<id>` signed in,
+     * else `address:<client ip>`) with limits.declinesPerShopper across all their carts: a
+     * card tester starting a fresh cart for each try got past the cart's limit with one more
+     * request. The shopper's limit is the higher: many shoppers may share an address behind
+     * a proxy.
      */
-    async beginCheckout(cartId: string, customerId: string | null, holder: string, replacing?: string): Promise<CheckoutOpening> {
+    async beginCheckout(cartId: string, customerId: string | null, holder: string, opening: { replacing?: string; shopper?: string } = {}): Promise<CheckoutOpening> {
       if (!CART_ID.test(cartId)) throw notFound('Cart')
+      const { replacing, shopper } = opening
       // The claim goes first on the connection: the lines are read after it is taken, so a
       // checkout ending meanwhile (lines out, then claim let go) is seen whole or not at all.
-      const [claimed, meta, lines, snapshots, declines] = await Promise.all([
+      const [claimed, meta, lines, snapshots, declines, shopperDeclines] = await Promise.all([
         store.claimCheckout(cartId, holder, CLAIM_MS, replacing),
         store.meta(cartId),
         store.lines(cartId),
         store.snapshots(cartId),
         store.declines(cartId),
+        shopper ? store.shopperDeclines(shopper) : 0,
       ])
       await mayUse(meta, async () => customerId)
-      if (declines >= DECLINES_PER_CART) return { kind: 'refused', retryAfterSeconds: Math.max(1, Math.ceil((await store.declinesResetInMs(cartId)) / 1000)) }
+      if (declines >= DECLINES_PER_CART) return { kind: 'refused', by: 'cart', retryAfterSeconds: inSeconds(await store.declinesResetInMs(cartId)) }
+      if (shopper && shopperDeclines >= limits.declinesPerShopper) {
+        return { kind: 'refused', by: 'shopper', retryAfterSeconds: inSeconds(await store.shopperDeclinesResetInMs(shopper)) }
+      }
       if (!claimed) {
         // Who holds it, read only now: a refused claim is rare, and the holder says what to do next.
         const heldBy = await store.checkoutHolder(cartId)
@@ -61,20 +73,9 @@ export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper:
       }
     },
 
-    /**
-     * Counts a declined payment against its cart and, given one, its shopper (`customer:<id>`
-     * signed in, else `address:<client ip>`): a card tester starting a fresh cart for each
-     * try got past the cart's limit with one more request. The shopper's limit is higher
-     * (limits.declinesPerShopper an hour): many shoppers may share an address behind a proxy.
-     */
+    /** Counts a declined payment against its cart and, given one, its shopper (beginCheckout says why). */
     async countDecline(cartId: string, shopper?: string): Promise<void> {
       await Promise.all([store.countDecline(cartId, DECLINE_WINDOW_MS), shopper ? store.countShopperDecline(shopper, DECLINE_WINDOW_MS) : null])
-    },
-
-    /** Seconds until the shopper may check out again after too many declines; null: they may now. */
-    async shopperRefusedFor(shopper: string): Promise<number | null> {
-      const { count, resetInMs } = await store.shopperDeclines(shopper)
-      return count >= limits.declinesPerShopper ? Math.max(1, Math.ceil(resetInMs / 1000)) : null
     },
 
     /**
@@ -129,8 +130,8 @@ export interface Bought {
 
 export type CheckoutOpening =
   | { kind: 'open'; lines: { variantId: string; quantity: number; unitPrice: Money }[] }
-  /** Too many declines: try again in this many seconds. */
-  | { kind: 'refused'; retryAfterSeconds: number }
+  /** Too many declines, of this cart or of its shopper across carts: try again in this many seconds. */
+  | { kind: 'refused'; by: 'cart' | 'shopper'; retryAfterSeconds: number }
   /**
    * Another checkout of this cart is running (`heldBy`), or an order placed from it waits
    * for its payment's outcome (`pendingOrderId`; the caller knows whether it has settled).

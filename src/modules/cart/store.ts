@@ -217,11 +217,14 @@ export function createCartStore(kv: Kv) {
       return kv.incr(shopperDeclinesKey(shopper), 1, windowMs)
     },
 
-    /** A shopper's declines within the window now, and ms until the count starts afresh. */
-    async shopperDeclines(shopper: string): Promise<{ count: number; resetInMs: number }> {
-      const key = shopperDeclinesKey(shopper)
-      const [count, ttl] = await Promise.all([kv.get(key), kv.ttl(key)])
-      return { count: Number(count ?? 0), resetInMs: Math.max(0, ttl) }
+    /** A shopper's declines counted within the window now. */
+    async shopperDeclines(shopper: string): Promise<number> {
+      return Number((await kv.get(shopperDeclinesKey(shopper))) ?? 0)
+    },
+
+    /** Ms until the shopper's decline count starts afresh. */
+    async shopperDeclinesResetInMs(shopper: string): Promise<number> {
+      return Math.max(0, await kv.ttl(shopperDeclinesKey(shopper)))
     },
 
     /** Counts a declined payment of this cart's checkout; answers the count within `windowMs`. */

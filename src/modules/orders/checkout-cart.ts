@@ -19,13 +19,8 @@ export const paymentPending = () =>
  * settled, or by a request whose process died, is let go first.
  */
 export async function openCart(deps: CheckoutDeps, input: CheckoutInput, claim: string, replaced?: string): Promise<CheckoutLine[]> {
-  const begin = (replacing?: string) => deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, replacing)
-  // Sent together (one KV round trip): the claim and the shopper's count of declines.
-  const [first, shopperRefusedFor] = await Promise.all([begin(replaced), input.shopper ? deps.cart.shopperRefusedFor(input.shopper) : null])
-  let opened = first
-  if (shopperRefusedFor !== null) {
-    throw new AppError('too_many_requests', 'Too many declined payments; try again later', { retryAfter: shopperRefusedFor })
-  }
+  const begin = (replacing?: string) => deps.cart.beginCheckout(input.cartId, input.customer?.id ?? null, claim, { replacing, shopper: input.shopper })
+  let opened = await begin(replaced)
   if (opened.kind === 'busy' && opened.pendingOrderId !== null) {
     if (await letGoOfSettledOrder(deps, input.cartId, opened.pendingOrderId)) opened = await begin(replaced)
   } else if (opened.kind === 'busy' && opened.heldBy !== null) {
@@ -34,7 +29,8 @@ export async function openCart(deps: CheckoutDeps, input: CheckoutInput, claim: 
     if (dead === 'free') opened = await begin(opened.heldBy)
   }
   if (opened.kind === 'refused') {
-    throw new AppError('too_many_requests', 'Too many declined payments for this cart; try again later', { retryAfter: opened.retryAfterSeconds })
+    const whose = opened.by === 'cart' ? 'for this cart' : 'from this shopper'
+    throw new AppError('too_many_requests', `Too many declined payments ${whose}; try again later`, { retryAfter: opened.retryAfterSeconds })
   }
   if (opened.kind === 'busy' && opened.pendingOrderId !== null) throw paymentPending()
   if (opened.kind === 'busy') throw new AppError('checkout_in_progress', 'This cart is being checked out by another request; wait for its answer', { retryAfter: 1 }, 409)

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type OrderRow } from './repo.ts'
+import { findOrder, forgetRefundRequest, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type OrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -86,9 +86,11 @@ export async function refundOrder(deps: ActionDeps, orderId: string, actor: stri
   if (order.payment_id !== null) await markRefundRequested(deps.sql, order.id, actor)
   // A free order (total 0) was never charged: nothing to pay back.
   const refund = order.payment_id === null ? { ok: true as const } : await refundWhole(deps, order.id, order.payment_id)
-  // Refused for good: nothing was paid back, and nobody here asked for what a later report may bring.
-  if (!refund.ok && refund.final) await deps.sql`update orders.orders set refund_requested_by = null where id = ${order.id}`
-  if (!refund.ok && refund.final) throw new AppError('refund_refused', `The payment processor refused the refund (${refund.reason}); nothing was recorded`, {}, 409)
+  if (!refund.ok && refund.final) {
+    // Refused for good: nothing was paid back, and nobody here asked for what a later report may bring.
+    await forgetRefundRequest(deps.sql, order.id)
+    throw new AppError('refund_refused', `The payment processor refused the refund (${refund.reason}); nothing was recorded`, {}, 409)
+  }
   if (!refund.ok) throw new AppError('unavailable', `The payment gateway did not confirm the refund (${refund.reason}); try again`, {}, 503)
   await deps.sql.begin(async (tx) => {
     const locked = await lockedOrder(tx, orderId)
@@ -209,7 +211,7 @@ export async function reconcileAskedRefunds(deps: ActionDeps, options: { olderTh
       await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId: order.id, paymentId: found.paymentId }, 'reconciliation'))
       recorded++
     } else {
-      await deps.sql`update orders.orders set refund_requested_by = null where id = ${order.id} and refund_requested_by = ${order.refund_requested_by}`
+      await forgetRefundRequest(deps.sql, order.id, order.refund_requested_by!)
     }
   }
   return recorded

@@ -21,10 +21,10 @@ export interface CartPort {
    * which endCheckout must let go whatever the answer. `replacing`: the holder of a request
    * known to be dead, whose claim this one takes over.
    */
-  beginCheckout(cartId: string, customerId: string | null, holder: string, replacing?: string): Promise<
+  beginCheckout(cartId: string, customerId: string | null, holder: string, opening?: { replacing?: string; shopper?: string }): Promise<
     | { kind: 'open'; lines: CheckoutLine[] }
-    /** Too many declined payments: seconds until this cart may check out again. */
-    | { kind: 'refused'; retryAfterSeconds: number }
+    /** Too many declined payments, of this cart or of its shopper (`customer:<id>` or `address:<ip>`) across carts: seconds until it may check out again. */
+    | { kind: 'refused'; by: 'cart' | 'shopper'; retryAfterSeconds: number }
     /**
      * Another checkout of this cart holds the claim (`heldBy`), or an order of it whose
      * payment is still processing (`pendingOrderId`): once that order has settled, the
@@ -34,10 +34,8 @@ export interface CartPort {
   >
   /** Takes what the order bought (null: nothing) out of the cart, once per order, then lets `holder`'s claim go. */
   endCheckout(cartId: string, holder: string, bought: Bought | null): Promise<void>
-  /** Counts a declined payment of this cart, and of its shopper (`customer:<id>` or `address:<ip>`) when given (card testing). */
+  /** Counts a declined payment of this cart, and of its shopper when given (card testing). */
   countDecline(cartId: string, shopper?: string): Promise<void>
-  /** Seconds until this shopper may check out again after too many declines (any cart); null: now. */
-  shopperRefusedFor(shopper: string): Promise<number | null>
   /** The cart takes these prices (after a price change), so the next try goes through. */
   updatePrices(cartId: string, prices: Map<string, Money>): Promise<void>
   /**

@@ -134,6 +134,11 @@ export async function markRefundRequested(db: Db, orderId: string, actor: string
   await db`update orders.orders set refund_requested_by = ${actor}, updated_at = now() where id = ${orderId}`
 }
 
+/** Nobody waits for the order's refund any more (refused for good, or never made): only if `by` still asked, when given. */
+export async function forgetRefundRequest(db: Db, orderId: string, by?: string): Promise<void> {
+  await db`update orders.orders set refund_requested_by = null where id = ${orderId} ${by === undefined ? db`` : db`and refund_requested_by = ${by}`}`
+}
+
 /** Paid orders whose refund was asked for at least `seconds` ago and is not recorded (orders_refund_asked). */
 export async function refundsAskedNotRecorded(db: Db, seconds: number, limit: number): Promise<OrderRow[]> {
   return db<OrderRow[]>`

@@ -69,7 +69,7 @@ function tsquery(db: Db, text: string, options: { prefix: boolean } = { prefix: 
   const key = lowerLikePostgres(prefix)
   const startsWith = db`(
     select case when bool_or(known and stem is not null) then to_tsquery('simple', string_agg(distinct stem, ' | '))
-                else to_tsquery('english', ${prefixQuery(prefix)}) end
+                else ${partial} end
     from (
       -- A key range, not LIKE: the statement's generic plan cannot turn LIKE $1 into a range
       -- of the primary key, and read every lexeme instead (1.8 ms a search, not 0.03).

@@ -51,12 +51,6 @@ export interface HttpDeps {
 const AJV_OPTIONS = { allErrors: true, removeAdditional: false, verbose: true } as const
 
 /**
- * Query strings, path parameters and headers are text, so their numbers and booleans are
- * coerced ("?limit=20"; a lone "?brand=x" becomes an array). A JSON body has types of its
- * own and is taken as sent: coercion there turned `null`, `false` and "0x7d0" into numbers
- * (a price of null became 0, a quantity of false removed the line).
- */
-/**
  * The methods each route path answers, for the 405 of a path asked with another method
  * (`PUT /admin/products/1` answered 404, as if there were no such product). Read only when no
  * route matched, so its linear scan costs a found route nothing.
@@ -81,6 +75,12 @@ class MethodsByPath {
   }
 }
 
+/**
+ * Query strings, path parameters and headers are text, so their numbers and booleans are
+ * coerced ("?limit=20"; a lone "?brand=x" becomes an array). A JSON body has types of its
+ * own and is taken as sent: coercion there turned `null`, `false` and "0x7d0" into numbers
+ * (a price of null became 0, a quantity of false removed the line).
+ */
 function validatorsByPart() {
   const pool = AjvCompiler()
   return (externalSchemas: Parameters<typeof pool>[0], options: { customOptions?: object } = {}) => {
