@@ -1,6 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { AppError, notFound } from '../../platform/http/errors.ts'
-import { changeStock } from './change-stock.ts'
+import { backoff, changeStock, MAX_ATTEMPTS } from './change-stock.ts'
 import { applyIfUnchanged, readStock, type StockRow } from './stock-rows.ts'
 
 export function stockView(row: StockRow) {
@@ -14,14 +14,19 @@ export function stockView(row: StockRow) {
   }
 }
 
-/** PUT: the merchant counted the shelf; available becomes exactly this. */
+/**
+ * PUT: the merchant counted the shelf; available becomes exactly this. The count it already
+ * has changes nothing (no version, no ledger line of 0): a PUT repeated is the same PUT.
+ */
 export async function setAvailable(sql: Sql, variantId: string, available: number, actor: string) {
   return sql.begin(async (tx) => {
-    for (let attempt = 0; attempt < 12; attempt++) {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await readStock(tx, variantId)
       if (!current) throw notFound('Variant')
+      if (current.available === available) return stockView(current)
       const row = await applyIfUnchanged(tx, { variantId, actor, reason: 'set', available: available - current.available }, current.version)
       if (row) return stockView(row)
+      await backoff(attempt)
     }
     throw new AppError('conflict', 'Stock is changing too fast; try again')
   })

@@ -3,10 +3,10 @@ import type { Db } from '../../platform/db/index.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import { applyIfUnchanged, readStock, type StockChange, type StockRow } from './stock-rows.ts'
 
-const MAX_ATTEMPTS = 12
+export const MAX_ATTEMPTS = 12
 
 /** Bounded, jittered backoff between optimistic attempts: 1, 2, 4 ... ms, capped at 50. */
-const backoff = (attempt: number) => sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random()))
+export const backoff = (attempt: number) => sleep(Math.min(50, 2 ** attempt) * (0.5 + Math.random()))
 
 export type ChangeResult =
   | { ok: true; row: StockRow }

@@ -47,6 +47,9 @@ describe('inventory', () => {
     assert.equal(adjusted.body.available, 22)
     assert.equal(adjusted.body.version, 2)
 
+    const again = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { available: 22 } })
+    assert.deepEqual([again.status, again.body.available, again.body.version], [200, 22, 2], 'the count it has: nothing changes')
+
     const ledger = await t.platform.sql<{ actor: string; reason: string; delta_available: number }[]>`
       select actor, reason, delta_available from inventory.ledger where variant_id = ${v} order by id`
     assert.deepEqual(ledger.map((l) => [l.reason, l.delta_available]), [['initial stock', 10], ['set', 15], ['damaged in the warehouse', -3]])
@@ -102,6 +105,24 @@ describe('inventory', () => {
     assert.equal((await stock(a)).reserved, 0)
     assert.equal(await reserveInOwnTx([{ variantId: b, quantity: 1 }, { variantId: a, quantity: 2 }]), 'reserved')
     assert.deepEqual([(await stock(a)).reserved, (await stock(b)).reserved], [2, 1])
+  })
+
+  test('a refused reservation names every short line, not only the first', async () => {
+    const { variantIds: [a, b, c] } = await newVariants([10, 1, 2])
+    const short = await t.platform.sql
+      .begin(async (tx) => {
+        const result = await inventory().reserve(tx, randomUUID(), [{ variantId: c, quantity: 5 }, { variantId: a, quantity: 5 }, { variantId: b, quantity: 5 }])
+        throw Object.assign(new Error('roll back'), { result })
+      })
+      .catch((error: { result?: unknown }) => error.result)
+    assert.deepEqual(short, {
+      ok: false,
+      short: [
+        { variantId: b, requested: 5, available: 1 },
+        { variantId: c, requested: 5, available: 2 },
+      ],
+    })
+    assert.deepEqual([(await stock(a)).available, (await stock(b)).available, (await stock(c)).available], [10, 1, 2])
   })
 
   test('overlapping carts reserved in opposite orders never deadlock', async () => {

@@ -36,7 +36,14 @@ export async function reserve(tx: Db, orderId: string, lines: Line[], actor = 'c
   // must retry never waits while this transaction holds a row that comes after it.
   const rows = await readStocks(tx, ordered.map((l) => l.variantId))
   for (const line of ordered) {
-    if (short.length > 0) continue
+    if (short.length > 0) {
+      // The transaction rolls back anyway: the later lines are only checked against the rows
+      // read, not reserved (no more row locks), so the shopper hears of every short line at
+      // once, not one per try (each try a new Idempotency-Key: the refusal is the key's answer).
+      const available = rows.get(line.variantId)?.available ?? 0
+      if (available < line.quantity) short.push({ variantId: line.variantId, requested: line.quantity, available })
+      continue
+    }
     const result = await changeStock(tx, {
       variantId: line.variantId,
       actor,
