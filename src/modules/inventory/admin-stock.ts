@@ -1,4 +1,5 @@
-import type { Sql } from '../../platform/db/index.ts'
+import type { Db, Sql } from '../../platform/db/index.ts'
+import { writeEvent } from '../../platform/bus/outbox.ts'
 import { AppError, notFound } from '../../platform/http/errors.ts'
 import { backoff, changeStock, MAX_ATTEMPTS } from './change-stock.ts'
 import { applyIfUnchanged, readStock, type StockRow } from './stock-rows.ts'
@@ -14,22 +15,55 @@ export function stockView(row: StockRow) {
   }
 }
 
+/** What a PUT sets: the count on the shelf, the low-stock threshold, or both. */
+export interface StockSettings {
+  available?: number
+  lowStockThreshold?: number
+}
+
 /**
- * PUT: the merchant counted the shelf; available becomes exactly this. The count it already
- * has changes nothing (no version, no ledger line of 0): a PUT repeated is the same PUT.
+ * PUT: the merchant counted the shelf (available becomes exactly this) and/or moved the
+ * low-stock threshold. What a variant already has changes nothing (no version, no ledger
+ * line of 0): a PUT repeated is the same PUT.
  */
-export async function setAvailable(sql: Sql, variantId: string, available: number, actor: string) {
+export async function setStock(sql: Sql, variantId: string, settings: StockSettings, actor: string) {
   return sql.begin(async (tx) => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const current = await readStock(tx, variantId)
+      let current = await readStock(tx, variantId)
       if (!current) throw notFound('Variant')
-      if (current.available === available) return stockView(current)
+      if (settings.lowStockThreshold !== undefined && settings.lowStockThreshold !== current.low_stock_threshold) {
+        current = await setThreshold(tx, current, settings.lowStockThreshold, actor)
+      }
+      const { available } = settings
+      if (available === undefined || current.available === available) return stockView(current)
       const row = await applyIfUnchanged(tx, { variantId, actor, reason: 'set', available: available - current.available }, current.version)
       if (row) return stockView(row)
       await backoff(attempt)
     }
     throw new AppError('conflict', 'Stock is changing too fast; try again')
   })
+}
+
+/**
+ * A new threshold, in the ledger (deltas 0: who moved it, when). A threshold raised to or
+ * above the units on hand is a crossing too: inventory.low, as a sale past it would raise.
+ */
+async function setThreshold(tx: Db, current: StockRow, threshold: number, actor: string): Promise<StockRow> {
+  const [row] = await tx<StockRow[]>`
+    with changed as (
+      update inventory.stock set low_stock_threshold = ${threshold}, updated_at = now() where variant_id = ${current.variant_id}
+      returning variant_id, available, reserved, sold, version, low_stock_threshold
+    ),
+    logged as (
+      insert into inventory.ledger (variant_id, actor, reason, delta_available, delta_reserved, delta_sold)
+      select variant_id, ${actor}, ${`low-stock threshold ${current.low_stock_threshold} -> ${threshold}`}, 0, 0, 0 from changed
+    )
+    select * from changed`
+  const onHand = row.available + row.reserved
+  if (onHand <= threshold && onHand > current.low_stock_threshold) {
+    await writeEvent(tx, 'inventory.low', { variantId: row.variant_id, available: row.available, onHand, threshold })
+  }
+  return row
 }
 
 /** The most a variant may have available: what PUT accepts, far inside the column's int range. */

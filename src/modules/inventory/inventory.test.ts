@@ -178,4 +178,37 @@ describe('inventory', () => {
     assert.equal(await lows(), 1, 'sold: 5 on hand, at the threshold')
     assert.deepEqual([(await stock(v)).available, (await stock(v)).sold], [5, 1])
   })
+
+  test('a merchant moves the low-stock threshold: recorded, validated, and a crossing when it reaches the units on hand', async () => {
+    const { variantIds: [v] } = await newVariants([8])
+    const lows = async () => (await t.platform.sql`select payload from platform.outbox where type = 'inventory.low' and payload->>'variantId' = ${v}`).map((r) => r.payload)
+    const lowered = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { lowStockThreshold: 2 } })
+    assert.deepEqual([lowered.status, lowered.body.lowStockThreshold, lowered.body.available], [200, 2, 8])
+    assert.deepEqual(await lows(), [], '8 on hand, above 2')
+    const raised = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { lowStockThreshold: 10 } })
+    assert.equal(raised.body.lowStockThreshold, 10)
+    assert.deepEqual(await lows(), [{ variantId: v, available: 8, onHand: 8, threshold: 10 }], 'raised to above the 8 on hand: low now')
+    await t.call('PUT', `/admin/inventory/${v}`, { token, body: { lowStockThreshold: 12 } })
+    assert.equal((await lows()).length, 1, 'already below the old threshold: no second alert')
+    const both = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { available: 30, lowStockThreshold: 4 } })
+    assert.deepEqual([both.body.available, both.body.lowStockThreshold], [30, 4])
+    const ledger = await t.platform.sql<{ reason: string; delta_available: number; actor: string }[]>`
+      select reason, delta_available, actor from inventory.ledger where variant_id = ${v} order by id`
+    assert.deepEqual(ledger.map((l) => [l.reason, l.delta_available]), [
+      ['initial stock', 8],
+      ['low-stock threshold 5 -> 2', 0],
+      ['low-stock threshold 2 -> 10', 0],
+      ['low-stock threshold 10 -> 12', 0],
+      ['low-stock threshold 12 -> 4', 0],
+      ['set', 22],
+    ])
+    assert.match(ledger[1].actor, /^admin:\d+$/)
+    for (const body of [{}, { lowStockThreshold: -1 }, { lowStockThreshold: 1.5 }, { lowStockThreshold: '3' }]) {
+      const bad = await t.call('PUT', `/admin/inventory/${v}`, { token, body })
+      assert.equal(bad.status, 400, JSON.stringify(body))
+    }
+    const negative = await t.call('PUT', `/admin/inventory/${v}`, { token, body: { lowStockThreshold: -1 } })
+    assert.equal(negative.body.errors[0].path, 'lowStockThreshold')
+    assert.deepEqual([(await stock(v)).available, (await stock(v)).lowStockThreshold], [30, 4])
+  })
 })

@@ -3,11 +3,12 @@ import type { App } from '../../platform/http/server.ts'
 import { requireAdmin } from '../../platform/http/auth.ts'
 import { isRowId, notFound, PATTERNS } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
-import { adjustAvailable, MAX_AVAILABLE, readStockView, setAvailable } from './admin-stock.ts'
+import { adjustAvailable, MAX_AVAILABLE, readStockView, setStock } from './admin-stock.ts'
 
 const Params = Type.Object({ variantId: Type.String({ maxLength: 40 }) })
 const Count = Type.Integer({ minimum: 0, maximum: MAX_AVAILABLE })
-const SetBody = Type.Object({ available: Count }, { additionalProperties: false })
+// The count on the shelf, the low-stock threshold (inventory.low when units on hand fall to it), or both.
+const SetBody = Type.Object({ available: Type.Optional(Count), lowStockThreshold: Type.Optional(Count) }, { additionalProperties: false, minProperties: 1 })
 const AdjustBody = Type.Object(
   {
     delta: Type.Integer({ minimum: -1_000_000_000, maximum: 1_000_000_000, not: { const: 0 } }),
@@ -32,7 +33,7 @@ export function inventoryRoutes(deps: { sql: Sql }) {
     app.put('/admin/inventory/:variantId', { schema: { tags: ['admin'], params: Params, body: SetBody, security } }, async (request) => {
       if (!isRowId(request.params.variantId)) throw notFound('Variant')
       const session = await requireAdmin(request)
-      return setAvailable(deps.sql, request.params.variantId, request.body.available, `admin:${session.customerId}`)
+      return setStock(deps.sql, request.params.variantId, request.body, `admin:${session.customerId}`)
     })
 
     app.post('/admin/inventory/:variantId/adjust', { schema: { tags: ['admin'], params: Params, body: AdjustBody, security } }, async (request) => {
