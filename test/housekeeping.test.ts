@@ -42,7 +42,7 @@ test('an aged checkout loses its key, its delivered events and its webhook to ho
   await t.platform.sql`update payments.webhook_events set received_at = now() - ${WEBHOOK_EVENT_RETENTION_DAYS - 1} * interval '1 day'`
   assert.equal((await t.housekeep())['old payment webhook events'], 0)
   await t.platform.sql`update payments.webhook_events set received_at = now() - ${WEBHOOK_EVENT_RETENTION_DAYS + 1} * interval '1 day'`
-  await t.platform.sql`update orders.idempotency_keys set expires_at = now() - interval '1 minute' where key = ${key}`
+  await t.platform.sql`update orders.idempotency_keys set expires_at = now() - interval '1 minute' where split_part(key, '/', 2) = ${key}`
   await t.platform.sql`update platform.outbox set created_at = now() - ${DELIVERED_RETENTION_HOURS + 1} * interval '1 hour'`
   const [{ delivered }] = await t.platform.sql<{ delivered: number }[]>`select count(*)::int as delivered from platform.outbox where dispatched_at is not null`
   assert.ok(delivered > 0)

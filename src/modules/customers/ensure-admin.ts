@@ -1,6 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
-import { normalizeEmail } from './login.ts'
+import { normalizeEmail } from '../../platform/email-address.ts'
 import { hashPassword, verifyPassword } from './passwords.ts'
 import { findByEmail, insertCustomer, promoteToAdmin } from './repo.ts'
 

@@ -1,3 +1,4 @@
+import { normalizeEmail } from '../../platform/email-address.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Sql } from '../../platform/db/index.ts'
 import type { LoginThrottle } from './login-throttle.ts'
@@ -11,7 +12,6 @@ import type { SessionStore } from './sessions.ts'
  * that look the same: two accounts, and a shopper whose keyboard sends the other form could
  * not sign in.
  */
-export const normalizeEmail = (email: string) => email.trim().toLowerCase().normalize('NFC')
 
 export function customerView(row: CustomerRow) {
   return {

@@ -1,6 +1,7 @@
 import { AppError, PATTERNS, validationFailed, type FieldError } from '../../platform/http/errors.ts'
 import { countryCode, regionOf } from './countries.ts'
-import { normalizeEmail, openSession, type SignedIn, type SignInDeps } from './login.ts'
+import { normalizeEmail } from '../../platform/email-address.ts'
+import { openSession, type SignedIn, type SignInDeps } from './login.ts'
 import { hashPassword } from './passwords.ts'
 import { insertCustomer } from './repo.ts'
 

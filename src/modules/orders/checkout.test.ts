@@ -84,7 +84,7 @@ describe('checkout, orders and payments', () => {
   }
   /** Waits until a request started in the background has claimed its Idempotency-Key. */
   const keyClaimed = async (key: string) => {
-    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where key = ${key}`).length === 0; i++) {
+    for (let i = 0; (await t.platform.sql`select 1 from orders.idempotency_keys where split_part(key, '/', 2) = ${key}`).length === 0; i++) {
       assert.ok(i < 100, 'the first request claimed the key')
       await new Promise((r) => setTimeout(r, 20))
     }
@@ -200,6 +200,52 @@ describe('checkout, orders and payments', () => {
     assert.equal(other.body.code, 'idempotency_conflict')
     assert.equal((await stock(v)).sold, 1)
     assert.equal(chargesFor(first.body.id), 1)
+  })
+
+  test("an Idempotency-Key is the shopper's own: two guests, or two customers, with the same key each get their own order", async () => {
+    const { variants: [v] } = await product([10])
+    const key = `checkout-1-${randomUUID().slice(0, 8)}`
+    const [a, b] = await Promise.all([checkout(await cartWith([[v, 1]]), key), checkout(await cartWith([[v, 2]]), key)])
+    assert.deepEqual([a.status, b.status], [201, 201], JSON.stringify([a.body, b.body]))
+    assert.notEqual(a.body.id, b.body.id)
+    const register = async () =>
+      (await t.call('POST', '/store/auth/register', { body: { email: `k-${randomUUID().slice(0, 8)}@shop.test`, password: 'correct-horse-1', name: 'Shopper', country: 'DE' } })).body.token as string
+    const customers = [await register(), await register()]
+    const answers = []
+    for (const [i, customer] of customers.entries()) {
+      const cart = (await t.call('GET', '/store/customers/me/cart', { token: customer })).body.id
+      await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 1 + i }, token: customer })
+      answers.push(await checkout(cart, key, CARDS.ok, customer))
+    }
+    assert.deepEqual(answers.map((r) => r.status), [201, 201], JSON.stringify(answers.map((r) => r.body)))
+    assert.deepEqual(answers.map((r) => r.body.items[0].quantity), [1, 2], "each customer's own cart bought")
+    assert.equal((await stock(v)).sold, 6)
+    // Within one shopper the key still names one request.
+    const cart = (await t.call('GET', '/store/customers/me/cart', { token: customers[0] })).body.id
+    await t.call('POST', `/store/carts/${cart}/items`, { body: { variantId: v, quantity: 1 }, token: customers[0] })
+    const reused = await checkout(cart, key, CARDS.ok, customers[0])
+    assert.deepEqual([reused.status, reused.body.id], [201, answers[0].body.id], 'the first answer, not a second order')
+  })
+
+  test("what makes a retry the same request: not the e-mail's case, the card's CVC or middle digits; its number's ends and expiry, yes", async () => {
+    const { variants: [v] } = await product([10])
+    const cartId = await cartWith([[v, 1]])
+    const key = randomUUID()
+    const send = (changes: { email?: string; card?: Partial<{ number: string; cvc: string; expYear: number }> }) => {
+      const sent = body(CARDS.ok, changes.email)
+      return t.call('POST', `/store/carts/${cartId}/checkout`, { body: { ...sent, payment: { card: { ...sent.payment.card, ...changes.card } } }, headers: { 'idempotency-key': key } })
+    }
+    const first = await send({})
+    assert.equal(first.status, 201)
+    // Neither the whole number nor the CVC is part of the request's stored hash (a hash of them could be reversed by trying numbers).
+    for (const same of [{ email: '  Shopper@Shop.TEST ' }, { card: { cvc: '999' } }, { card: { number: '4242420000004242' } }]) {
+      const again = await send(same)
+      assert.deepEqual([again.status, again.body.id], [201, first.body.id], JSON.stringify(same))
+    }
+    for (const other of [{ card: { number: '4000056655665556' } }, { card: { expYear: 2032 } }, { email: 'other@shop.test' }]) {
+      assert.equal((await send(other)).status, 422, JSON.stringify(other))
+    }
+    assert.equal((await stock(v)).sold, 1)
   })
 
   test('10 concurrent requests with one key: one order, one charge', async () => {
@@ -358,7 +404,7 @@ describe('checkout, orders and payments', () => {
     assert.equal(answer.body.id, first.body.id)
     assert.equal(answer.body.status, 'paid')
     assert.equal(answer.body.accessToken, first.body.accessToken)
-    const [stored] = await t.platform.sql`select state, response_status from orders.idempotency_keys where key = ${key}`
+    const [stored] = await t.platform.sql`select state, response_status from orders.idempotency_keys where split_part(key, '/', 2) = ${key}`
     assert.deepEqual([stored.state, stored.response_status], ['done', 201], 'the final answer is stored')
     assert.equal(chargesFor(first.body.id), 1)
   })
@@ -709,14 +755,14 @@ describe('checkout, orders and payments', () => {
       payments: { ...port, charge: async (...args: Parameters<typeof port.charge>) => { await port.charge(...args); throw new Error('the process died') } },
     }
     await assert.rejects(placeCheckout(dying, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }), /the process died/)
-    const [{ order_id: orderId }] = await t.platform.sql<{ order_id: string }[]>`select order_id from orders.idempotency_keys where key = ${key}`
+    const [{ order_id: orderId }] = await t.platform.sql<{ order_id: string }[]>`select order_id from orders.idempotency_keys where split_part(key, '/', 2) = ${key}`
     assert.equal(await settledStatus(orderId), 'paid', 'the webhook settled it')
     await t.drainEvents()
     const lines = async () => (await t.call('GET', `/store/carts/${cartId}`)).body.items.map((i: { variantId: string; quantity: number }) => [i.variantId, i.quantity])
     assert.deepEqual(await lines(), [], 'what was bought left the cart')
     // The shopper puts one back; the retry that resumes the order must not take it too.
     await t.call('POST', `/store/carts/${cartId}/items`, { body: { variantId: v, quantity: 1 } })
-    await t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
+    await t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where split_part(key, '/', 2) = ${key}`
     const resumed = await checkout(cartId, key)
     assert.deepEqual([resumed.status, resumed.body.id, resumed.body.status], [201, orderId, 'paid'])
     assert.ok(resumed.body.accessToken)
@@ -971,7 +1017,7 @@ describe('checkout, orders and payments', () => {
     const blind = await placeCheckout(withPayments({ lookup: async () => { throw new Error('gateway timeout') } }), lateInput)
     assert.equal(blind.status, 402)
     assert.doesNotMatch((blind.body as { detail: string }).detail, /declined/)
-    const [row] = await t.platform.sql<{ state: string }[]>`select state from orders.idempotency_keys where key = ${lateKey}`
+    const [row] = await t.platform.sql<{ state: string }[]>`select state from orders.idempotency_keys where split_part(key, '/', 2) = ${lateKey}`
     assert.notEqual(row.state, 'done', 'not stored: the next retry asks again')
     const told = await placeCheckout(withPayments({}), lateInput)
     assert.match((told.body as { detail: string }).detail, /nothing was charged/)
@@ -987,11 +1033,11 @@ describe('checkout, orders and payments', () => {
     }
     const dieAfterPlacing = async (cartId: string, key: string) => {
       await assert.rejects(placeCheckout(dying, { cartId, customer: null, idempotencyKey: key, ...body(), card: body().payment.card }), /the process died/)
-      const [row] = await t.platform.sql<{ state: string; order_id: string }[]>`select state, order_id from orders.idempotency_keys where key = ${key}`
+      const [row] = await t.platform.sql<{ state: string; order_id: string }[]>`select state, order_id from orders.idempotency_keys where split_part(key, '/', 2) = ${key}`
       assert.equal(row.state, 'running', 'the key was not released')
       return row.order_id
     }
-    const age = (key: string) => t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where key = ${key}`
+    const age = (key: string) => t.platform.sql`update orders.idempotency_keys set updated_at = now() - interval '10 minutes' where split_part(key, '/', 2) = ${key}`
     const countOrders = async () => (await t.platform.sql<{ n: number }[]>`select count(*)::int as n from orders.orders`)[0].n
 
     const cartId = await cartWith([[v, 1]])

@@ -1,6 +1,7 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
+import { normalizeEmail } from '../../platform/email-address.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
@@ -44,10 +45,10 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
  * the key stays with it: a retry after a failure resumes that order and can never place (or
  * charge) a second one.
  */
-export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promise<StoredAnswer> {
-  // The card is part of the request identity but only as a hash: it is never stored.
-  const hash = requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
-  const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash)
+export async function checkout(deps: CheckoutDeps, given: CheckoutInput): Promise<StoredAnswer> {
+  const input = { ...given, idempotencyKey: shopperKey(given) }
+  const hash = requestHash(requestIdentity(given))
+  const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash, legacyRequestHash(given))
   if (claimed.kind === 'stored') return claimed.answer
   if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken, claimed.replaced)
   const { claim } = claimed
@@ -79,6 +80,44 @@ export async function checkout(deps: CheckoutDeps, input: CheckoutInput): Promis
         .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
     }
   }
+}
+
+/**
+ * A shopper's Idempotency-Key is theirs alone: a signed-in customer's, or a guest's cart's
+ * (a guest is nobody else). Shared by all, two shoppers whose apps count keys the same way
+ * ("checkout-1") refused each other (422), the refusal told one that the other had used it,
+ * and a key someone could guess was anyone's to take for a day. A '/' is in no key a client
+ * may send (schemas.ts), so no scope can run into another, nor into a merchant's.
+ */
+function shopperKey(input: CheckoutInput): string {
+  return `${input.customer ? `customer:${input.customer.id}` : `cart:${input.cartId}`}/${input.idempotencyKey}`
+}
+
+/**
+ * What makes two checkouts the same request. The card only as far as a receipt shows it
+ * (PCI DSS truncation: first six and last four digits) and its expiry, never its CVC: the
+ * hash sits for a day next to the order's other fields, and a hash of the whole number and
+ * CVC could be found again by trying every number of an issuer. Another card ending alike
+ * is taken for the same request: the first answer stands, nothing is charged twice.
+ */
+function requestIdentity(input: CheckoutInput) {
+  const { number, expMonth, expYear } = input.card
+  return {
+    cart: input.cartId,
+    customer: input.customer?.id ?? null,
+    email: normalizeEmail(input.email),
+    address: input.shippingAddress,
+    card: { first6: number.slice(0, 6), last4: number.slice(-4), digits: number.length, expMonth, expYear },
+  }
+}
+
+/**
+ * The identity keys stored before migration 062 were claimed under (the whole card, the
+ * e-mail as typed): their retries are still the same request. Never stored; it can go once
+ * no such key is alive (24 hours after the upgrade).
+ */
+function legacyRequestHash(input: CheckoutInput): string {
+  return requestHash({ cart: input.cartId, customer: input.customer?.id ?? null, email: input.email, address: input.shippingAddress, card: input.card })
 }
 
 /**
@@ -217,7 +256,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
   const newOrder: NewOrder = {
     id: orderId,
     customerId: input.customer?.id ?? null,
-    email: input.email.trim().toLowerCase(),
+    email: normalizeEmail(input.email),
     currency,
     subtotal,
     total: subtotal,
