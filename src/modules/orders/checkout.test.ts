@@ -563,6 +563,20 @@ describe('checkout, orders and payments', () => {
     assert.equal(badCard.status, 400)
     const paths = badCard.body.errors.map((e: { path: string }) => e.path)
     assert.ok(paths.includes('payment.card.number') && paths.includes('payment.card.expMonth'), paths.join())
+    // An expired card is told before any order is placed (and counted as a decline).
+    const today = new Date()
+    const lastMonth = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth() - 1, 15))
+    for (const [expiry, path] of [
+      [{ expMonth: 12, expYear: today.getUTCFullYear() - 1 }, 'payment.card.expYear'],
+      [{ expMonth: lastMonth.getUTCMonth() + 1, expYear: lastMonth.getUTCFullYear() }, lastMonth.getUTCFullYear() < today.getUTCFullYear() ? 'payment.card.expYear' : 'payment.card.expMonth'],
+    ] as const) {
+      const expired = await t.call('POST', `/store/carts/${cartId}/checkout`, {
+        body: { ...body(), payment: { card: { ...body().payment.card, ...expiry } } },
+        headers: { 'idempotency-key': randomUUID() },
+      })
+      assert.deepEqual([expired.status, expired.body.errors], [400, [{ path, message: 'the card has expired' }]], JSON.stringify(expiry))
+    }
+    assert.equal((await t.platform.sql`select count(*)::int as n from orders.orders where cart_id = ${cartId}`)[0].n, 0, 'no order placed')
     // An address is checked like an account's: a country that exists, no blank fields.
     const badAddress = await t.call('POST', `/store/carts/${cartId}/checkout`, {
       body: { ...body(), shippingAddress: { ...body().shippingAddress, name: '   ' } },

@@ -92,6 +92,17 @@ export async function recentOrdersOfCart(db: Db, cartId: string, seconds: number
     where cart_id = ${cartId} and created_at > now() - ${seconds} * interval '1 second' order by created_at`
 }
 
+/** The lines of several orders (a page of a list) in one query, by order id. */
+export async function findLinesOf(db: Db, orderIds: string[]): Promise<Map<string, OrderLineRow[]>> {
+  const byOrder = new Map(orderIds.map((id) => [id, [] as OrderLineRow[]]))
+  if (orderIds.length === 0) return byOrder
+  const rows = await db<(OrderLineRow & { order_id: string })[]>`
+    select order_id, variant_id, product_id, name, unit_price, quantity, line_total
+    from orders.order_lines where order_id = any(${orderIds}::text[]) order by order_id, variant_id`
+  for (const { order_id, ...line } of rows) byOrder.get(order_id)?.push(line)
+  return byOrder
+}
+
 export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]> {
   return db<OrderLineRow[]>`
     select variant_id, product_id, name, unit_price, quantity, line_total

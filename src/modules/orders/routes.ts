@@ -14,6 +14,19 @@ export interface OrderRouteDeps extends CheckoutDeps {
   regionOf(customerId: string): Promise<string>
 }
 
+/**
+ * A card past its expiry is a typo or an old card: told at once (400), before an order is
+ * placed and cancelled again and the decline counts against the shopper's card-testing limit.
+ * A card is good through the last day of its month, wherever the shopper is (12 h past the
+ * month's end in UTC). The number itself is left to the processor: not every issuer's
+ * numbers pass Luhn.
+ */
+function expiredCardField(card: { expMonth: number; expYear: number }, now = Date.now()): 'expMonth' | 'expYear' | null {
+  const goodUntil = Date.UTC(card.expYear, card.expMonth, 1) + 12 * 3600_000
+  if (now <= goodUntil) return null
+  return card.expYear < new Date(now).getUTCFullYear() ? 'expYear' : 'expMonth'
+}
+
 export function orderRoutes(deps: OrderRouteDeps) {
   return async (app: App) => {
     app.post('/store/carts/:id/checkout', {
@@ -34,6 +47,8 @@ export function orderRoutes(deps: OrderRouteDeps) {
         if (!isCountryCode(request.body.shippingAddress.country)) {
           throw validationFailed([{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])
         }
+        const expired = expiredCardField(request.body.payment.card)
+        if (expired) throw validationFailed([{ path: `payment.card.${expired}`, message: 'the card has expired' }])
         const session = await request.session()
         const answer = await checkout(deps, {
           cartId: request.params.id,
