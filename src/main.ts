@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
-import { DataDirInUse } from './platform/db/embedded.ts'
+import { DataDirInUse, DataDirUnusable } from './platform/db/embedded.ts'
 import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { seedCatalog } from './seed/index.ts'
@@ -61,7 +61,17 @@ async function serve(platform: Platform, withWorker: boolean, modules = createMo
   const api = await createApi(platform, modules)
   const worker = withWorker ? createWorker(platform, modules) : null
   worker?.start()
-  const address = await api.app.listen({ port: platform.config.port, host: platform.config.host })
+  let address: string
+  try {
+    address = await api.app.listen({ port: platform.config.port, host: platform.config.host })
+  } catch (error) {
+    // Not serving (its port taken): what started stops, the embedded database's lock on its
+    // folder with it (left behind, a pid reused later would claim the folder is in use).
+    await worker?.stop().catch(() => {})
+    await api.stop().catch(() => {})
+    await platform.close().catch(() => {})
+    throw error
+  }
   platform.log.info({ address, embedded: platform.embedded !== null }, 'listening')
   onShutdown(platform.log, async () => {
     await api.stop()
@@ -235,6 +245,10 @@ run(role, config, rest).catch((error) => {
     process.exit(2)
   }
   // Start-up refusals a user can act on: one line, no stack trace.
+  if (error instanceof DataDirUnusable) {
+    console.error(`Bad setting DATA_DIR: ${error.message}`)
+    process.exit(78) // EX_CONFIG
+  }
   if (error instanceof DataDirInUse) {
     console.error(error.message)
     process.exit(1)

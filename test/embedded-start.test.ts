@@ -4,10 +4,39 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnShop } from './support/processes.ts'
+
+/** Runs a role that is expected to stop by itself (a refused start): its exit code and output. */
+function runToExit(role: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000)
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, output })
+    }),
+  )
+}
+
+test('a DATA_DIR that cannot hold the database stops the start with one line naming it (exit 78)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shop-embedded-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'a-file')
+  writeFileSync(file, 'not a folder')
+  const { code, output } = await runToExit('start', { DATA_DIR: file })
+  assert.equal(code, 78, output)
+  assert.match(output, /^Bad setting DATA_DIR: .*a-file.*ENOTDIR/m)
+  assert.doesNotMatch(output, /\n\s+at /, 'no stack trace')
+})
 
 test('start with nothing configured serves a seeded demo catalog, drains on SIGTERM and keeps its data', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'shop-embedded-'))
@@ -50,6 +79,16 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
       return true
     })
     assert.equal((await fetch(`${shop.url}/health/ready`)).status, 200, 'the first one serves on')
+    assert.match(shop.output(), /creating the embedded database \(PGlite\): a first start takes a while/)
+
+    // Its port taken, a start on a folder of its own stops, and lets go of that folder.
+    const otherDir = mkdtempSync(join(tmpdir(), 'shop-embedded-'))
+    t.after(() => rmSync(otherDir, { recursive: true, force: true }))
+    const busy = await runToExit('start', { DATA_DIR: otherDir, SEED_DEMO: 'false', LOG_LEVEL: 'warn', PORT: new URL(shop.url).port })
+    assert.equal(busy.code, 1, busy.output)
+    assert.match(busy.output, /is in use: stop what listens there, or set PORT/)
+    assert.ok(existsSync(join(otherDir, 'pglite')), 'it had opened its database')
+    assert.ok(!existsSync(join(otherDir, 'pglite', 'shop.lock')), 'and released its folder')
 
     // SIGTERM while a request is in flight: the request still completes, then the process exits 0.
     const inFlight = fetch(`${shop.url}/store/auth/login`, {
@@ -67,16 +106,19 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
   }
 
   assert.ok(existsSync(join(dataDir, 'pglite')), 'data lives under DATA_DIR')
-  assert.ok(!existsSync(join(dataDir, 'shop.lock')), 'the lock is released at shutdown')
+  const lock = join(dataDir, 'pglite', 'shop.lock')
+  assert.ok(!existsSync(lock), 'the lock is released at shutdown')
   // A lock left by a process that is gone (kill -9) is taken over.
   const gone = spawnSync(process.execPath, ['-e', '0']).pid
-  writeFileSync(join(dataDir, 'shop.lock'), String(gone))
+  writeFileSync(lock, String(gone))
   // Second start on the same data: nothing is seeded twice.
   const again = await spawnShop('start', env, 240_000)
   try {
     const first = (await (await fetch(`${again.url}/store/products?limit=100`)).json()) as { items: unknown[] }
     assert.equal(first.items.length, 100)
     assert.doesNotMatch(again.output(), /seeding the demo catalog/)
+    assert.match(again.output(), /"opening the embedded database \(PGlite\)"/, 'no first start this time')
+    assert.ok(existsSync(lock), 'the stale lock was taken over: this process holds it')
   } finally {
     assert.equal(await again.stop('SIGTERM'), 0)
   }

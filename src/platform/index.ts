@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import type { Config } from '../config.ts'
 import { connectDb, type Sql } from './db/index.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
@@ -74,7 +75,10 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS),
   }
   // Creating the embedded database on a first start takes 10-20 s of silence otherwise.
-  if (!config.databaseUrl && !options.inMemory) log.info({ dataDir: config.dataDir }, 'opening the embedded database (PGlite); a first start creates it, which takes a while')
+  if (!config.databaseUrl && !options.inMemory) {
+    const first = !existsSync(join(config.dataDir, 'pglite', 'PG_VERSION'))
+    log.info({ dataDir: config.dataDir }, first ? 'creating the embedded database (PGlite): a first start takes a while' : 'opening the embedded database (PGlite)')
+  }
   const embedded = config.databaseUrl
     ? null
     : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))

@@ -230,7 +230,10 @@ async function reconcilePage(deps: ActionDeps, pending: OrderRow[], holdSeconds:
       settled++
     } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - holdSeconds * 1000) {
       // The charge never reached the gateway and the hold ran out: the units go back on sale.
-      await applyChargeOutcome(deps, order.id, { status: 'expired' }, 'reconciliation')
+      // Said in the log: a processor that forgot a charge it took (an in-process simulator
+      // stopped mid-payment) would otherwise leave no trace of why a shopper's order went.
+      const now = await applyChargeOutcome(deps, order.id, { status: 'expired' }, 'reconciliation')
+      if (now === 'cancelled') deps.log.warn({ orderId: order.id, holdSeconds }, 'order cancelled: the payment gateway has no charge for it and its hold ran out; stock released')
       settled++
     }
   }

@@ -34,7 +34,8 @@ export interface HttpGatewayOptions {
   breaker?: Partial<BreakerSettings>
   onBreakerStateChange?: (state: BreakerState) => void
   /** Called once per call with how it ended (metrics). */
-  onOutcome?: (operation: string, outcome: string) => void
+  /** After each call: its outcome, and the idempotency key it went with (for the log: which payment). */
+  onOutcome?: (operation: string, outcome: string, idempotencyKey?: string) => void
   random?: () => number
 }
 
@@ -155,7 +156,7 @@ export function createHttpGateway(options: HttpGatewayOptions): PaymentGateway &
   async function run<T extends { ok: boolean; code?: string }>(request: Request, interpret: (answer: Answer) => T | Unknown): Promise<T | Unknown | Unavailable> {
     const answer = await call(request)
     const result = 'ok' in answer ? answer : interpret(answer)
-    options.onOutcome?.(request.operation, result.ok ? 'ok' : (result.code ?? 'failed'))
+    options.onOutcome?.(request.operation, result.ok ? 'ok' : (result.code ?? 'failed'), request.idempotencyKey)
     return result
   }
 

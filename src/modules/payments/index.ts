@@ -92,9 +92,9 @@ export function createPaymentsModule(deps: PaymentsDeps) {
       metrics.breaker.set(BREAKER_STATE[state])
       log.warn({ breaker: 'payment-gateway', state }, 'payment gateway circuit breaker changed state')
     },
-    onOutcome: (operation, outcome) => {
+    onOutcome: (operation, outcome, idempotencyKey) => {
       metrics.calls.inc({ operation, outcome })
-      if (outcome === 'unknown') log.warn({ operation }, 'payment gateway outcome unknown; retry with the same key or ask status()')
+      if (outcome === 'unknown') log.warn({ operation, idempotencyKey }, 'payment gateway outcome unknown; retry with the same key or ask status()')
     },
   })
 

@@ -12,7 +12,13 @@ export interface EmbeddedPostgres {
 }
 
 export async function startEmbeddedPostgres(dataDir: string | null): Promise<EmbeddedPostgres> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  if (dataDir) {
+    try {
+      mkdirSync(dataDir, { recursive: true })
+    } catch (error) {
+      throw new DataDirUnusable(dataDir, error as NodeJS.ErrnoException)
+    }
+  }
   const unlock = dataDir ? lockDataDir(dataDir) : () => {}
   try {
     const db = await PGlite.create(dataDir ?? undefined, { extensions: { pg_trgm } })
@@ -30,6 +36,14 @@ export async function startEmbeddedPostgres(dataDir: string | null): Promise<Emb
   } catch (error) {
     unlock()
     throw error
+  }
+}
+
+/** The data folder cannot be made or written (a file in its way, no permission, a read-only disk): a setting to fix. */
+export class DataDirUnusable extends Error {
+  constructor(dataDir: string, cause: NodeJS.ErrnoException) {
+    super(`${dataDir} cannot hold the embedded database (${cause.code ?? cause.message}): give DATA_DIR a folder this process may write`)
+    this.name = 'DataDirUnusable'
   }
 }
 
@@ -61,7 +75,7 @@ function lockDataDir(dataDir: string): () => void {
         }
       }
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirUnusable(dataDir, error as NodeJS.ErrnoException)
     }
     const owner = Number(readOrEmpty(file))
     if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw new DataDirInUse(dataDir, owner)
