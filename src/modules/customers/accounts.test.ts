@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
-import { startTestApp, type TestApp } from '../../../test/support/app.ts'
+import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { setHashingLimits } from './passwords.ts'
 
 const PASSWORD = 'correct horse battery'
@@ -39,6 +39,28 @@ describe('customer accounts and sessions', () => {
 
     assert.equal((await me({ authorization: `Bearer ${res.body.token}` })).body.email, email)
     assert.equal((await me({ cookie: `sid=${res.body.token}` })).body.email, email, 'the cookie alone works too')
+  })
+
+  test("a change asked for from another site's page does not count the session cookie (CSRF); this site's pages, reads and bearer tokens do", async () => {
+    const admin = await t.adminToken()
+    const product = await t.call('POST', '/admin/products', {
+      token: admin,
+      body: sampleProduct({ variants: [{ sku: `CSRF-${randomBytes(4).toString('hex')}`, title: 'One', price: { amount: 100, currency: 'USD' }, stock: 5 }] }),
+    })
+    assert.equal(product.status, 201, JSON.stringify(product.body))
+    const variant = product.body.variants[0].id
+    const set = (available: number, headers: Record<string, string>) => t.call('PUT', `/admin/inventory/${variant}`, { body: { available }, headers })
+    const cookie = `sid=${admin}`
+    for (const site of ['cross-site', 'same-site']) {
+      const forged = await set(0, { cookie, 'sec-fetch-site': site })
+      assert.equal(forged.status, 401, `${site}: ${JSON.stringify(forged.body)}`)
+    }
+    assert.equal((await t.call('GET', `/admin/inventory/${variant}`, { token: admin })).body.available, 5, 'nothing changed')
+    assert.equal((await t.call('GET', `/admin/inventory/${variant}`, { headers: { cookie, 'sec-fetch-site': 'cross-site' } })).status, 200, 'a read (a link followed) is the user')
+    assert.equal((await set(4, { cookie, 'sec-fetch-site': 'same-origin' })).status, 200, "this site's own page")
+    assert.equal((await set(3, { cookie })).status, 200, 'no browser (curl, an app)')
+    assert.equal((await set(2, { authorization: `Bearer ${admin}`, 'sec-fetch-site': 'cross-site' })).status, 200, 'a bearer token is sent on purpose')
+    assert.equal((await t.call('GET', `/admin/inventory/${variant}`, { token: admin })).body.available, 2)
   })
 
   test('the password is stored as an argon2id hash, never as given', async () => {

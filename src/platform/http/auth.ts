@@ -34,7 +34,24 @@ function bearerOf(request: FastifyRequest): string | null {
 }
 
 export function tokenOf(request: FastifyRequest): string | null {
-  return bearerOf(request) ?? request.cookies?.[SESSION_COOKIE] ?? null
+  return bearerOf(request) ?? (crossSiteChange(request) ? null : request.cookies?.[SESSION_COOKIE]) ?? null
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * A change asked for from another site's page (a form posted to /admin/orders/{id}/refund
+ * while a merchant is signed in here): the browser sends the session cookie along, so the
+ * cookie does not count for it; the request goes on signed out. SameSite=Lax alone let a
+ * sibling subdomain, or a browser that ignores SameSite, refund orders in the merchant's
+ * name. Browsers say where a request comes from (Sec-Fetch-Site); only this origin's own
+ * pages, or the user typing the address, are the user. A bearer token is never sent by a
+ * browser on its own, and clients that send no Sec-Fetch-Site (curl, apps) are not pages.
+ */
+function crossSiteChange(request: FastifyRequest): boolean {
+  if (SAFE_METHODS.has(request.method)) return false
+  const site = request.headers['sec-fetch-site']
+  return site !== undefined && site !== 'same-origin' && site !== 'none'
 }
 
 /**
