@@ -245,6 +245,21 @@ describe('http platform', () => {
     assert.deepEqual([problem.status, problem.code], [415, 'unsupported_media_type'], 'a code that says what is wrong, as 413 has')
   })
 
+  test("a shopper's route reads at most 64 KB of body (413 payload_too_large), a merchant's route 1 MB", async () => {
+    const nested = '['.repeat(40_000) + ']'.repeat(40_000)
+    const store = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: nested })
+    assert.equal(store.status, 413)
+    assert.equal((await store.json()).code, 'payload_too_large')
+    const token = await t.adminToken()
+    const admin = await fetch(`${t.url}/admin/products`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ name: 'x'.repeat(100_000) }),
+    })
+    assert.equal(admin.status, 400, 'read, and refused by its schema')
+    assert.ok((await admin.json()).errors.some((e: { path: string }) => e.path === 'name'))
+  })
+
   test('"JSON, and nothing" is no body: a route that takes none answers, one that needs one names the field', async () => {
     const json = { 'content-type': 'application/json' }
     const cart = await fetch(`${t.url}/store/carts`, { method: 'POST', headers: json })

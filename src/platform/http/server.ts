@@ -157,6 +157,16 @@ function trustedProxies(setting: Config['trustProxy']): boolean | string[] | ((a
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting
 }
 
+/**
+ * The largest body a shopper's route reads. Its biggest is a checkout, about a kilobyte; a
+ * megabyte of JSON (nested arrays, say) held the event loop over a second while it was parsed
+ * and walked, before the schema could refuse it: a few such requests a second from anyone
+ * stalled every shopper.
+ */
+const STORE_BODY_LIMIT = 64 * 1024
+/** A merchant's: a product with many variants and long descriptions. Only read once the admin is signed in. */
+const ADMIN_BODY_LIMIT = 1024 * 1024
+
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const READY_CHECK_TIMEOUT_MS = 1500
 // Liveness and metrics must answer even while the process sheds load.
@@ -219,7 +229,7 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
           : validationFailed([{ path: 'url', message: 'is not a valid URL (bad percent-encoding)' }])
       sendError(problem, request, reply)
     },
-    bodyLimit: 1_048_576,
+    bodyLimit: ADMIN_BODY_LIMIT,
     schemaController: { compilersFactory: { buildValidator: validatorsByPart() } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App
 
@@ -281,6 +291,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
   const methodsByPath = new MethodsByPath()
   app.addHook('onRoute', (route) => {
     methodsByPath.add(route.url, [route.method].flat())
+    // A route without a limit of its own (webhooks have theirs) takes the store's unless it
+    // is a merchant's (checked before any body is read: onRequest).
+    route.bodyLimit ??= route.url.startsWith('/admin/') ? ADMIN_BODY_LIMIT : STORE_BODY_LIMIT
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
     onRequest.push(config.cleansQueryText ? refuseUnstorableInPath : refuseUnstorableInUrl)
