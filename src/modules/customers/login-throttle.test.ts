@@ -48,6 +48,27 @@ describe('sign-in throttling', () => {
     assert.equal((await login(await newAccount(), PASSWORD, '198.51.100.98')).status, 200, 'other accounts are not affected')
   })
 
+  test("a browser that signed in to the account before is not locked out by others' wrong passwords; it has a budget of its own", async () => {
+    const email = await newAccount()
+    const first = await app.inject({ method: 'POST', url: '/store/auth/login', payload: { email, password: PASSWORD }, remoteAddress: '192.0.2.70' })
+    assert.equal(first.statusCode, 200)
+    const cookie = first.cookies.find((c) => c.name === 'did')!
+    assert.ok(cookie && cookie.value.length >= 32, 'a device token')
+    assert.deepEqual([cookie.httpOnly, cookie.path, cookie.sameSite], [true, '/store/auth/login', 'Lax'])
+    const fromDevice = (password: string, did = cookie.value) =>
+      app.inject({ method: 'POST', url: '/store/auth/login', payload: { email, password }, remoteAddress: '192.0.2.71', cookies: { did } })
+    // A stranger (no cookie, or another account's, or a made-up one) uses the account's budget up.
+    for (let i = 0; i < 3; i++) assert.equal((await login(email, 'wrong password', `198.51.100.${40 + i}`)).status, 401)
+    assert.equal((await login(email, PASSWORD, '198.51.100.49')).status, 429, 'locked for browsers it does not know')
+    assert.equal((await fromDevice(PASSWORD, 'made-up-device-token-000000000000')).statusCode, 429)
+    const known = await fromDevice(PASSWORD)
+    assert.equal(known.statusCode, 200, 'its owner signs in from the browser it used before')
+    assert.equal(known.cookies.find((c) => c.name === 'did')?.value, cookie.value, 'the same device, still known')
+    // The device's own budget: wrong passwords from it lock only it.
+    for (let i = 0; i < 3; i++) assert.equal((await fromDevice('wrong password')).statusCode, 401)
+    assert.equal((await fromDevice(PASSWORD)).statusCode, 429)
+  })
+
   test('a success before the limit starts the account afresh', async () => {
     const email = await newAccount()
     const ip = '192.0.2.10'

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { AppError } from '../../platform/http/errors.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 
@@ -19,9 +19,18 @@ export class TooManyAttempts extends AppError {
   }
 }
 
-// The e-mail is hashed so the KV holds no addresses.
-const accountKey = (email: string) => `login-fail:acct:${createHash('sha256').update(email).digest('hex').slice(0, 32)}`
+const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32)
+// The e-mail is hashed so the KV holds no addresses; a device token is kept only as a hash.
+const accountKey = (email: string) => `login-fail:acct:${digest(email)}`
 const ipKey = (ip: string) => `login-fail:ip:${ip}`
+const deviceFailKey = (device: string) => `login-fail:dev:${digest(device)}`
+const deviceKey = (device: string) => `login-device:${digest(device)}`
+
+/** How long a browser that signed in to an account is known to it (the `did` cookie's life). */
+export const DEVICE_TTL_MS = 180 * 24 * 3600_000
+
+/** Which budget an attempt was counted against: the account's, or a device the account signed in from before. */
+export type AttemptBudget = { key: string }
 
 /**
  * Fixed-window counters in the KV. An attempt is counted before the password is checked
@@ -38,29 +47,54 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
     return Math.max(1, ...ttls.map((ms) => Math.ceil(ms / 1000)))
   }
 
+  /** The budget an attempt from `device` draws on: its own, if the account signed in from it before. */
+  async function budgetOf(email: string, device: string | null): Promise<AttemptBudget> {
+    if (device && (await kv.get(deviceKey(device))) === digest(email)) return { key: deviceFailKey(device) }
+    return { key: accountKey(email) }
+  }
+
   return {
-    /** Counts an attempt; throws TooManyAttempts when the account or the IP is over its limit. */
-    async begin(email: string, ip: string): Promise<void> {
+    /**
+     * Counts an attempt; throws TooManyAttempts when the IP or the attempt's budget is over
+     * its limit. Answers the budget, for succeeded() and unchecked(). A browser that signed
+     * in to the account before (its `did` cookie, OWASP's device cookies) has a budget of its
+     * own: the account's, used up by anyone typing wrong passwords for the e-mail, locked its
+     * owner (and the shop's admin) out for 15 minutes, ten requests any stranger could send.
+     */
+    async begin(email: string, ip: string, device: string | null = null): Promise<AttemptBudget> {
       // The IP first: an attempt refused for its IP does not count against the account, or a
       // client already stopped could go on locking other shoppers out of their accounts.
       const fromIp = await kv.incr(ipKey(ip), 1, limits.windowMs)
       if (fromIp > limits.perIp) throw new TooManyAttempts(await retryAfter([ipKey(ip)]))
-      const account = await kv.incr(accountKey(email), 1, limits.windowMs)
-      if (account > limits.perAccount) {
+      const budget = await budgetOf(email, device)
+      const attempts = await kv.incr(budget.key, 1, limits.windowMs)
+      if (attempts > limits.perAccount) {
         // Refused for the account: no password is checked, so the IP gets its attempt back.
         await kv.incr(ipKey(ip), -1, limits.windowMs)
-        throw new TooManyAttempts(await retryAfter([accountKey(email)]))
+        throw new TooManyAttempts(await retryAfter([budget.key]))
       }
+      return budget
     },
 
     /** An attempt counted by begin() whose password was never checked (the hashing queue full, the database down): both counts go back. */
-    async unchecked(email: string, ip: string): Promise<void> {
-      await Promise.all([kv.incr(accountKey(email), -1, limits.windowMs), kv.incr(ipKey(ip), -1, limits.windowMs)])
+    async unchecked(budget: AttemptBudget, ip: string): Promise<void> {
+      await Promise.all([kv.incr(budget.key, -1, limits.windowMs), kv.incr(ipKey(ip), -1, limits.windowMs)])
     },
 
-    /** A successful sign-in: the account starts afresh and the IP gets its attempt back (the ttl keeps a racing expiry from leaving a key behind). */
-    async succeeded(email: string, ip: string): Promise<void> {
-      await Promise.all([kv.del(accountKey(email)), kv.incr(ipKey(ip), -1, limits.windowMs)])
+    /**
+     * A successful sign-in: the account starts afresh, the IP gets its attempt back (the ttl
+     * keeps a racing expiry from leaving a key behind), and the browser is known to the
+     * account from now on: answers its device token (the one it sent, if it was this
+     * account's, else a new one).
+     */
+    async succeeded(email: string, ip: string, budget: AttemptBudget, device: string | null = null): Promise<string> {
+      const known = budget.key !== accountKey(email) ? device! : randomBytes(24).toString('base64url')
+      await Promise.all([
+        kv.del(accountKey(email), deviceFailKey(known)),
+        kv.incr(ipKey(ip), -1, limits.windowMs),
+        kv.set(deviceKey(known), digest(email), { ttlMs: DEVICE_TTL_MS }),
+      ])
+      return known
     },
   }
 }

@@ -68,17 +68,18 @@ export async function login(
   deps: SignInDeps,
   input: { email: string; password: string; cartId?: string },
   clientIp: string,
-): Promise<SignedIn> {
+  device: string | null = null,
+): Promise<SignedIn & { device: string }> {
   const email = normalizeEmail(input.email)
-  await deps.throttle.begin(email, clientIp)
+  const budget = await deps.throttle.begin(email, clientIp, device)
   const { row, ok } = await checkPassword(deps.sql, email, input.password).catch(async (error: unknown) => {
     // Never checked (503: the hashing queue is full; the database down): no guess was made.
-    await deps.throttle.unchecked(email, clientIp).catch(() => {})
+    await deps.throttle.unchecked(budget, clientIp).catch(() => {})
     throw error
   })
   if (!row || !ok) throw new AppError('unauthorized', 'The e-mail or password is wrong', {}, 401)
-  await deps.throttle.succeeded(email, clientIp)
-  return openSession(deps, row, input.cartId)
+  const known = await deps.throttle.succeeded(email, clientIp, budget, device)
+  return { ...(await openSession(deps, row, input.cartId)), device: known }
 }
 
 async function checkPassword(sql: Sql, email: string, password: string) {

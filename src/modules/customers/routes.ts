@@ -4,12 +4,14 @@ import type { App } from '../../platform/http/server.ts'
 import { requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
 import { AppError, PATTERNS } from '../../platform/http/errors.ts'
 import { customerView, login, type SignedIn, type SignInDeps } from './login.ts'
-import { TooManyAttempts } from './login-throttle.ts'
+import { DEVICE_TTL_MS, TooManyAttempts } from './login-throttle.ts'
 import { register } from './register.ts'
 import { findById } from './repo.ts'
 import { SESSION_TTL_MS } from './sessions.ts'
 
 const CartId = Type.String({ minLength: 1, maxLength: 100 })
+/** A browser's device token: it signed in to an account before (login-throttle.ts). */
+const DEVICE_COOKIE = 'did'
 
 const LoginBody = Type.Object({
   email: Type.String({ minLength: 3, maxLength: 254 }),
@@ -51,7 +53,11 @@ export function customerRoutes(deps: SignInDeps) {
 
     app.post('/store/auth/login', { schema: { tags: ['auth'], body: LoginBody } }, async (request, reply) => {
       try {
-        return sendSignedIn(request, reply, await login(deps, request.body, request.ip))
+        const { device, ...answer } = await login(deps, request.body, request.ip, request.cookies[DEVICE_COOKIE] ?? null)
+        // This browser is known to the account now: wrong passwords typed by others for its
+        // e-mail do not lock it out (login-throttle.ts). Only the sign-in route reads it.
+        reply.setCookie(DEVICE_COOKIE, device, { httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', path: '/store/auth/login', maxAge: DEVICE_TTL_MS / 1000 })
+        return sendSignedIn(request, reply, answer)
       } catch (error) {
         if (error instanceof TooManyAttempts) {
           request.log.warn({ ip: request.ip, retryAfter: error.retryAfterSeconds }, 'sign-in throttled')
