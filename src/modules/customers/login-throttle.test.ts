@@ -69,6 +69,17 @@ describe('sign-in throttling', () => {
     assert.equal((await fromDevice(PASSWORD)).statusCode, 429)
   })
 
+  test('registrations from one address are limited like its sign-ins: 429 with Retry-After past the limit; other addresses go on', async () => {
+    const registerFrom = (ip: string) =>
+      app.inject({ method: 'POST', url: '/store/auth/register', payload: { email: `rg-${randomBytes(4).toString('hex')}@shop.test`, password: PASSWORD, name: 'R', country: 'US' }, remoteAddress: ip })
+    for (let i = 0; i < 5; i++) assert.equal((await registerFrom('203.0.113.80')).statusCode, 201)
+    const refused = await registerFrom('203.0.113.80')
+    assert.equal(refused.statusCode, 429)
+    assert.equal(refused.json().code, 'too_many_requests')
+    assert.ok(Number(refused.headers['retry-after']) > 0)
+    assert.equal((await registerFrom('203.0.113.81')).statusCode, 201)
+  })
+
   test('a success before the limit starts the account afresh', async () => {
     const email = await newAccount()
     const ip = '192.0.2.10'

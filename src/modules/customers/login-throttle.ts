@@ -14,8 +14,8 @@ export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perIp: 50, wi
 
 /** 429 with the seconds until the window ends; the route copies them into Retry-After. */
 export class TooManyAttempts extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super('too_many_requests', 'Too many sign-in attempts; try again later', { retryAfter: retryAfterSeconds })
+  constructor(readonly retryAfterSeconds: number, detail = 'Too many sign-in attempts; try again later') {
+    super('too_many_requests', detail, { retryAfter: retryAfterSeconds })
   }
 }
 
@@ -25,6 +25,7 @@ const accountKey = (email: string) => `login-fail:acct:${digest(email)}`
 const ipKey = (ip: string) => `login-fail:ip:${ip}`
 const deviceFailKey = (device: string) => `login-fail:dev:${digest(device)}`
 const deviceKey = (device: string) => `login-device:${digest(device)}`
+const registerKey = (ip: string) => `register:ip:${ip}`
 
 /** How long a browser that signed in to an account is known to it (the `did` cookie's life). */
 export const DEVICE_TTL_MS = 180 * 24 * 3600_000
@@ -74,6 +75,17 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
         throw new TooManyAttempts(await retryAfter([budget.key]))
       }
       return budget
+    },
+
+    /**
+     * Counts a registration from `ip`; throws TooManyAttempts past the IP's limit. Each one
+     * hashes a password (the cores' scarcest work) and answers whether an e-mail has an
+     * account: unlimited, anyone could keep the hashing queue full (honest sign-ins 503) or
+     * learn which of a list of addresses shop here.
+     */
+    async registering(ip: string): Promise<void> {
+      const count = await kv.incr(registerKey(ip), 1, limits.windowMs)
+      if (count > limits.perIp) throw new TooManyAttempts(await retryAfter([registerKey(ip)]), 'Too many registrations from this address; try again later')
     },
 
     /** An attempt counted by begin() whose password was never checked (the hashing queue full, the database down): both counts go back. */

@@ -17,7 +17,8 @@ export interface RegisterInput {
 const EMAIL = new RegExp(PATTERNS.email)
 
 /** Creates a customer account and signs it in. The route schema has checked the lengths. */
-export async function register(deps: SignInDeps, input: RegisterInput): Promise<SignedIn> {
+export async function register(deps: SignInDeps, input: RegisterInput, clientIp: string): Promise<SignedIn> {
+  await deps.throttle.registering(clientIp)
   const email = normalizeEmail(input.email)
   const name = input.name.trim()
   const country = countryCode(input.country)

@@ -44,8 +44,11 @@ function sendSignedIn(request: FastifyRequest, reply: FastifyReply, answer: Sign
 
 export function customerRoutes(deps: SignInDeps) {
   return async (app: App) => {
-    app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody }, config: { answers: { 201: 'Signed in: { token, customer } and the sid cookie', 400: 'validation_failed', 409: 'conflict: the e-mail is registered' } } }, async (request, reply) => {
-      const answer = await register(deps, request.body)
+    app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody }, config: { answers: { 201: 'Signed in: { token, customer } and the sid cookie', 400: 'validation_failed', 409: 'conflict: the e-mail is registered', 429: 'too_many_requests: too many registrations from this address (Retry-After)' } } }, async (request, reply) => {
+      const answer = await register(deps, request.body, request.ip).catch((error: unknown) => {
+        if (error instanceof TooManyAttempts) reply.header('retry-after', String(error.retryAfterSeconds))
+        throw error
+      })
       request.log.info({ customerId: answer.customer.id, region: answer.customer.region }, 'customer registered')
       reply.code(201)
       return sendSignedIn(request, reply, answer)
