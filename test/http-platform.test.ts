@@ -120,6 +120,8 @@ describe('http platform', () => {
     const post = await t.call('POST', '/store/search?q=boot')
     assert.deepEqual([post.status, post.headers.get('allow')], [405, 'GET, HEAD'])
     assert.equal((await t.call('GET', '/admin/products/1/nothing', { token })).status, 404, 'a path no route has is still a 404')
+    const missingFile = await t.call('GET', '/docs/static/no-such-file.js')
+    assert.deepEqual([missingFile.status, missingFile.body.code], [404, 'not_found'], 'a file the docs do not have: not "answers GET, not GET"')
   })
 
   test('a JSON body is taken as sent: null, false and hex strings are not numbers; query strings still are', async () => {

@@ -378,7 +378,9 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     const path = request.url.split('?')[0]
     // A path that exists under other methods: 405 with the ones it has (RFC 9110, 15.5.6).
     const allowed = methodsByPath.of(path)
-    if (allowed.length > 0) {
+    // A method the path's route answers, sent here all the same, is a thing it has not (a
+    // file missing under /docs/static/*): 404, not "answers GET, not GET".
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       reply.header('allow', allowed.join(', '))
       return sendError(new AppError('method_not_allowed', `${path} answers ${allowed.join(', ')}, not ${request.method}`, {}, 405), request, reply)
     }

@@ -31,3 +31,24 @@ test('a throttled warning is logged once per interval, with how many were left o
   warn({ attempt: 6 })
   assert.equal(lines[2].suppressed, undefined, 'the count starts again after each line')
 })
+
+test('passwords, tokens, cards, CVCs, secrets and order tokens are redacted at the top level and one level down', () => {
+  let written = ''
+  const sink = new Writable({ write: (chunk, _encoding, done) => ((written += chunk), done()) })
+  const log = createLogger('info', 'redaction-test', sink as never)
+  log.info(
+    {
+      password: 'pw-top', token: 'tok-top', accessToken: 'at-top', cvc: '9871', secret: 'sec-top',
+      body: { password: 'pw-nested', card: { number: '4242424242424242' }, cvc: '9872' },
+      order: { accessToken: 'at-nested' },
+      gateway: { secret: 'sec-nested' },
+      headers: { authorization: 'Bearer auth-h', cookie: 'sid=cookie-h', 'x-order-token': 'xot-h' },
+      kept: 'visible',
+    },
+    'something happened',
+  )
+  for (const secret of ['pw-top', 'tok-top', 'at-top', '9871', 'sec-top', 'pw-nested', '4242424242424242', '9872', 'at-nested', 'sec-nested', 'auth-h', 'cookie-h', 'xot-h']) {
+    assert.ok(!written.includes(secret), `${secret} in ${written}`)
+  }
+  assert.match(written, /"kept":"visible"/)
+})

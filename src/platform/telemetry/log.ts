@@ -16,6 +16,16 @@ const REDACT = [
   'headers.cookie',
   '*.card',
   'card',
+  // A guest order's access token, a card's parts and secrets, wherever a future log call
+  // puts them (nothing logs them today; a log line is not the place to find out).
+  'accessToken',
+  '*.accessToken',
+  'cvc',
+  '*.cvc',
+  'secret',
+  '*.secret',
+  'headers["x-order-token"]',
+  'req.headers["x-order-token"]',
 ]
 
 /** `destination` defaults to stdout; tests pass a stream to read what was logged. */
