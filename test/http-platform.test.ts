@@ -122,6 +122,11 @@ describe('http platform', () => {
     assert.equal((await t.call('GET', '/admin/products/1/nothing', { token })).status, 404, 'a path no route has is still a 404')
     const missingFile = await t.call('GET', '/docs/static/no-such-file.js')
     assert.deepEqual([missingFile.status, missingFile.body.code], [404, 'not_found'], 'a file the docs do not have: not "answers GET, not GET"')
+    for (const path of ['/docs/static/..%2f..%2fpackage.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/../../package.json']) {
+      const out = await t.call('GET', path)
+      assert.ok([403, 404].includes(out.status), `${path}: ${out.status}`)
+      assert.equal(out.body.code, out.status === 403 ? 'forbidden' : 'not_found', path)
+    }
   })
 
   test('a JSON body is taken as sent: null, false and hex strings are not numbers; query strings still are', async () => {

@@ -157,6 +157,9 @@ function trustedProxies(setting: Config['trustProxy']): boolean | string[] | ((a
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting
 }
 
+/** The problem code of Fastify's (and its plugins') own 4xx answers, by status. */
+const CODE_OF_STATUS: Record<number, string> = { 403: 'forbidden', 404: 'not_found', 413: 'payload_too_large', 415: 'unsupported_media_type' }
+
 /**
  * The largest body a shopper's route reads. Its biggest is a checkout, about a kilobyte; a
  * megabyte of JSON (nested arrays, say) held the event loop over a second while it was parsed
@@ -475,7 +478,8 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply)
       appError = new AppError('internal_error', 'Something went wrong on our side', {}, status)
     } else {
       // Fastify's own 4xx (malformed JSON, wrong content type, body too large).
-      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request'
+      // The static files' too (a path out of /docs/static: 403; a file it has not: 404).
+      const code = CODE_OF_STATUS[status] ?? 'bad_request'
       appError = new AppError(code, (error as Error).message, {}, status)
     }
   }
