@@ -2,7 +2,8 @@
 // function arguments. One place to read to see what depends on what.
 import type { Platform } from './platform/index.ts'
 import { buildHttpServer, type App } from './platform/http/server.ts'
-import { OutboxDispatcher, purgeDelivered } from './platform/bus/outbox.ts'
+import { OutboxDispatcher, purgeDelivered, type OutboxEvent } from './platform/bus/outbox.ts'
+import type { Tx } from './platform/db/index.ts'
 import { eventStream, JetStreamPublisher } from './platform/bus/jetstream.ts'
 import { housekeepingRound, startHousekeeping, type HousekeepingTask } from './platform/housekeeping.ts'
 import { createCustomersModule } from './modules/customers/index.ts'
@@ -136,8 +137,15 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   dispatcher.onBatch('order.paid_after_checkout', async (events) => void (await Promise.all(events.map((event) => modules.orders.onPaidAfterCheckout(event)))))
   dispatcher.on('order.cancelled', (event, tx) => modules.orders.onCancelled(event, tx))
   // Paying back a charge that arrived after its order's cancel needs the gateway that took it.
-  if (reconciles) dispatcher.on('order.charge_after_cancel', (event, tx) => modules.orders.onChargeAfterCancel(event, tx))
-  if (reconciles) dispatcher.on('order.duplicate_charge', (event, tx) => modules.orders.onDuplicateCharge(event, tx))
+  // A worker without it still takes these events, and fails them: they wait (retried every
+  // claim) for a worker that has it. Not heard, they were marked done by the claim, and the
+  // customer was never paid back.
+  const refunds = <T>(refund: (event: OutboxEvent, tx: Tx) => Promise<T>) => async (event: OutboxEvent, tx: Tx) => {
+    if (!reconciles) throw new Error(`${event.type} needs the gateway that took the charge: this worker has no GATEWAY_URL; left for one that has`)
+    return refund(event, tx)
+  }
+  dispatcher.on('order.charge_after_cancel', refunds((event, tx) => modules.orders.onChargeAfterCancel(event, tx)))
+  dispatcher.on('order.duplicate_charge', refunds((event, tx) => modules.orders.onDuplicateCharge(event, tx)))
   // With NATS every event also goes to JetStream, for consumers outside this process.
   const publisher = platform.nats ? new JetStreamPublisher(platform.sql, platform.nats, eventStream(platform.config.instance), platform.log) : null
   const housekeepingTasks: HousekeepingTask[] = [
