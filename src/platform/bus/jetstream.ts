@@ -20,9 +20,14 @@ export function eventStream(instance: string): EventStream {
 
 /**
  * JetStream drops a message whose id it has seen within this window: a batch republished
- * after its acks came back but its mark was lost (a crash between the two) is stored once.
+ * after its acks came back but its mark was lost (a crash between the two), or after its
+ * acks were lost (NATS half away), is stored once. Its default, 2 minutes, was shorter than
+ * a NATS restart with acknowledgements lost: the events sent again were stored twice. NATS
+ * keeps the ids of the window in memory: 20 minutes of a peak's 500 events a second is
+ * 600,000 ids, tens of MB. Past it a republished event may be stored twice (the publisher
+ * says so in the log): consumers dedupe by event id, as the in-process ones do.
  */
-const DUPLICATE_WINDOW_MS = 2 * 60_000
+export const DUPLICATE_WINDOW_MS = 20 * 60_000
 /** Consumers have this long to read an event before the stream lets it go. */
 const RETENTION_DAYS = 7
 
@@ -81,13 +86,16 @@ const PUBLISHER_LOCK = 'platform.outbox:jetstream-publisher'
  * order of the rows committed by then: a transaction that commits after a higher id went out
  * is published after it (ids are taken before commit), so consumers that care order by the
  * event's time per entity. If the marks are lost (a crash between the acks and the update),
- * the republished messages are dropped as duplicates.
+ * the republished messages are dropped as duplicates (within DUPLICATE_WINDOW_MS).
  */
 export class JetStreamPublisher {
   private js: JetStreamClient | null = null
   private loop: { stop(): Promise<void> } | null = null
   private ensured = false
   private readonly failed: (fields: Record<string, unknown>) => void
+  private readonly log: Logger
+  /** When publishing first failed since it last went through: events sent again after the duplicate window may be stored twice. */
+  private failingSince: number | null = null
   private readonly o: Required<PublisherOptions>
 
   constructor(
@@ -100,10 +108,27 @@ export class JetStreamPublisher {
   ) {
     this.o = { intervalMs: 200, batchSize: 200, ackTimeoutMs: 5000, ...options }
     this.failed = throttledWarn(log, 'publishing outbox events to JetStream failed; will retry')
+    this.log = log
   }
 
   start(): void {
-    this.loop = pollLoop(this.o.intervalMs, () => this.publishPending(), (error) => this.failed({ err: error }))
+    this.loop = pollLoop(
+      this.o.intervalMs,
+      async () => {
+        const published = await this.publishPending()
+        if (this.failingSince !== null && published > 0) {
+          const failedForMs = Date.now() - this.failingSince
+          if (failedForMs > DUPLICATE_WINDOW_MS) {
+            this.log.warn({ failedForMs, duplicateWindowMs: DUPLICATE_WINDOW_MS }, 'JetStream publishing is back after longer than its duplicate window: events sent before the outage and again now may be stored twice (consumers dedupe by event id)')
+          }
+        }
+        this.failingSince = null
+      },
+      (error) => {
+        this.failingSince ??= Date.now()
+        this.failed({ err: error })
+      },
+    )
   }
 
   /** Publishes everything pending now; answers how many events went out. */
