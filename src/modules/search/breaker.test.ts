@@ -82,6 +82,36 @@ describe('search circuit breaker', () => {
     }
   })
 
+  test('completions that time out are cancelled by PostgreSQL and hold none of the main pool: product pages still load', { skip: !realServers && 'one connection in the embedded database' }, async () => {
+    const { t } = await appWithProduct({ SEARCH_TIMEOUT_MS: '300', SEARCH_BREAKER_RESET_MS: '60000' })
+    const other = await t.call('POST', '/admin/products', { token: await t.adminToken(), body: sampleProduct() })
+    const locker = connectDb({ url: t.databaseUrl, poolSize: 1 })
+    let release: (() => void) | null = null
+    try {
+      await new Promise<void>((resolve) => {
+        void locker.begin(async (tx) => {
+          await tx`lock table search.terms in access exclusive mode`
+          resolve()
+          await new Promise<void>((done) => (release = done))
+        })
+      })
+      // More completions than the main pool has connections (4), all stuck behind the lock.
+      const suggests = await Promise.all(Array.from({ length: 8 }, (_, i) => t.call('GET', `/store/search/suggest?q=tr${i}`)))
+      assert.ok(suggests.every((res) => res.status === 503))
+      await new Promise((resolve) => setTimeout(resolve, 300)) // the last cancel in flight
+      const [{ waiting }] = await t.platform.sql<{ waiting: number }[]>`
+        select count(*)::int as waiting from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock' and query like '%search.terms%'`
+      assert.equal(waiting, 0, 'cancelled by their statement_timeout, not left holding connections for 10 s')
+      const product = await t.call('GET', `/store/products/${other.body.id}`)
+      assert.equal(product.status, 200, 'a product page not cached yet still loads')
+    } finally {
+      ;(release as (() => void) | null)?.()
+      await locker.end()
+      await t.close()
+    }
+  })
+
   test('searches that time out open it', async () => {
     const queries: string[] = []
     // PostgreSQL: a lock held by another session makes every search wait; statement_timeout

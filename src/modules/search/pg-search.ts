@@ -448,7 +448,10 @@ export function createPgSearchEngine(options: PgSearchOptions): SearchEngine {
     search: (request) => run((db) => runSearch(db, request, options.exactTotalLimit ?? EXACT_TOTAL_LIMIT)),
 
     correct: (text) => run((db) => correctWords(db, text)),
-    // A primary-key range read: one round trip, no transaction (the breaker still times it).
-    suggest: (prefix, limit) => suggestTerms(options.sql, prefix, limit),
+    // A primary-key range read: one round trip, no transaction. On the search pool, whose
+    // sessions carry search's statement_timeout: on the main pool a completion the breaker
+    // had given up on held its connection for the platform's 10 s, and a few of them at once
+    // (PostgreSQL slow, a lock) took the connections product pages load from.
+    suggest: (prefix, limit) => suggestTerms(options.searchSql ?? options.sql, prefix, limit),
   }
 }
