@@ -47,9 +47,15 @@ export function parseText(raw: string): ParsedText {
   const quotes = (text.match(/"/g) ?? []).length
   const match = LAST_BARE_WORD.exec(text)
   const excluded = /(^|\s)-\S*$/.test(text)
-  if (finished || excluded || quotes % 2 === 1 || !match || match[2].length < MIN_PREFIX) return { head: text, prefix: null }
+  if (finished || excluded || quotes % 2 === 1 || !match) return { head: text, prefix: null }
   const head = text.slice(0, match.index).trim()
   if (AFTER_OR.test(head)) return { head: text, prefix: null }
+  if (match[2].length < MIN_PREFIX) {
+    // One letter just typed after other words ("sleeping b"): too short to expand, and as a
+    // whole word it found nothing, so each new word emptied the results for a keystroke.
+    // It narrows nothing yet, as a stop word does. Alone it is the query.
+    return head === '' || match[1] !== ' ' ? { head: text, prefix: null } : { head, prefix: null }
+  }
   return { head, prefix: match[2] }
 }
 

@@ -10,6 +10,9 @@ import type { SearchAnswerT, SearchQueryInput } from './schemas.ts'
 /** Fewer full-text results than this on a first page may trigger the typo fallback. */
 export const FEW_RESULTS = 3
 
+/** Text longer than this is not compared with names by trigrams when no word of it was corrected (the longest names are about this long). */
+export const MAX_SIMILAR_TEXT = 64
+
 /** A validated search: everything that can be refused with a 400 has been checked. */
 export interface PreparedSearch {
   request: Omit<SearchRequest, 'matching'>
@@ -70,6 +73,10 @@ export async function searchProducts(engine: SearchEngine, prepared: PreparedSea
   // typo); a query of known words with few or no answers has its true answer already.
   const { allWordsKnown, corrected } = await engine.correct(base.text)
   if (allWordsKnown) return answer(page, fulltext, queryFingerprint)
+  // Nothing near the words, and more text than a name: no name looks like all of it, and
+  // its trigrams against every name cost up to a second (a line of gibberish, sent a few
+  // times at once, timed out into the breaker and took search down for everyone).
+  if (corrected === null && base.text.length > MAX_SIMILAR_TEXT) return answer(page, fulltext, queryFingerprint)
   const similar: Matching = { kind: 'similar', corrected }
   const fallback = await engine.search({ ...base, matching: similar })
   return fallback.total > page.total ? answer(fallback, similar, queryFingerprint) : answer(page, fulltext, queryFingerprint)

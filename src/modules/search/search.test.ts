@@ -133,6 +133,11 @@ describe('search over HTTP', () => {
     assert.deepEqual(names(await search({ q: 'waterp' })).sort(), ['Portable Speaker', 'Ridgeline Waterproof Jacket', 'Trailrunner Waterproof Hiking Boot'])
     assert.deepEqual(names(await search({ q: 'wool hiki' })), ['Wool Hiking Socks'])
     assert.deepEqual(names(await search({ q: 'headph' })), ['Wireless Noise Cancelling Headphones'])
+    // The first letter of the next word narrows nothing yet: the results do not vanish for a keystroke.
+    const wool = names(await search({ q: 'wool' })).sort()
+    assert.ok(wool.includes('Wool Hiking Socks'))
+    assert.deepEqual(names(await search({ q: 'wool h' })).sort(), wool)
+    assert.deepEqual(names(await search({ q: 'wool hi' })), ['Wool Hiking Socks'])
     // A hyphenated word while it is typed: its last part is the prefix ("Button-down collar").
     assert.deepEqual(names(await search({ q: 'button-do' })), ['Classic Oxford Shirt'])
     assert.deepEqual(names(await search({ q: 'shirt -button-down' })).sort(), ['Linen Summer Shirt', 'Merino Crew Shirt'])
@@ -573,4 +578,26 @@ describe('search over HTTP', () => {
     assert.equal((await t.call('GET', '/store/search/suggest?q=a&limit=9')).status, 400)
     assert.ok((await t.call('GET', '/store/search/suggest?q=c')).body.items.length <= 8)
   })
+})
+
+test('a long text with no word near a known one is not compared with every name by trigrams (a line of gibberish cost up to a second)', async () => {
+  const queries: string[] = []
+  const app = await startTestApp({ env: { SEARCH_CACHE_TTL_MS: '0' }, onQuery: (text) => queries.push(text) })
+  try {
+    const res = await app.call('POST', '/admin/products', { token: await app.adminToken(), body: productBody(CORPUS[0]) })
+    assert.equal(res.status, 201)
+    await app.drainEvents()
+    const trigramQueries = () => queries.filter((q) => q.includes('<%')).length
+    const short = await app.call('GET', `/store/search?q=${encodeURIComponent('Trialrunnre')}`)
+    assert.equal(short.status, 200)
+    assert.ok(trigramQueries() > 0, 'a short typo is compared with names')
+    const before = trigramQueries()
+    const gibberish = Array.from({ length: 8 }, (_, i) => `qzxwvk${'bcdfgh'[i % 6]}rtplm`).join(' ')
+    assert.ok(gibberish.length > 64)
+    const long = await app.call('GET', `/store/search?q=${encodeURIComponent(gibberish)}`)
+    assert.deepEqual([long.status, long.body.total, long.body.didYouMean], [200, 0, undefined])
+    assert.equal(trigramQueries(), before, 'no trigram comparison for it')
+  } finally {
+    await app.close()
+  }
 })
