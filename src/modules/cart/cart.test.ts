@@ -55,6 +55,28 @@ describe('carts over HTTP', () => {
     return res.body.token as string
   }
 
+  test('two adds racing into an empty cart in two currencies never leave it holding both', async () => {
+    const product = async (currency: string) => {
+      const res = await t.call('POST', '/admin/products', {
+        token: admin,
+        body: { name: `Currency ${currency} ${randomBytes(3).toString('hex')}`, brand: 'Testbrand', category: 'cart-tests', variants: [{ sku: `CUR-${randomBytes(5).toString('hex')}`, title: 'One', price: { amount: 1000, currency }, stock: 100 }] },
+      })
+      assert.equal(res.status, 201, JSON.stringify(res.body))
+      return res.body.variants[0].id as string
+    }
+    const [usd, eur] = [await product('USD'), await product('EUR')]
+    for (let i = 0; i < 10; i++) {
+      const cartId = await newCart()
+      const answers = await Promise.all([add(cartId, usd, 1), add(cartId, eur, 1)])
+      assert.ok(answers.every((res) => res.status < 300 || (res.status === 409 && res.body.errors?.[0]?.path === 'variantId')), JSON.stringify(answers.map((r) => r.body)))
+      const cart = await read(cartId)
+      const currencies = new Set(cart.items.map((item: { unitPrice: { currency: string } }) => item.unitPrice.currency))
+      assert.ok(currencies.size <= 1, `one currency: ${JSON.stringify(cart.items)}`)
+      assert.equal(cart.items.length, answers.filter((res) => res.status < 300).length, 'what was answered added is there, nothing else')
+      if (cart.items.length > 0) assert.equal(cart.subtotal.currency, cart.items[0].unitPrice.currency)
+    }
+  })
+
   test('a new cart is empty, has an unguessable id and reads back by that id', async () => {
     const res = await t.call('POST', '/store/carts')
     assert.equal(res.status, 201)

@@ -58,11 +58,7 @@ export async function addItem(
   if (!variant || variant.variantId !== variantId) throw validationFailed([{ path: 'variantId', message: 'is not a product variant for sale' }])
   // One currency per cart, so the subtotal is one sum of money.
   const cartCurrency = [...snapshots.values()][0]?.unitPrice.currency
-  if (cartCurrency && cartCurrency !== variant.price.currency) {
-    throw new AppError('conflict', `This cart holds ${cartCurrency} items`, {
-      errors: [{ path: 'variantId', message: `is priced in ${variant.price.currency}` }],
-    })
-  }
+  if (cartCurrency && cartCurrency !== variant.price.currency) throw otherCurrency(cartCurrency, variant.price.currency)
 
   // The snapshot is written with the line, in one step; it keeps the time the line was first
   // added, so lines keep their order.
@@ -75,8 +71,25 @@ export async function addItem(
   }
   const result = await deps.store.increment(cartId, variantId, quantity, Math.min(MAX_QUANTITY, available), snapshot)
   if (!result.applied) throw refusal(result, variantId, available, quantity)
+  if (cartCurrency === undefined) {
+    // The cart was empty when read: another add may have raced this one into it in another
+    // currency (both checked against nothing), and the cart summed dollars and euros. Whoever
+    // sees the other's line after its own add takes its units back: one of the two stands
+    // (or, both looking at once, neither: a retry settles it), never both.
+    const after = await deps.store.snapshots(cartId)
+    const other = [...after.values()].find((line) => line.unitPrice.currency !== variant.price.currency)
+    if (other) {
+      await deps.store.giveBack(cartId, variantId, quantity)
+      throw otherCurrency(other.unitPrice.currency, variant.price.currency)
+    }
+  }
   await deps.store.touchOwner(meta.owner)
 }
+
+const otherCurrency = (cartCurrency: string, currency: string) =>
+  new AppError('conflict', `This cart holds ${cartCurrency} items`, {
+    errors: [{ path: 'variantId', message: `is priced in ${currency}` }],
+  })
 
 function refusal(result: Extract<HashIncrementResult, { applied: false }>, variantId: string, available: number, adding: number): AppError {
   if (result.refused === 'gone') return notFound('Cart')

@@ -119,6 +119,12 @@ export function createCartStore(kv: Kv) {
       })
     },
 
+    /** Takes back units this request added (an add that must not stand): the line, and its snapshot, go at 0. */
+    async giveBack(id: string, variantId: string, quantity: number): Promise<void> {
+      const keys = keysOf(id)
+      await kv.hsubtractOrDelete(keys.lines, { [variantId]: quantity }, { alsoDeleteFrom: keys.items })
+    },
+
     async saveSnapshot(id: string, variantId: string, snapshot: LineSnapshot): Promise<void> {
       await kv.hset(keysOf(id).items, { [variantId]: JSON.stringify(snapshot) })
     },
