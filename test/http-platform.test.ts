@@ -1,6 +1,7 @@
 // The HTTP platform every module stands on: docs, health, metrics, headers, errors, shedding.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { request } from 'node:http'
 import { checkSync } from 'recheck'
 import { PATTERNS } from '../src/platform/http/errors.ts'
 import { sampleProduct, startTestApp, type TestApp } from './support/app.ts'
@@ -274,6 +275,19 @@ describe('http platform', () => {
     const login = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: json })
     assert.equal(login.status, 400)
     assert.equal((await login.json()).code, 'validation_failed')
+    // A DELETE with the header and no body at all (no Content-Length either, as curl sends it).
+    const admin = await t.adminToken()
+    const product = await t.call('POST', '/admin/products', { token: admin, body: sampleProduct() })
+    const deleted = await new Promise<number>((resolve, reject) => {
+      const url = new URL(`${t.url}/admin/products/${product.body.id}`)
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'DELETE', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` } }, (res) => {
+        res.resume()
+        resolve(res.statusCode!)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(deleted, 204)
   })
 })
 

@@ -258,6 +258,21 @@ describe('catalog over HTTP', () => {
     assert.equal(page.body.nextCursor, null)
   })
 
+  test('names are trimmed and a name of zero-width characters is blank; made slugs spell out letters and never end in a hyphen', async () => {
+    const spaced = await create({ name: '  Spaced Lamp  ', variants: [{ sku: `TRIM-${Date.now()}`, title: ' One ', price: { amount: 100, currency: 'USD' }, stock: 1 }] })
+    assert.deepEqual([spaced.name, spaced.variants[0].title], ['Spaced Lamp', 'One'])
+    for (const name of ['\u200b', ' \u200b\u2060 ']) {
+      const blank = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name }) })
+      assert.deepEqual([blank.status, blank.body.errors?.[0]?.path], [400, 'name'], JSON.stringify(name))
+    }
+    assert.equal((await create({ name: 'نان\u200cها' })).name, 'نان\u200cها', 'a zero-width non-joiner within Persian text stays')
+    assert.equal((await create({ name: 'Straße Øresund Łódź Æther' })).slug, 'strasse-oresund-lodz-aether')
+    const long = `${'a'.repeat(79)} bcd`
+    const slugs = [(await create({ name: long })).slug, (await create({ name: long })).slug]
+    for (const slug of slugs) assert.match(slug, /^[a-z0-9]+(?:-[a-z0-9]+)*$/, slug)
+    assert.notEqual(slugs[0], slugs[1])
+  })
+
   test('validation errors name the field', async () => {
     const bad = await t.call('POST', '/admin/products', {
       token,

@@ -17,9 +17,15 @@ export interface WriteDeps {
   afterChange(productId: string, categoriesChanged: boolean): Promise<void>
 }
 
+/** Latin letters NFKD does not split into a base letter and marks ("straße" lost its ß: "stra-e"). */
+const SPELLED_OUT: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: 'o', ł: 'l', đ: 'd', ð: 'd', þ: 'th', ı: 'i', ŋ: 'ng' }
+
 function slugify(text: string): string {
   // NFKD splits "è" into "e" and a combining accent; the accents go (\p{M}), the letters stay.
-  return text.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'product'
+  // Cut to length before the hyphens are trimmed: cut after, a slug could end in one, which
+  // no slug a client may send does (and its suffixed twin held "--").
+  const ascii = text.toLowerCase().replace(/[ßæœøłđðþıŋ]/g, (letter) => SPELLED_OUT[letter]).normalize('NFKD').replace(/\p{M}/gu, '')
+  return ascii.replace(/[^a-z0-9]+/g, '-').slice(0, 80).replace(/^-+|-+$/g, '') || 'product'
 }
 
 /** The slug asked for, or one made from the name; `attempt` > 0: the made one lost a race, take a suffixed one. */
@@ -134,7 +140,7 @@ async function addVariants(tx: Db, deps: WriteDeps, productId: string, variants:
     const variantId = await repo.insertVariant(tx, {
       productId,
       sku: v.sku,
-      title: v.title,
+      title: v.title.trim(),
       amount: v.price.amount,
       currency: v.price.currency,
       position: firstPosition + i,
@@ -151,7 +157,7 @@ export async function createProduct(deps: WriteDeps, input: CreateProductInput):
     categoryCreated = await repo.ensureCategory(tx, input.category)
     const productId = await repo.insertProduct(tx, {
       slug: await freeSlug(tx, input.slug, input.name, attempt),
-      name: input.name,
+      name: input.name.trim(),
       description: input.description ?? '',
       brand: input.brand.trim(),
       category: input.category,
@@ -174,7 +180,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     if (input.slug && (await repo.slugTaken(tx, input.slug, id))) throw slugConflict(input.slug)
     if (input.category) categoryCreated = await repo.ensureCategory(tx, input.category)
     const found = await repo.updateProductFields(tx, id, {
-      ...(input.name !== undefined && { name: input.name }),
+      ...(input.name !== undefined && { name: input.name.trim() }),
       ...(input.slug !== undefined && { slug: input.slug }),
       ...(input.description !== undefined && { description: input.description }),
       ...(input.brand !== undefined && { brand: input.brand.trim() }),
@@ -193,7 +199,7 @@ export async function updateProduct(deps: WriteDeps, id: string, input: UpdatePr
     for (const change of changes) {
       const ok = await repo.updateVariant(tx, id, change.id, {
         ...(change.sku !== undefined && { sku: change.sku }),
-        ...(change.title !== undefined && { title: change.title }),
+        ...(change.title !== undefined && { title: change.title.trim() }),
         ...(change.price !== undefined && { price_amount: change.price.amount, currency: change.price.currency }),
       })
       if (!ok) throw validationFailed([{ path: `variants.${variants.indexOf(change)}.id`, message: 'is not a variant of this product' }])

@@ -63,6 +63,9 @@ export const notFound = (what: string) => new AppError('not_found', `${what} was
  */
 const INVISIBLE = '\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069'
 
+/** Characters that take no room: zero-width space, non-joiner, joiner, word joiner, BOM. */
+const ZERO_WIDTH = '\\u200b-\\u200d\\u2060\\ufeff'
+
 /** Patterns the schemas share, said in words rather than as the regular expression (fieldErrorsOf). */
 export const PATTERNS = {
   notBlank: '\\S',
@@ -82,8 +85,12 @@ export const PATTERNS = {
   email: `^\\s*[^@\\s${INVISIBLE}]+@[^@\\s${INVISIBLE}.]+(?:\\.[^@\\s${INVISIBLE}.]+)+\\s*$`,
   /** No control characters: PostgreSQL refuses a NUL in text (a 500 otherwise), and none belongs in a name. */
   noControl: `^[^${INVISIBLE}]*$`,
-  /** One line of text (a name, an address line): not blank, no control characters (no line breaks, no terminal escapes). */
-  line: `^(?=[^${INVISIBLE}]*$)\\s*\\S`,
+  /**
+   * One line of text (a name, an address line): not blank, no control characters (no line
+   * breaks, no terminal escapes). Zero-width characters alone are blank too ("\u200b" was a
+   * product's whole name); within text they stay (Persian and Indic writing needs ZWNJ/ZWJ).
+   */
+  line: `^(?=[^${INVISIBLE}]*$)[\\s${ZERO_WIDTH}]*[^\\s${ZERO_WIDTH}]`,
   /**
    * A row id as the database writes it: digits, no leading zero, within a bigint. PostgreSQL
    * reads '0644' as 644, but caches and the checks that compare ids as text do not: an admin

@@ -260,7 +260,10 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     // "JSON, and nothing" (fetch with the header set on a bodyless POST) is no body: a route
     // that takes none accepts it, one that needs one names what is missing. Fastify's JSON
     // parser would refuse it as "Body cannot be empty".
-    if (request.headers['content-length'] === '0') delete request.headers['content-type']
+    // No Content-Length and no Transfer-Encoding is no body as well (RFC 9112, 6.3: curl's
+    // DELETE with the header set sends neither).
+    const length = request.headers['content-length']
+    if (length === '0' || (length === undefined && request.headers['transfer-encoding'] === undefined)) delete request.headers['content-type']
     done()
   })
   function answerPastDeadline(request: FastifyRequest, reply: FastifyReply): void {
