@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { createLogger } from '../../platform/telemetry/log.ts'
 import { sampleProduct, startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { checkout as placeCheckout } from './checkout.ts'
 import { freePort } from '../../../test/support/processes.ts'
@@ -1227,6 +1229,19 @@ describe('checkout, orders and payments', () => {
     assert.equal(await status(), 'pending_payment', 'one cent short: not this order\'s charge')
     await reconcilePendingPayments(reporting(total.amount), { olderThanSeconds: 30, holdSeconds: 900 })
     assert.equal(await status(), 'paid')
+  })
+
+  test('reconciliation cancelling an order whose charge the gateway never got says so in the log, with the order', async () => {
+    const { variants: [v] } = await product([5])
+    const { id: orderId } = await placePending([[v, 1]])
+    await t.platform.sql`update orders.orders set created_at = now() - interval '2 minutes' where id = ${orderId}`
+    const logged: { msg: string; orderId?: string }[] = []
+    const log = createLogger('info', 'test', new Writable({ write: (chunk, _encoding, done) => (logged.push(JSON.parse(String(chunk))), done()) }))
+    const port = paymentPortFrom(t.api.modules.payments.gateway)
+    const deps = { ...checkoutDeps(), log, payments: { ...port, lookup: async () => ({ status: 'not_found' as const }) } }
+    assert.equal(await reconcilePendingPayments(deps, { olderThanSeconds: 30, holdSeconds: 60 }), 1)
+    assert.equal((await t.platform.sql<{ status: string }[]>`select status from orders.orders where id = ${orderId}`)[0].status, 'cancelled')
+    assert.ok(logged.some((line) => line.orderId === orderId && /no charge for it and its hold ran out/.test(line.msg)), JSON.stringify(logged))
   })
 
   test('reconciliation asks about every pending order, not only the oldest hundred: a backlog the gateway has no word on does not hold up one it has', async () => {

@@ -98,11 +98,13 @@ test('the slow card: the client times out, retries with the same key, and gets t
 
 test('the slow card past every retry is unknown; status() by key tells what happened, and the same key then answers', async () => {
   simulator.update({ slowMs: 500 })
-  const payments = gateway({ timeoutMs: 100, maxAttempts: 2 })
+  const outcomes: [string, string, string | undefined][] = []
+  const payments = gateway({ timeoutMs: 100, maxAttempts: 2, onOutcome: (operation, outcome, idempotencyKey) => outcomes.push([operation, outcome, idempotencyKey]) })
   const key = randomUUID()
   const order = input(TEST_CARDS.slow)
   const result = await payments.authorize(order, key)
   assert.ok(!result.ok && result.code === 'unknown', JSON.stringify(result))
+  assert.deepEqual(outcomes, [['authorize', 'unknown', key]], 'the outcome names the key it went with (for the log: which payment)')
 
   const during = await payments.status({ idempotencyKey: key })
   assert.ok(during.ok && during.payment.status === 'processing', JSON.stringify(during))
