@@ -75,13 +75,12 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
     idle_in_transaction_session_timeout: String(options.idleInTransactionTimeoutMs ?? IDLE_IN_TRANSACTION_TIMEOUT_MS),
   }
   // Creating the embedded database on a first start takes 10-20 s of silence otherwise.
-  if (!config.databaseUrl && !options.inMemory) {
-    const first = !existsSync(join(config.dataDir, 'pglite', 'PG_VERSION'))
+  const embeddedDir = options.inMemory ? null : join(config.dataDir, 'pglite')
+  if (!config.databaseUrl && embeddedDir) {
+    const first = !existsSync(join(embeddedDir, 'PG_VERSION'))
     log.info({ dataDir: config.dataDir }, first ? 'creating the embedded database (PGlite): a first start takes a while' : 'opening the embedded database (PGlite)')
   }
-  const embedded = config.databaseUrl
-    ? null
-    : await startEmbeddedPostgres(options.inMemory ? null : join(config.dataDir, 'pglite'))
+  const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(embeddedDir)
   const sql = connectDb({
     url: config.databaseUrl ?? embedded!.url,
     poolSize: config.dbPoolSize,

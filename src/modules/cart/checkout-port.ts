@@ -1,4 +1,4 @@
-import { notFound } from '../../platform/http/errors.ts'
+import { notFound, retryAfterSeconds } from '../../platform/http/errors.ts'
 import { mayUse } from './open-cart.ts'
 import { CART_ID, ORDER_HOLDER, orderHolder, type CartStore, type Money } from './store.ts'
 
@@ -11,9 +11,6 @@ const CLAIM_MS = 60_000
  * go as soon as the order settles (removeBought, releaseOrderHold).
  */
 const ORDER_HOLD_MS = 20 * 60_000
-
-/** Retry-After for a count whose window ends in `ms`: whole seconds, at least one. */
-const inSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
 /** What checkout needs from a cart: its lines with the prices the shopper saw, re-pricing, taking out what was bought. */
 export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper: number }) {
@@ -53,9 +50,9 @@ export function cartCheckoutPort(store: CartStore, limits: { declinesPerShopper:
         shopper ? store.shopperDeclines(shopper) : 0,
       ])
       await mayUse(meta, async () => customerId)
-      if (declines >= DECLINES_PER_CART) return { kind: 'refused', by: 'cart', retryAfterSeconds: inSeconds(await store.declinesResetInMs(cartId)) }
+      if (declines >= DECLINES_PER_CART) return { kind: 'refused', by: 'cart', retryAfterSeconds: retryAfterSeconds(await store.declinesResetInMs(cartId)) }
       if (shopper && shopperDeclines >= limits.declinesPerShopper) {
-        return { kind: 'refused', by: 'shopper', retryAfterSeconds: inSeconds(await store.shopperDeclinesResetInMs(shopper)) }
+        return { kind: 'refused', by: 'shopper', retryAfterSeconds: retryAfterSeconds(await store.shopperDeclinesResetInMs(shopper)) }
       }
       if (!claimed) {
         // Who holds it, read only now: a refused claim is rare, and the holder says what to do next.

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { AppError } from '../../platform/http/errors.ts'
+import { AppError, retryAfterSeconds } from '../../platform/http/errors.ts'
 import type { Kv } from '../../platform/kv/types.ts'
 
 export interface LoginLimits {
@@ -30,8 +30,8 @@ const registerKey = (ip: string) => `register:ip:${ip}`
 /** How long a browser that signed in to an account is known to it (the `did` cookie's life). */
 export const DEVICE_TTL_MS = 180 * 24 * 3600_000
 
-/** Which budget an attempt was counted against: the account's, or a device the account signed in from before. */
-export type AttemptBudget = { key: string }
+/** Which budget an attempt was counted against: the account's, or (`device`) a browser the account signed in from before. */
+export type AttemptBudget = { key: string; device: string | null }
 
 /**
  * Fixed-window counters in the KV. An attempt is counted before the password is checked
@@ -45,13 +45,13 @@ export type AttemptBudget = { key: string }
 export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
   async function retryAfter(keys: string[]): Promise<number> {
     const ttls = await Promise.all(keys.map((key) => kv.ttl(key)))
-    return Math.max(1, ...ttls.map((ms) => Math.ceil(ms / 1000)))
+    return Math.max(...ttls.map(retryAfterSeconds))
   }
 
   /** The budget an attempt from `device` draws on: its own, if the account signed in from it before. */
   async function budgetOf(email: string, device: string | null): Promise<AttemptBudget> {
-    if (device && (await kv.get(deviceKey(device))) === digest(email)) return { key: deviceFailKey(device) }
-    return { key: accountKey(email) }
+    if (device && (await kv.get(deviceKey(device))) === digest(email)) return { key: deviceFailKey(device), device }
+    return { key: accountKey(email), device: null }
   }
 
   return {
@@ -99,8 +99,8 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
      * account from now on: answers its device token (the one it sent, if it was this
      * account's, else a new one).
      */
-    async succeeded(email: string, ip: string, budget: AttemptBudget, device: string | null = null): Promise<string> {
-      const known = budget.key !== accountKey(email) ? device! : randomBytes(24).toString('base64url')
+    async succeeded(email: string, ip: string, budget: AttemptBudget): Promise<string> {
+      const known = budget.device ?? randomBytes(24).toString('base64url')
       await Promise.all([
         kv.del(accountKey(email), deviceFailKey(known)),
         kv.incr(ipKey(ip), -1, limits.windowMs),

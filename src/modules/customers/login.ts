@@ -78,7 +78,7 @@ export async function login(
     throw error
   })
   if (!row || !ok) throw new AppError('unauthorized', 'The e-mail or password is wrong', {}, 401)
-  const known = await deps.throttle.succeeded(email, clientIp, budget, device)
+  const known = await deps.throttle.succeeded(email, clientIp, budget)
   return { ...(await openSession(deps, row, input.cartId)), device: known }
 }
 

@@ -1,8 +1,7 @@
-import type { Db, Sql } from '../../platform/db/index.ts'
-import { writeEvent } from '../../platform/bus/outbox.ts'
+import type { Sql } from '../../platform/db/index.ts'
 import { AppError, notFound } from '../../platform/http/errors.ts'
 import { backoff, changeStock, MAX_ATTEMPTS } from './change-stock.ts'
-import { applyIfUnchanged, readStock, type StockRow } from './stock-rows.ts'
+import { applyIfUnchanged, readStock, setThreshold, type StockRow } from './stock-rows.ts'
 
 export function stockView(row: StockRow) {
   return {
@@ -42,28 +41,6 @@ export async function setStock(sql: Sql, variantId: string, settings: StockSetti
     }
     throw new AppError('conflict', 'Stock is changing too fast; try again')
   })
-}
-
-/**
- * A new threshold, in the ledger (deltas 0: who moved it, when). A threshold raised to or
- * above the units on hand is a crossing too: inventory.low, as a sale past it would raise.
- */
-async function setThreshold(tx: Db, current: StockRow, threshold: number, actor: string): Promise<StockRow> {
-  const [row] = await tx<StockRow[]>`
-    with changed as (
-      update inventory.stock set low_stock_threshold = ${threshold}, updated_at = now() where variant_id = ${current.variant_id}
-      returning variant_id, available, reserved, sold, version, low_stock_threshold
-    ),
-    logged as (
-      insert into inventory.ledger (variant_id, actor, reason, delta_available, delta_reserved, delta_sold)
-      select variant_id, ${actor}, ${`low-stock threshold ${current.low_stock_threshold} -> ${threshold}`}, 0, 0, 0 from changed
-    )
-    select * from changed`
-  const onHand = row.available + row.reserved
-  if (onHand <= threshold && onHand > current.low_stock_threshold) {
-    await writeEvent(tx, 'inventory.low', { variantId: row.variant_id, available: row.available, onHand, threshold })
-  }
-  return row
 }
 
 /** The most a variant may have available: what PUT accepts, far inside the column's int range. */

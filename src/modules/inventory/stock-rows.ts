@@ -82,9 +82,34 @@ export async function applyIfUnchanged(db: Db, change: StockChange, version: num
   // Low stock is counted on hand (available and reserved: units not sold yet), crossing the
   // threshold downwards, once: not on every sale below it, and not on a reservation, which
   // may be released (a decline, an expired hold) and taken again, each time an alert.
-  const onHand = row.available + row.reserved
-  if (onHand <= row.low_stock_threshold && onHand - da - dr > row.low_stock_threshold) {
-    await writeEvent(db, 'inventory.low', { variantId: change.variantId, available: row.available, onHand, threshold: row.low_stock_threshold })
-  }
+  await raiseLowIfCrossed(db, row, { onHand: row.available + row.reserved - da - dr, threshold: row.low_stock_threshold })
   return row
+}
+
+/**
+ * A new low-stock threshold, in the ledger (deltas 0: who moved it, when). A threshold
+ * raised to or above the units on hand is a crossing too: inventory.low, as a sale past it
+ * would raise.
+ */
+export async function setThreshold(db: Db, current: StockRow, threshold: number, actor: string): Promise<StockRow> {
+  const [row] = await db<StockRow[]>`
+    with changed as (
+      update inventory.stock set low_stock_threshold = ${threshold}, updated_at = now() where variant_id = ${current.variant_id}
+      returning variant_id, available, reserved, sold, version, low_stock_threshold
+    ),
+    logged as (
+      insert into inventory.ledger (variant_id, actor, reason, delta_available, delta_reserved, delta_sold)
+      select variant_id, ${actor}, ${`low-stock threshold ${current.low_stock_threshold} -> ${threshold}`}, 0, 0, 0 from changed
+    )
+    select * from changed`
+  await raiseLowIfCrossed(db, row, { onHand: row.available + row.reserved, threshold: current.low_stock_threshold })
+  return row
+}
+
+/** inventory.low when the units on hand are at or below the threshold now and were above the one before. */
+async function raiseLowIfCrossed(db: Db, row: StockRow, before: { onHand: number; threshold: number }): Promise<void> {
+  const onHand = row.available + row.reserved
+  if (onHand <= row.low_stock_threshold && before.onHand > before.threshold) {
+    await writeEvent(db, 'inventory.low', { variantId: row.variant_id, available: row.available, onHand, threshold: row.low_stock_threshold })
+  }
 }

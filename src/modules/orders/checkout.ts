@@ -1,6 +1,6 @@
 import type { Sql } from '../../platform/db/index.ts'
 import { together, transaction } from '../../platform/db/transaction.ts'
-import { AppError, problemOf, validationFailed } from '../../platform/http/errors.ts'
+import { AppError, problemOf, retryAfterSeconds, validationFailed } from '../../platform/http/errors.ts'
 import { normalizeEmail } from '../../platform/email-address.ts'
 import { writeEvent } from '../../platform/bus/outbox.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
@@ -48,7 +48,7 @@ const sameMoney = (a: Money, b: Money) => a.amount === b.amount && a.currency ==
 export async function checkout(deps: CheckoutDeps, given: CheckoutInput): Promise<StoredAnswer> {
   const input = { ...given, idempotencyKey: shopperKey(given) }
   const hash = requestHash(requestIdentity(given))
-  const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash, legacyRequestHash(given))
+  const claimed = await claimKey(deps.sql, deps.claimer, input.idempotencyKey, hash, () => legacyRequestHash(given))
   if (claimed.kind === 'stored') return claimed.answer
   if (claimed.kind === 'resume') return resume(deps, input, claimed.orderId, claimed.accessToken, claimed.replaced)
   const { claim } = claimed
@@ -403,7 +403,6 @@ async function chargeNotSent(deps: CheckoutDeps, key: string, orderId: string, o
 const ONE_PENDING_PER_CART = 'orders_one_pending_per_cart'
 
 /** Retry-After: when the gateway's breaker lets a call try again (a retry before that is refused as this one was). */
-const retryAfterSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
 
 const paymentsUnavailable = (retryAfterMs: number) =>
   new AppError('unavailable', 'The payment service is unavailable; nothing was charged. Try again shortly (the same Idempotency-Key is fine)', { retryAfter: retryAfterSeconds(retryAfterMs) }, 503)

@@ -55,7 +55,7 @@ test('keys stored before they were kept per shopper (migration 062): those with 
   const moved = (await keys()).filter((key) => /old|refund-1/.test(key))
   assert.deepEqual(moved, ['cart:guest-cart/old-guest-key', 'customer:7/old-customer-key', 'merchant/refund-1'])
   // A retry hashes the request anew; the hash it was stored under (the whole card) still matches.
-  const retried = await claimKey(db.sql, claimer, 'customer:7/old-customer-key', requestHash({ card: { last4: '4242' } }), legacy)
+  const retried = await claimKey(db.sql, claimer, 'customer:7/old-customer-key', requestHash({ card: { last4: '4242' } }), () => legacy)
   assert.deepEqual(retried, { kind: 'stored', answer: { status: 201, body: { id: 'ord_m1' } } })
   await assert.rejects(claimKey(db.sql, claimer, 'customer:7/old-customer-key', requestHash({ card: { last4: '4242' } })), /different request/)
 })

@@ -53,9 +53,9 @@ export const processOf = (claim: string): string | null => (/^[^/:]+\/[A-Za-z0-9
  * request already finished; refuses a different request under the same key (422) and a
  * retry while the first is still running (409, safe to retry). A running request whose
  * process is gone (crashed, killed) is taken over at once: the retry goes on with it.
- * `legacyHash`: the same request as an earlier version hashed it (a key stored before).
+ * `legacyHash`: the same request as an earlier version hashed it (a key stored before), asked only when the stored hash is not `hash`.
  */
-export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash: string, legacyHash?: string): Promise<Claim> {
+export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash: string, legacyHash?: () => string): Promise<Claim> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const claim = newClaim(claimer)
     const inserted = await sql`
@@ -73,7 +73,7 @@ export async function claimKey(sql: Sql, claimer: KeyClaimer, key: string, hash:
       await sql`delete from orders.idempotency_keys where key = ${key} and expires_at < now()`
       continue
     }
-    if (existing.request_hash !== hash && (legacyHash === undefined || existing.request_hash !== legacyHash)) {
+    if (existing.request_hash !== hash && existing.request_hash !== legacyHash?.()) {
       throw new AppError('idempotency_conflict', 'This Idempotency-Key was used for a different request', {}, 422)
     }
     if (existing.state === 'done') return { kind: 'stored', answer: { status: existing.response_status!, body: existing.response_body } }

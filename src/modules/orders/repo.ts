@@ -104,9 +104,7 @@ export async function findLinesOf(db: Db, orderIds: string[]): Promise<Map<strin
 }
 
 export async function findLines(db: Db, orderId: string): Promise<OrderLineRow[]> {
-  return db<OrderLineRow[]>`
-    select variant_id, product_id, name, unit_price, quantity, line_total
-    from orders.order_lines where order_id = ${orderId} order by variant_id`
+  return (await findLinesOf(db, [orderId])).get(orderId)!
 }
 
 export interface LockedOrder {

@@ -54,7 +54,7 @@ export function parseText(raw: string): ParsedText {
     // One letter just typed after other words ("sleeping b"): too short to expand, and as a
     // whole word it found nothing, so each new word emptied the results for a keystroke.
     // It narrows nothing yet, as a stop word does. Alone it is the query.
-    return head === '' || match[1] !== ' ' ? { head: text, prefix: null } : { head, prefix: null }
+    return match[1] === ' ' ? { head, prefix: null } : { head: text, prefix: null }
   }
   return { head, prefix: match[2] }
 }

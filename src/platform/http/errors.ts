@@ -53,6 +53,9 @@ export class AppError extends Error {
   }
 }
 
+/** Retry-After for a wait of `ms`: whole seconds, rounded up, at least one. */
+export const retryAfterSeconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000))
+
 export const notFound = (what: string) => new AppError('not_found', `${what} was not found`)
 
 /**
