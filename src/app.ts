@@ -7,12 +7,12 @@ import type { Tx } from './platform/db/index.ts'
 import { eventStream, JetStreamPublisher } from './platform/bus/jetstream.ts'
 import { housekeepingRound, startHousekeeping, type HousekeepingTask } from './platform/housekeeping.ts'
 import { createCustomersModule } from './modules/customers/index.ts'
-import { createInventoryModule } from './modules/inventory/index.ts'
-import { createCatalogModule } from './modules/catalog/index.ts'
+import { createInventoryModule, inventoryEvents } from './modules/inventory/index.ts'
+import { catalogEvents, createCatalogModule } from './modules/catalog/index.ts'
 import { createCartModule } from './modules/cart/index.ts'
 import { createSearchModule } from './modules/search/index.ts'
 import { createPaymentsModule } from './modules/payments/index.ts'
-import { createOrdersModule } from './modules/orders/index.ts'
+import { createOrdersModule, orderEvents } from './modules/orders/index.ts'
 import { paymentPortFrom } from './modules/orders/payment-adapter.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 
@@ -121,7 +121,9 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
   if (!reconciles) {
     platform.log.warn('payment reconciliation is off, and so are refunds of charges captured after a cancel or twice: a separate worker needs GATEWAY_URL (run the gateway role, and point the api processes at it too)')
   }
-  const dispatcher = new OutboxDispatcher(platform.sql, platform.log)
+  // Events of types not on these lists are left for the build that writes them (a rolling deploy).
+  const writtenTypes = [...catalogEvents.types, ...inventoryEvents.types, ...orderEvents.types]
+  const dispatcher = new OutboxDispatcher(platform.sql, platform.log, { writtenTypes })
   // Consumers register here as modules gain them (search indexing, notifications, ...).
   // A claimed batch at a time: one index refresh for many products costs about what one
   // does (the dispatcher kept up with about 73 product changes a second one by one).

@@ -18,6 +18,7 @@ import { createVariantLookup, toVariantSummary } from './variant-lookup.ts'
 export type { ProductViewT as Product } from './schemas.ts'
 export type { ProductForIndex } from './index-feed.ts'
 export type { VariantSummary } from './variant-lookup.ts'
+export { catalogEvents } from './events.ts'
 
 export interface CatalogDeps {
   sql: Sql

@@ -6,6 +6,7 @@ import { inventoryRoutes } from './routes.ts'
 import { availableUnits } from './stock-rows.ts'
 
 export type { Line, ReserveResult, ShortLine } from './reserve.ts'
+export { inventoryEvents } from './events.ts'
 
 export function createInventoryModule(deps: { sql: Sql }) {
   return {

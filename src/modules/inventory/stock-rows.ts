@@ -1,5 +1,5 @@
 import type { Db } from '../../platform/db/index.ts'
-import { writeEvent } from '../../platform/bus/outbox.ts'
+import { inventoryEvents } from './events.ts'
 
 export interface StockRow {
   variant_id: string
@@ -77,7 +77,7 @@ export async function applyIfUnchanged(db: Db, change: StockChange, version: num
   const before = row.available - da
   if ((before > 0) !== (row.available > 0)) {
     // In stock <-> sold out: the catalog shows `inStock`, so it drops its cached copies.
-    await writeEvent(db, 'inventory.availability_changed', { variantId: change.variantId, inStock: row.available > 0 })
+    await inventoryEvents.write(db, 'inventory.availability_changed', { variantId: change.variantId, inStock: row.available > 0 })
   }
   // Low stock is counted on hand (available and reserved: units not sold yet), crossing the
   // threshold downwards, once: not on every sale below it, and not on a reservation, which
@@ -110,6 +110,6 @@ export async function setThreshold(db: Db, current: StockRow, threshold: number,
 async function raiseLowIfCrossed(db: Db, row: StockRow, before: { onHand: number; threshold: number }): Promise<void> {
   const onHand = row.available + row.reserved
   if (onHand <= row.low_stock_threshold && before.onHand > before.threshold) {
-    await writeEvent(db, 'inventory.low', { variantId: row.variant_id, available: row.available, onHand, threshold: row.low_stock_threshold })
+    await inventoryEvents.write(db, 'inventory.low', { variantId: row.variant_id, available: row.available, onHand, threshold: row.low_stock_threshold })
   }
 }

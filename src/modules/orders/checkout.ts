@@ -2,7 +2,7 @@ import type { Sql } from '../../platform/db/index.ts'
 import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, retryAfterSeconds, validationFailed } from '../../platform/http/errors.ts'
 import { normalizeEmail } from '../../platform/email-address.ts'
-import { writeEvent } from '../../platform/bus/outbox.ts'
+import { orderEvents } from './events.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { attachOrder, claimKey, finishKey, keepPending, releaseKey, requestHash, supersededAnswer, type KeyClaimer, type StoredAnswer } from './idempotency.ts'
 import { holdCartForOrder, openCart, paymentPending } from './checkout-cart.ts'
@@ -272,7 +272,7 @@ async function placeAndPay(deps: CheckoutDeps, input: CheckoutInput, claim: stri
     const [written, reserved] = await together([
       insertOrder(tx, newOrder),
       deps.inventory.reserve(tx, orderId, lines),
-      writeEvent(tx, 'order.placed', { orderId }),
+      orderEvents.write(tx, 'order.placed', { orderId }),
       // Fails (and the order rolls back) when a retry took the key over, taking this request for dead.
       attachOrder(tx, input.idempotencyKey, claim, orderId, accessToken),
     ])

@@ -3,7 +3,7 @@ import { together } from '../../platform/db/transaction.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import type { ChargeOutcome, InventoryPort, Money } from './ports.ts'
 import { lockOrder, setPaymentId } from './repo.ts'
-import { writeEvent } from '../../platform/bus/outbox.ts'
+import { orderEvents } from './events.ts'
 import { transition, type OrderStatus } from './state-machine.ts'
 
 /** A webhook's report carries the payment's amount: a capture counts only for the order's total. */
@@ -64,7 +64,7 @@ export async function applyChargeOutcomeIn(
       // several reports of one capture (checkout, webhook, reconciliation) refund once.
       await together([
         setPaymentId(tx, orderId, outcome.paymentId),
-        writeEvent(tx, 'order.charge_after_cancel', { orderId, paymentId: outcome.paymentId }),
+        orderEvents.write(tx, 'order.charge_after_cancel', { orderId, paymentId: outcome.paymentId }),
         alongside(order.status),
       ])
       return order.status
@@ -74,7 +74,7 @@ export async function applyChargeOutcomeIn(
       // twice (a processor's fault, or two processors that each knew only their own charges).
       // The worker pays it back (refundDuplicateCharge), keyed by the payment.
       deps.log?.error({ orderId, paidBy: order.paymentId, duplicate: outcome.paymentId, actor }, 'a second payment was captured for an order already paid; refunding it')
-      await together([writeEvent(tx, 'order.duplicate_charge', { orderId, paymentId: outcome.paymentId }), alongside(order.status)])
+      await together([orderEvents.write(tx, 'order.duplicate_charge', { orderId, paymentId: outcome.paymentId }), alongside(order.status)])
       return order.status
     }
     await alongside(order.status)
@@ -93,7 +93,7 @@ export async function applyChargeOutcomeIn(
       // the charge captured), and even checkout, which does it itself right after but may
       // die or lose Redis first. Once per order, however many try.
       order.cartId !== null
-        ? writeEvent(tx, 'order.paid_after_checkout', { orderId, cartId: order.cartId, lines })
+        ? orderEvents.write(tx, 'order.paid_after_checkout', { orderId, cartId: order.cartId, lines })
         : null,
     ])
     return 'paid'

@@ -1,12 +1,12 @@
 import type { Db } from '../../platform/db/index.ts'
 import { together } from '../../platform/db/transaction.ts'
 import { AppError } from '../../platform/http/errors.ts'
-import { writeEvent } from '../../platform/bus/outbox.ts'
+import { orderEvents, type OrderEventType } from './events.ts'
 
 export type OrderStatus = 'pending_payment' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded'
 
 /** The order process as a table: which states each state may move to, and the event it raises. */
-export const TRANSITIONS: Record<OrderStatus, Partial<Record<OrderStatus, string>>> = {
+export const TRANSITIONS: Record<OrderStatus, Partial<Record<OrderStatus, OrderEventType>>> = {
   pending_payment: { paid: 'order.paid', cancelled: 'order.cancelled' },
   paid: { fulfilled: 'order.fulfilled', refunded: 'order.refunded' },
   fulfilled: { refunded: 'order.refunded' },
@@ -40,7 +40,7 @@ export async function transition(
     tx`
       insert into orders.transitions (order_id, from_status, to_status, actor, reason)
       values (${orderId}, ${from}, ${to}, ${actor}, ${reason})`,
-    writeEvent(tx, eventType, { orderId, from, to }),
+    orderEvents.write(tx, eventType, { orderId, from, to }),
   ])
   if (rows.length === 0) throw new AppError('invalid_transition', `The order is no longer ${from}`, {}, 409)
 }

@@ -1,7 +1,9 @@
 // The transactional outbox against a real database: an event exists exactly when its
 // transaction committed, each is delivered once (also with two dispatchers racing), a failing
-// handler neither loses its event nor holds up the others, and events nobody here listens to
-// are marked done in bulk.
+// handler neither loses its event nor holds up the others, events this build writes that
+// nobody here listens to are marked done in bulk, and events of types it does not know are
+// left for a build that does.
+import { Writable } from 'node:stream'
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { freshDatabase, realServers, type FreshDatabase } from '../../../test/support/db.ts'
@@ -29,7 +31,7 @@ test('a rolled-back event is never delivered; committed ones are delivered once 
   await db.sql.begin((tx) => writeEvent(tx, 'test.kept', { n: 3 }))
 
   const seen: number[] = []
-  const dispatcher = new OutboxDispatcher(db.sql, log)
+  const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
   dispatcher.on('test.kept', async (event, tx) => {
     seen.push((event.payload as { n: number }).n)
     // The handler's writes commit with the event's dispatched mark.
@@ -48,7 +50,7 @@ test('a failing handler keeps its event pending and does not hold up the events 
   })
   let failures = 1
   const fine: number[] = []
-  const dispatcher = new OutboxDispatcher(db.sql, log)
+  const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
   dispatcher.on('test.flaky', async () => {
     if (failures-- > 0) throw new Error('downstream is down')
   })
@@ -71,7 +73,7 @@ test('a batch handler gets a claimed batch of its events in one transaction; a f
   const calls: number[][] = []
   const singles: number[] = []
   let afterCommits = 0
-  const dispatcher = new OutboxDispatcher(db.sql, log)
+  const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
   dispatcher.onBatch('test.batched', async (events, tx) => {
     const ns = events.map((e) => (e.payload as { n: number }).n)
     calls.push(ns)
@@ -104,8 +106,30 @@ test('events no handler listens to are marked delivered together', async () => {
   await db.sql.begin(async (tx) => {
     for (let n = 0; n < 5; n++) await writeEvent(tx, 'test.unheard', { n })
   })
-  const dispatcher = new OutboxDispatcher(db.sql, log)
+  const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: ['test.unheard'] })
   assert.equal(await dispatcher.dispatchPending(), 5)
+  assert.equal(await pending(), 0)
+})
+
+test('events of a type this build does not write are left waiting (a newer build\'s, in a rolling deploy), and the worker says so', async () => {
+  await db.sql.begin(async (tx) => {
+    await writeEvent(tx, 'test.newer_build', { n: 1 })
+    await writeEvent(tx, 'test.known', { n: 2 })
+  })
+  const logged: { msg: string; waiting?: { type: string; events: number }[] }[] = []
+  const sink = new Writable({ write: (chunk, _encoding, done) => (logged.push(JSON.parse(String(chunk))), done()) })
+  const worker = new OutboxDispatcher(db.sql, createLogger('info', 'test', sink), { writtenTypes: ['test.known'] })
+  assert.equal(await worker.dispatchPending(), 1, 'only the type it knows')
+  const waiting = await db.sql<{ type: string; claimed: boolean }[]>`select type, claimed_until is not null as claimed from platform.outbox where dispatched_at is null`
+  assert.deepEqual([...waiting], [{ type: 'test.newer_build', claimed: false }], 'not marked done, nor claimed')
+  const warning = logged.find((line) => /do(es)? not know/.test(line.msg))
+  assert.deepEqual(warning?.waiting, [{ type: 'test.newer_build', events: 1 }])
+
+  const newWorker = new OutboxDispatcher(db.sql, log, { writtenTypes: ['test.known'] })
+  const heard: number[] = []
+  newWorker.on('test.newer_build', async (event) => void heard.push((event.payload as { n: number }).n))
+  assert.equal(await newWorker.dispatchPending(), 1)
+  assert.deepEqual(heard, [1], 'the build that hears it gets it')
   assert.equal(await pending(), 0)
 })
 
@@ -117,7 +141,7 @@ test('two dispatchers racing over 300 events deliver each exactly once', { skip:
   }
   const deliveries = new Map<string, number>()
   const handler = async (event: OutboxEvent) => void deliveries.set(event.eventId, (deliveries.get(event.eventId) ?? 0) + 1)
-  const dispatchers = [new OutboxDispatcher(db.sql, log, { intervalMs: 200, batchSize: 20 }), new OutboxDispatcher(db.sql, log, { intervalMs: 200, batchSize: 20 })]
+  const dispatchers = [new OutboxDispatcher(db.sql, log, { writtenTypes: [], intervalMs: 200, batchSize: 20 }), new OutboxDispatcher(db.sql, log, { writtenTypes: [], intervalMs: 200, batchSize: 20 })]
   for (const dispatcher of dispatchers) dispatcher.on('test.raced', handler)
   const counts = await Promise.all(dispatchers.map((d) => d.dispatchPending()))
   assert.equal(counts[0] + counts[1], 300)

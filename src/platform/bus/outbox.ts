@@ -34,12 +34,26 @@ export type BatchHandler = (events: OutboxEvent[], tx: Tx) => Promise<void | Aft
 
 /**
  * Records an event in the same transaction as the state change it describes, so the
- * event exists exactly when the change does. Payloads carry ids, not whole rows.
+ * event exists exactly when the change does. Payloads carry ids, not whole rows. Modules
+ * write through their eventTypes() writer, so every type they write is on their list.
  */
 export async function writeEvent(tx: Db, type: string, payload: Record<string, unknown>): Promise<string> {
   const eventId = randomUUID()
   await tx`insert into platform.outbox (event_id, type, payload) values (${eventId}, ${type}, ${tx.json(payload as never)})`
   return eventId
+}
+
+/**
+ * A module's event types: `write` records one of them (a type off the list does not
+ * compile), and `types` tells the worker which events this build writes (OutboxDispatcher's
+ * `writtenTypes`). A type a module stops writing stays on its list while its events may
+ * still be waiting: a worker leaves types it does not know to a build that does.
+ */
+export function eventTypes<const T extends readonly string[]>(types: T) {
+  return {
+    types,
+    write: (tx: Db, type: T[number], payload: Record<string, unknown>) => writeEvent(tx, type, payload),
+  }
 }
 
 /** Delivered events stay this long (to look into what happened), then purgeDelivered removes them. */
@@ -62,6 +76,21 @@ export async function purgeDelivered(sql: Sql, options: { retentionHours?: numbe
   })
 }
 
+/** How often a dispatcher looks for waiting events of types it does not know, and says so. */
+const UNKNOWN_TYPES_CHECK_MS = 60_000
+
+export interface DispatcherOptions {
+  /**
+   * Every event type this build writes (the modules' eventTypes lists). A type written
+   * here that no handler hears is done at its claim (it goes to JetStream alone); a type
+   * not on the list is left alone, for another build: during a rolling deploy an older
+   * worker would otherwise mark a newer build's events delivered, unheard.
+   */
+  writtenTypes: readonly string[]
+  intervalMs?: number
+  batchSize?: number
+}
+
 /**
  * Delivers committed outbox rows to in-process handlers (the embedded default and the
  * worker role). Delivery is at least once: an event whose handler fails is tried again
@@ -72,12 +101,20 @@ export class OutboxDispatcher {
   private readonly handlers = new Map<string, EventHandler[]>()
   private readonly batchHandlers = new Map<string, BatchHandler>()
   private loop: { stop(): Promise<void> } | null = null
+  private readonly writtenTypes: readonly string[]
+  private readonly intervalMs: number
+  private readonly batchSize: number
+  private unknownTypesCheckedAt = -Infinity
 
   constructor(
     private readonly sql: Sql,
     private readonly log: Logger,
-    private readonly options = { intervalMs: 200, batchSize: 100 },
-  ) {}
+    options: DispatcherOptions,
+  ) {
+    this.writtenTypes = options.writtenTypes
+    this.intervalMs = options.intervalMs ?? 200
+    this.batchSize = options.batchSize ?? 100
+  }
 
   on(type: string, handler: EventHandler): void {
     if (this.batchHandlers.has(type)) throw new Error(`${type} has a batch handler: one or the other`)
@@ -91,19 +128,22 @@ export class OutboxDispatcher {
   }
 
   start(): void {
-    this.loop = pollLoop(this.options.intervalMs, () => this.dispatchPending(), (error) => this.log.warn({ err: error }, 'outbox dispatch failed; will retry'))
+    this.loop = pollLoop(this.intervalMs, () => this.dispatchPending(), (error) => this.log.warn({ err: error }, 'outbox dispatch failed; will retry'))
   }
 
   /** Delivers everything pending now; answers how many events were delivered. */
   async dispatchPending(): Promise<number> {
+    const heardTypes = [...this.handlers.keys(), ...this.batchHandlers.keys()]
+    const knownTypes = [...new Set([...heardTypes, ...this.writtenTypes])]
+    await this.warnOfUnknownTypes(knownTypes)
     let delivered = 0
     for (;;) {
       // Claim a batch for a while (one statement, no transaction held while handlers run).
       // A worker that dies mid-batch leaves the claim to expire; another takes the rows over.
-      // Events no handler here listens to (order.placed, order.paid ...) are done by the
-      // claim itself: marked dispatched in the same update, one row version fewer each (a
-      // transaction per event cost the worker about 0.6 ms of CPU).
-      const heardTypes = [...this.handlers.keys(), ...this.batchHandlers.keys()]
+      // Events this build writes that no handler here listens to (order.placed, order.paid
+      // ...) are done by the claim itself: marked dispatched in the same update, one row
+      // version fewer each (a transaction per event cost the worker about 0.6 ms of CPU).
+      // Types this build does not know are not claimed at all.
       const rows = await this.sql<{ id: string; event_id: string; type: string; payload: unknown; created_at: Date; heard: boolean }[]>`
         update platform.outbox
         set claimed_until = now() + ${CLAIM_SECONDS} * interval '1 second',
@@ -111,7 +151,8 @@ export class OutboxDispatcher {
         where id in (
           select id from platform.outbox
           where dispatched_at is null and (claimed_until is null or claimed_until < now())
-          order by id limit ${this.options.batchSize}
+            and type = any(${knownTypes}::text[])
+          order by id limit ${this.batchSize}
           for update skip locked)
         returning id, event_id, type, payload, created_at, dispatched_at is null as heard`
       rows.sort((a, b) => Number(a.id) - Number(b.id))
@@ -137,7 +178,25 @@ export class OutboxDispatcher {
         }
         if (await this.deliver([one], run)) delivered++
       }
-      if (rows.length < this.options.batchSize) return delivered
+      if (rows.length < this.batchSize) return delivered
+    }
+  }
+
+  /**
+   * Says (at most once a minute) which waiting events are of types this build does not
+   * know: a newer build's, waiting for its worker, or a type nothing writes any more whose
+   * events nobody will take. Reads the pending rows' partial index.
+   */
+  private async warnOfUnknownTypes(knownTypes: string[]): Promise<void> {
+    const now = performance.now()
+    if (now - this.unknownTypesCheckedAt < UNKNOWN_TYPES_CHECK_MS) return
+    this.unknownTypesCheckedAt = now
+    const waiting = await this.sql<{ type: string; events: number }[]>`
+      select type, count(*)::int as events from platform.outbox
+      where dispatched_at is null and type <> all(${knownTypes}::text[])
+      group by type order by type`
+    if (waiting.length > 0) {
+      this.log.warn({ waiting }, 'outbox events of types this worker does not know are waiting (left for a build that writes them)')
     }
   }
 
