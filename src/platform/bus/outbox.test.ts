@@ -65,6 +65,32 @@ test('a failing handler keeps its event pending and does not hold up the events 
   assert.equal(await pending(), 0)
 })
 
+test('a failing event waits longer after each failure (30 s, 60 s, 120 s ... at most 15 min), and its row says how often it failed and why', async () => {
+  await db.sql.begin((tx) => writeEvent(tx, 'test.poison', { n: 1 }))
+  const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
+  dispatcher.on('test.poison', async () => {
+    throw new Error('the mail server said no')
+  })
+  const row = async () =>
+    (await db.sql<{ attempts: number; last_error: string; wait: number }[]>`
+      select attempts, last_error, extract(epoch from claimed_until - now())::float8 as wait from platform.outbox where type = 'test.poison'`)[0]
+  const expire = () => db.sql`update platform.outbox set claimed_until = now() - interval '1 second' where type = 'test.poison'`
+  const waits: number[] = []
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    assert.equal(await dispatcher.dispatchPending(), 0)
+    const { attempts, last_error, wait } = await row()
+    assert.equal(attempts, attempt)
+    assert.equal(last_error, 'the mail server said no')
+    waits.push(Math.round(wait / 10) * 10)
+    await expire()
+  }
+  assert.deepEqual(waits, [30, 60, 120])
+  await db.sql`update platform.outbox set attempts = 40 where type = 'test.poison'`
+  assert.equal(await dispatcher.dispatchPending(), 0)
+  assert.ok((await row()).wait <= 15 * 60 && (await row()).wait > 14 * 60, 'capped at 15 minutes')
+  await db.sql`update platform.outbox set dispatched_at = now() where type = 'test.poison'`
+})
+
 test('a batch handler gets a claimed batch of its events in one transaction; a failing batch is tried event by event, and only the bad event waits', async () => {
   await db.sql.begin(async (tx) => {
     for (let n = 1; n <= 5; n++) await writeEvent(tx, 'test.batched', { n })

@@ -12,6 +12,10 @@ export interface OutboxEvent<T = unknown> {
 }
 
 const CLAIM_SECONDS = 30
+/** A failed event waits CLAIM_SECONDS, doubling with each failure, up to this long. */
+const MAX_RETRY_WAIT_SECONDS = 15 * 60
+/** How much of a handler's error message the row keeps (last_error). */
+const LAST_ERROR_CHARS = 500
 
 /**
  * `tx` is the dispatcher's transaction for this one event: an effect written through it
@@ -202,8 +206,8 @@ export class OutboxDispatcher {
 
   /**
    * Runs `work` and marks the events dispatched in one transaction, then its after-commit
-   * work; answers whether they were delivered. A failure leaves them claimed until the
-   * claim runs out, then they are tried again: a failing event does not spin, and does not
+   * work; answers whether they were delivered. A failure leaves them claimed for a while
+   * (retryLater), then they are tried again: a failing event does not spin, and does not
    * hold up the events behind it. `quiet`: a batch whose events are tried one by one next.
    */
   private async deliver(claimed: Claimed[], work: (tx: Tx) => Promise<void | AfterCommit>, options: { quiet?: boolean } = {}): Promise<boolean> {
@@ -216,12 +220,32 @@ export class OutboxDispatcher {
       })
     } catch (error) {
       const events = claimed.map((c) => c.event.eventId)
-      if (options.quiet) this.log.debug({ err: error, events }, 'event batch failed; trying its events one by one')
-      else this.log.warn({ err: error, eventId: events[0], type: claimed[0].event.type }, 'event handler failed; will retry')
+      if (options.quiet) {
+        this.log.debug({ err: error, events }, 'event batch failed; trying its events one by one')
+        return false
+      }
+      const attempts = await this.retryLater(claimed, error)
+      this.log.warn({ err: error, eventId: events[0], type: claimed[0].event.type, attempts }, 'event handler failed; will retry')
       return false
     }
     if (after) await after().catch((error: unknown) => this.log.warn({ err: error, eventId: claimed[0].event.eventId }, 'after-commit work of an event failed'))
     return true
+  }
+
+  /**
+   * Counts a failure on the events and keeps them claimed CLAIM_SECONDS after the first,
+   * twice as long after each next, up to MAX_RETRY_WAIT_SECONDS; answers the count. If this
+   * update cannot be made (the database away), the claim taken runs out as before.
+   */
+  private async retryLater(claimed: Claimed[], error: unknown): Promise<number | undefined> {
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, LAST_ERROR_CHARS)
+    const rows = await this.sql<{ attempts: number }[]>`
+      update platform.outbox
+      set attempts = attempts + 1, last_error = ${message},
+          claimed_until = now() + least(${CLAIM_SECONDS} * power(2, attempts), ${MAX_RETRY_WAIT_SECONDS}) * interval '1 second'
+      where id = any(${claimed.map((c) => c.id)}::bigint[])
+      returning attempts`.catch(() => [])
+    return rows[0]?.attempts
   }
 
   async stop(): Promise<void> {
