@@ -246,6 +246,31 @@ describe('http platform', () => {
     assert.equal((await t.call('GET', '/store/search?q=Infinity')).status, 200, 'as text it is just text')
   })
 
+  test('a query string as forms and links send it: empty fields are not given, parameters a route does not take are ignored; a bad value is still a 400', async () => {
+    const token = await t.adminToken()
+    const product = await t.call('POST', '/admin/products', { token, body: sampleProduct({ name: 'Query Tidy Lamp' }) })
+    assert.equal(product.status, 201)
+    await t.drainEvents() // the search index follows the catalog through events
+    // An unfilled filter form, as API.md prints the routes, and what mail tools and scripts add.
+    const list = await t.call('GET', '/store/products?category=&limit=&cursor=&utm_source=newsletter&_=1732800000')
+    assert.equal(list.status, 200, JSON.stringify(list.body))
+    assert.equal(list.body.items.length, (await t.call('GET', '/store/products')).body.items.length, 'the default page')
+    const search = await t.call('GET', '/store/search?q=tidy+lamp&category=&brand=&minPrice=&maxPrice=&inStock=&sort=&limit=&cursor=&fbclid=abc')
+    assert.equal(search.status, 200, JSON.stringify(search.body))
+    assert.ok(search.body.items.some((item: { id: string }) => item.id === product.body.id))
+    const brands = await t.call('GET', `/store/search?q=tidy+lamp&brand=&brand=${encodeURIComponent(product.body.brand)}`)
+    assert.equal(brands.status, 200)
+    assert.deepEqual(brands.body.items.map((item: { id: string }) => item.id), [product.body.id], 'the empty brand is dropped, the given one filters')
+    assert.equal((await t.call('GET', '/store/search/suggest?q=&utm_medium=x')).status, 200, 'empty text is still text where a route takes it')
+    assert.equal((await t.call('GET', '/store/customers/me/orders?_=1')).status, 401, 'an ignored parameter changes nothing else')
+    for (const path of ['/store/products?limit=abc&utm_source=x', '/store/search?q=lamp&sort=cheapest&fbclid=1', '/store/search?q=lamp&category=Not%20A%20Slug']) {
+      const res = await t.call('GET', path)
+      assert.equal(res.status, 400, path)
+      assert.equal(res.body.code, 'validation_failed')
+      assert.equal(res.body.errors.length, 1, `${path}: only the bad value is named: ${JSON.stringify(res.body.errors)}`)
+    }
+  })
+
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)

@@ -118,6 +118,42 @@ function finiteOnly(validate: Validate): Validate {
   return checked
 }
 
+interface QueryProperty {
+  type?: string
+  pattern?: string
+  minLength?: number
+  enum?: unknown[]
+  format?: string
+}
+
+/**
+ * A query string as browsers and links send it: a parameter the route does not take
+ * (utm_source, fbclid, a "_=" cache-buster added by a script or a mail tool) is dropped, not
+ * refused, and an empty one (an HTML form's unfilled field: "category=&limit=") counts as not
+ * given, except where the parameter takes empty text (q, cursor). A value given is
+ * validated as before: "limit=abc" is still a 400 naming limit. Null for a route without a
+ * query schema.
+ */
+function queryAsSent(schema: unknown): onRequestHookHandler | null {
+  const properties = (schema as { properties?: Record<string, QueryProperty> } | undefined)?.properties
+  if (!properties) return null
+  const takesEmpty = (p: QueryProperty) => p.type === 'string' && p.pattern === undefined && !p.minLength && p.enum === undefined && p.format === undefined
+  const keepsEmpty = new Set(Object.keys(properties).filter((key) => takesEmpty(properties[key])))
+  return (request, _reply, done) => {
+    const query = request.query as Record<string, unknown>
+    for (const key of Object.keys(query)) {
+      const value = query[key]
+      if (!Object.hasOwn(properties, key) || (value === '' && !keepsEmpty.has(key))) delete query[key]
+      else if (Array.isArray(value)) {
+        const given = value.filter((one) => one !== '')
+        if (given.length > 0) query[key] = given
+        else delete query[key]
+      }
+    }
+    done()
+  }
+}
+
 const unstorableError = (found: Unstorable | null) => (found === null ? undefined : validationFailed([{ path: found.path || 'body', message: found.message }]))
 
 interface Unstorable {
@@ -302,6 +338,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     route.bodyLimit ??= route.url.startsWith('/admin/') ? ADMIN_BODY_LIMIT : STORE_BODY_LIMIT
     const config = route.config ?? {}
     const onRequest = [route.onRequest ?? []].flat()
+    const tidyQuery = queryAsSent(route.schema?.querystring)
+    if (tidyQuery) onRequest.push(tidyQuery)
     onRequest.push(config.cleansQueryText ? refuseUnstorableInPath : refuseUnstorableInUrl)
     if (config.ownDeadline) onRequest.push(dropDeadline)
     route.onRequest = onRequest
