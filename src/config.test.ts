@@ -34,6 +34,15 @@ test('TRUST_PROXY: none by default, everything, a hop count, or addresses and ra
   assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.7' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7'])
 })
 
+test('CORS_ORIGINS: none by default; origins as a browser sends them', () => {
+  assert.deepEqual(loadConfig({}).corsOrigins, [])
+  assert.deepEqual(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,https://admin.example.com/' }).corsOrigins, [
+    'https://shop.example.com',
+    'http://localhost:5173',
+    'https://admin.example.com',
+  ])
+})
+
 const bad: [Record<string, string>, string][] = [
   [{ PORT: 'eighty' }, 'PORT'],
   [{ PORT: '70000' }, 'PORT'],
@@ -50,6 +59,10 @@ const bad: [Record<string, string>, string][] = [
   [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.1/8/1' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '99' }, 'TRUST_PROXY'],
+  [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+  [{ CORS_ORIGINS: 'https://shop.example.com/store' }, 'CORS_ORIGINS'],
+  [{ CORS_ORIGINS: 'shop.example.com' }, 'CORS_ORIGINS'],
+  [{ CORS_ORIGINS: 'ftp://shop.example.com' }, 'CORS_ORIGINS'],
 ]
 
 for (const [env, variable] of bad) {

@@ -62,6 +62,11 @@ export interface Config {
    * hop), a hop count, or addresses/CIDRs (and proxy-addr's names: loopback, linklocal, uniquelocal).
    */
   trustProxy: boolean | number | string[]
+  /**
+   * Origins whose web pages may call the API from the browser (CORS): a storefront or admin
+   * app served from another origin. Empty: only pages of the API's own origin.
+   */
+  corsOrigins: string[]
 }
 
 export class ConfigError extends Error {
@@ -136,6 +141,25 @@ function trustProxy(env: Env): boolean | number | string[] {
   return entries
 }
 
+/** CORS_ORIGINS: origins as a browser sends them (scheme, host and port; no path, no "*"). */
+function origins(env: Env): string[] {
+  const raw = text(env, 'CORS_ORIGINS')
+  if (raw === null) return []
+  return raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '').map((entry) => {
+    let origin: string | null = null
+    try {
+      const parsed = new URL(entry)
+      if (parsed.protocol === 'http:' || parsed.protocol === 'https:') origin = parsed.origin
+    } catch {
+      // not a URL: said below
+    }
+    if (origin === null || origin !== entry.replace(/\/$/, '')) {
+      throw new ConfigError('CORS_ORIGINS', `"${entry}" is not an origin (scheme, host and port, as https://shop.example.com)`)
+    }
+    return origin
+  })
+}
+
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
@@ -200,6 +224,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     simulatorFailureRate: fraction(env, 'SIMULATOR_FAILURE_RATE', 0),
     simulatorSlowMs: integer(env, 'SIMULATOR_SLOW_MS', 5000, 0, 600_000),
     trustProxy: trustProxy(env),
+    corsOrigins: origins(env),
   }
   return Object.freeze(config)
 }

@@ -73,6 +73,11 @@ async function serve(platform: Platform, withWorker: boolean, modules = createMo
     throw error
   }
   platform.log.info({ address, embedded: platform.embedded !== null }, 'listening')
+  if (platform.config.trustProxy === true) {
+    // Every hop believed: the leftmost X-Forwarded-For entry, which the client writes itself
+    // unless the proxy replaces the header, becomes the address sign-in limits count.
+    platform.log.warn('TRUST_PROXY=true believes a client-written X-Forwarded-For unless the proxy replaces it: prefer a hop count (1 for one load balancer) or its addresses')
+  }
   onShutdown(platform.log, async () => {
     await api.stop()
     await worker?.stop()

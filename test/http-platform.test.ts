@@ -357,3 +357,37 @@ test('load shedding: 503 with Retry-After while the event loop lags; liveness st
   await new Promise((r) => setTimeout(r, 800))
   assert.equal((await fetch(`${app.url}/store/categories`)).status, 200)
 })
+
+test('CORS: pages of the origins in CORS_ORIGINS may call the API with a bearer token (no cookies); other origins, and every origin by default, get no CORS headers', async () => {
+  const origin = 'https://storefront.example.com'
+  const preflight = (url: string, from: string) =>
+    fetch(`${url}/store/carts`, { method: 'OPTIONS', headers: { origin: from, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key,authorization' } })
+  const open = await startTestApp({ env: { CORS_ORIGINS: `${origin},http://localhost:5173` } })
+  const closed = await startTestApp()
+  try {
+    const allowed = await preflight(open.url, origin)
+    assert.ok(allowed.status === 204 || allowed.status === 200, `preflight ${allowed.status}`)
+    assert.equal(allowed.headers.get('access-control-allow-origin'), origin)
+    assert.match(allowed.headers.get('access-control-allow-methods') ?? '', /POST/)
+    assert.match(allowed.headers.get('access-control-allow-headers') ?? '', /idempotency-key/)
+    assert.equal(allowed.headers.get('access-control-allow-credentials'), null, 'no cookies cross-origin')
+    const created = await fetch(`${open.url}/store/carts`, { method: 'POST', headers: { origin } })
+    assert.equal(created.status, 201)
+    assert.equal(created.headers.get('access-control-allow-origin'), origin)
+    assert.match(created.headers.get('access-control-expose-headers') ?? '', /location/)
+    assert.match(created.headers.get('vary') ?? '', /origin/i)
+
+    const stranger = await preflight(open.url, 'https://evil.example')
+    assert.equal(stranger.headers.get('access-control-allow-origin'), null)
+    const strangerRead = await fetch(`${open.url}/store/categories`, { headers: { origin: 'https://evil.example' } })
+    assert.equal(strangerRead.headers.get('access-control-allow-origin'), null)
+
+    const byDefault = await fetch(`${closed.url}/store/categories`, { headers: { origin } })
+    assert.equal(byDefault.status, 200)
+    assert.equal(byDefault.headers.get('access-control-allow-origin'), null)
+    assert.equal((await preflight(closed.url, origin)).headers.get('access-control-allow-origin'), null)
+  } finally {
+    await open.close()
+    await closed.close()
+  }
+})

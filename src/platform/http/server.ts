@@ -14,6 +14,7 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import AjvCompiler from '@fastify/ajv-compiler'
 import cookie from '@fastify/cookie'
+import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import underPressure from '@fastify/under-pressure'
@@ -34,7 +35,7 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 export interface HttpDeps {
   /** trustProxy: see Config; absent, no proxy is believed. */
-  config: Pick<Config, 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'trustProxy' | 'requestDeadlineMs'>>
+  config: Pick<Config, 'maxEventLoopDelayMs'> & Partial<Pick<Config, 'trustProxy' | 'requestDeadlineMs' | 'corsOrigins'>>
   log: Logger
   metrics: Metrics
   /** Named dependency checks for /health/ready; each throws when its dependency is down. */
@@ -406,6 +407,19 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
 
   await app.register(cookie)
   registerAuth(app, deps.resolveSession)
+  // A storefront or admin app on another origin (CORS_ORIGINS) calls with a bearer token:
+  // no credentials, so a browser never sends the session cookie cross-origin on its behalf.
+  const corsOrigins = deps.config.corsOrigins ?? []
+  if (corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-order-token', 'x-request-id'],
+      exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id'],
+      credentials: false,
+      maxAge: 600,
+    })
+  }
 
   await app.register(swagger, {
     openapi: {
