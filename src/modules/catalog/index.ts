@@ -97,7 +97,7 @@ export function createCatalogModule(deps: CatalogDeps) {
     /** Drops the cached products these variants belong to; answers their product ids. */
     async invalidateVariants(variantIds: string[], db: Db = deps.sql): Promise<string[]> {
       const productIds = await repo.productIdsOfVariants(db, variantIds)
-      for (const id of productIds) await productCache.invalidate(id)
+      await productCache.invalidateAll(productIds)
       return productIds
     },
     async start() {

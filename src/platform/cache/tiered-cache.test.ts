@@ -131,6 +131,40 @@ function suite(name: string, makeWorld: () => World) {
         await world.close()
       }
     })
+
+    test('invalidating many keys at once waits for a silent process once, not once per key', async () => {
+      const record = new Record()
+      const world = makeWorld()
+      const kv = await world.connect()
+      const silentKv = await world.connect()
+      const warnings: string[] = []
+      const a = makeCache(kv, record, warnings)
+      await a.start()
+      // Counts what it hears; never confirms. When the first wait for it runs out, a cache that
+      // invalidated key by key has sent one message; one that sends them together, all.
+      let heard = 0
+      const stopSilent = await silentKv.subscribe('cache:things', () => void heard++)
+      const heardAtFirstTimeout: number[] = []
+      const sink = warnings.push.bind(warnings)
+      warnings.push = (...lines: string[]) => {
+        if (warnings.length === 0) heardAtFirstTimeout.push(heard)
+        return sink(...lines)
+      }
+      try {
+        const keys = Array.from({ length: 8 }, (_, i) => `k${i}`)
+        for (const key of keys) record.values.set(key, 'one')
+        for (const key of keys) await a.get(key)
+        for (const key of keys) record.values.set(key, 'two')
+        await a.invalidateAll([...keys, 'k0'])
+        assert.deepEqual(heardAtFirstTimeout, [8], 'every key was announced before the first wait ran out')
+        assert.equal(warnings.length, 8, 'each unconfirmed key is still said')
+        for (const key of keys) assert.equal((await a.get(key)).body, 'two')
+      } finally {
+        await stopSilent()
+        await a.stop()
+        await world.close()
+      }
+    })
   })
 }
 
