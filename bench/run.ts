@@ -153,6 +153,9 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
     LOG_LEVEL: 'warn',
     GATEWAY_URL: `http://127.0.0.1:${gatewayPort}`,
     GATEWAY_SECRET: gatewaySecret,
+    // The load generator is one address creating a cart per simulated shopper: a shop's
+    // shoppers come from many.
+    CARTS_PER_IP_PER_MINUTE: process.env.CARTS_PER_IP_PER_MINUTE ?? '0',
   }
   if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
   const gateway = startNode('gateway', ['--import', 'tsx', 'src/main.ts', 'gateway'], gatewayEnv)

@@ -15,6 +15,7 @@ import { createPaymentsModule } from './modules/payments/index.ts'
 import { createOrdersModule, orderEvents } from './modules/orders/index.ts'
 import { paymentPortFrom } from './modules/orders/payment-adapter.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
+import { createRateLimiter } from './platform/rate-limit.ts'
 
 export function createModules(platform: Platform) {
   const { sql, kv, log, metrics, config } = platform
@@ -28,7 +29,15 @@ export function createModules(platform: Platform) {
     lruTtlMs: config.lruTtlMs,
     loadTimeoutMs: config.dbQueryTimeoutMs,
   })
-  const cart = createCartModule({ kv, catalog, stock: inventory, declinesPerShopper: config.declinesPerShopper })
+  const takeAllowance = createRateLimiter(kv, log)
+  const cart = createCartModule({
+    kv,
+    catalog,
+    stock: inventory,
+    declinesPerShopper: config.declinesPerShopper,
+    takeAllowance,
+    cartsPerIpPerMinute: config.cartsPerIpPerMinute,
+  })
   const customers = createCustomersModule({ sql, kv, log, carts: cart })
   const search = createSearchModule({
     sql,

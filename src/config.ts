@@ -28,6 +28,8 @@ export interface Config {
   requestDeadlineMs: number
   /** Declined payments per hour from one shopper (a signed-in customer, or a guest's address) before checkouts are refused (card testing). */
   declinesPerShopper: number
+  /** Guest carts one client address may create per minute (0: no limit). */
+  cartsPerIpPerMinute: number
   /** Size of the PostgreSQL pool per process. */
   dbPoolSize: number
   /** PostgreSQL cancels a statement of the api and worker roles after this long (0: never). */
@@ -207,6 +209,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 200, 0, 60_000),
     requestDeadlineMs: integer(env, 'REQUEST_DEADLINE_MS', 30_000, 0, 3_600_000),
     declinesPerShopper: integer(env, 'DECLINES_PER_SHOPPER', 20, 1, 1_000_000),
+    cartsPerIpPerMinute: integer(env, 'CARTS_PER_IP_PER_MINUTE', 600, 0, 1_000_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
     dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 4, 1, 200) : 1,
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),

@@ -282,7 +282,7 @@ describe('carts over HTTP', () => {
     assert.deepEqual(await quantities(cart), { [p.ids[0]]: 20 })
   })
 
-  test('a cart lives 30 days and every write renews it', async () => {
+  test('a guest cart lives a day until its first line, then 30 days, and every write renews it', async () => {
     const p = await variants({ price: 100, stock: 10 }, { price: 100, stock: 10 })
     const cart = await newCart()
     const { kv } = t.platform
@@ -291,7 +291,8 @@ describe('carts over HTTP', () => {
       const ttl = await kv.ttl(key)
       assert.ok(ttl > THIRTY_DAYS_MS - 60_000 && ttl <= THIRTY_DAYS_MS, `${key}: ttl ${ttl}`)
     }
-    await near30Days(keys[0])
+    const emptyTtl = await kv.ttl(keys[0])
+    assert.ok(emptyTtl > DAY_MS - 60_000 && emptyTtl <= DAY_MS, `an empty guest cart: ttl ${emptyTtl}`)
     await add(cart, p.ids[0], 1)
     for (const key of keys) await near30Days(key)
 
@@ -361,4 +362,24 @@ describe('carts over HTTP', () => {
     assert.equal((await add(cart, p.ids[0], 1)).status, 200)
     assert.deepEqual(await quantities(cart), { [p.ids[0]]: 2 })
   })
+})
+
+test('guest carts are limited per address (CARTS_PER_IP_PER_MINUTE): 429 with Retry-After past it, other addresses go on; the account cart is not counted', async () => {
+  const t = await startTestApp({ env: { CARTS_PER_IP_PER_MINUTE: '3', TRUST_PROXY: 'loopback' } })
+  try {
+    const create = (ip: string) => t.call('POST', '/store/carts', { headers: { 'x-forwarded-for': ip } })
+    const first = await Promise.all(Array.from({ length: 5 }, () => create('203.0.113.7')))
+    assert.deepEqual(first.map((res) => res.status).sort(), [201, 201, 201, 429, 429], 'exactly the limit, also when racing')
+    const refused = first.find((res) => res.status === 429)!
+    assert.equal(refused.body.code, 'too_many_requests')
+    const retryAfter = Number(refused.headers.get('retry-after'))
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`)
+    assert.equal((await create('203.0.113.8')).status, 201, 'another address has its own allowance')
+    const registered = await t.call('POST', '/store/auth/register', { body: { email: `limit-${randomBytes(4).toString('hex')}@shop.test`, password: 'correct horse battery', name: 'Limit', country: 'US' }, headers: { 'x-forwarded-for': '203.0.113.7' } })
+    assert.equal(registered.status, 201)
+    const account = await t.call('GET', '/store/customers/me/cart', { token: registered.body.token, headers: { 'x-forwarded-for': '203.0.113.7' } })
+    assert.equal(account.status, 200, 'the account cart is no guest cart')
+  } finally {
+    await t.close()
+  }
 })

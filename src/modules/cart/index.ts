@@ -1,5 +1,6 @@
 // Cart: guest and account carts in the KV, merged at sign-in. The only file other modules import.
 import type { Kv } from '../../platform/kv/types.ts'
+import type { TakeAllowance } from '../../platform/rate-limit.ts'
 import { mergeGuestCart } from './merge-carts.ts'
 import type { StockPort, VariantPort } from './ports.ts'
 import { cartRoutes } from './routes.ts'
@@ -17,16 +18,22 @@ export interface CartModuleDeps {
   stockCheckTtlMs?: number
   /** Declined payments per hour from one shopper before checkouts are refused (default 20). */
   declinesPerShopper?: number
+  /** Counts an action against a client's rate limit (platform/rate-limit.ts); absent, nothing is limited. */
+  takeAllowance?: TakeAllowance
+  /** Guest carts one address may create per minute (0: no limit). */
+  cartsPerIpPerMinute?: number
 }
 
 export function createCartModule(deps: CartModuleDeps) {
   const store = createCartStore(deps.kv)
   const availableUnits = cachedAvailability(deps.stock, deps.stockCheckTtlMs ?? 1000)
   const cartDeps = { store, catalog: deps.catalog, availableUnits }
+  const creation = { name: 'guest carts', max: deps.cartsPerIpPerMinute ?? 0, windowMs: 60_000 }
+  const limitCreation = (ip: string) => deps.takeAllowance?.(creation, ip) ?? Promise.resolve()
   return {
     /** At sign-in: moves a guest cart into the account cart; idempotent. Answers the lines that did not fit. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),
-    routes: cartRoutes(cartDeps),
+    routes: cartRoutes({ ...cartDeps, limitCreation }),
     /** Checkout's view of a cart: lines with their price snapshots, re-pricing, emptying. */
     checkout: cartCheckoutPort(store, { declinesPerShopper: deps.declinesPerShopper ?? 20 }),
   }

@@ -10,11 +10,12 @@ import { AddItemBody, CartParams, CartResponse, LineParams, SetQuantityBody } fr
 
 const answers = { 200: CartResponse }
 
-export function cartRoutes(deps: CartDeps) {
+export function cartRoutes(deps: CartDeps & { limitCreation: (ip: string) => Promise<void> }) {
   const open = (request: FastifyRequest, id: string) => openCart(deps.store, id, async () => (await request.session())?.customerId ?? null)
 
   return async (app: App) => {
-    app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } } }, async (_request, reply) => {
+    app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } }, config: { answers: { 429: 'too_many_requests: too many carts from this address (Retry-After)' } } }, async (request, reply) => {
+      await deps.limitCreation(request.ip)
       const id = await deps.store.create(null)
       reply.code(201)
       return emptyCartView(id)
