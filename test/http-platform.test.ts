@@ -271,6 +271,20 @@ describe('http platform', () => {
     }
   })
 
+  test('a body with thousands of wrong fields is answered naming the first 20, not with an answer bigger than the request', async () => {
+    const cart = (await t.call('POST', '/store/carts')).body.id
+    const body: Record<string, number> = { quantity: 1 }
+    for (let i = 0; i < 3000; i++) body[`unknown${i}`] = i // under the 64 KB a shopper may send
+    const res = await fetch(`${t.url}/store/carts/${cart}/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const text = await res.text()
+    assert.equal(res.status, 400)
+    const problem = JSON.parse(text)
+    assert.equal(problem.code, 'validation_failed')
+    assert.equal(problem.errors.length, 20)
+    assert.match(problem.detail, /and \d+ more$/)
+    assert.ok(text.length < 5000, `answer of ${text.length} bytes`)
+  })
+
   test('a wrong content type is a 4xx problem, never a 500', async () => {
     const res = await fetch(`${t.url}/store/auth/login`, { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<x/>' })
     assert.equal(res.status, 415)
@@ -316,7 +330,7 @@ describe('http platform', () => {
   })
 })
 
-test('load shedding: 503 with Retry-After while the event loop lags; liveness still answers; logged once, not per request', async (t) => {
+test("load shedding: 503 with Retry-After while the event loop lags; liveness and the merchant's routes still answer; logged once, not per request", async (t) => {
   const lines: string[] = []
   const app = await startTestApp({ env: { MAX_EVENT_LOOP_DELAY_MS: '40', LOG_LEVEL: 'warn' }, logStream: { write: (line: string) => void lines.push(line) } })
   t.after(() => app.close())
@@ -329,13 +343,20 @@ test('load shedding: 503 with Retry-After while the event loop lags; liveness st
       await new Promise((r) => setImmediate(r))
     }
   }
+  const token = await app.adminToken()
   let shed: Response | null = null
   let shedCount = 0
   let live = 0
+  const merchant: number[] = []
   for (let attempt = 0; attempt < 10 && shedCount < 3; attempt++) {
     await busy(600)
-    const [liveness, ...answers] = await Promise.all([fetch(`${app.url}/health/live`), ...[1, 2, 3].map(() => fetch(`${app.url}/store/categories`))])
+    const [liveness, admin, ...answers] = await Promise.all([
+      fetch(`${app.url}/health/live`),
+      fetch(`${app.url}/admin/orders?limit=1`, { headers: { authorization: `Bearer ${token}` } }),
+      ...[1, 2, 3].map(() => fetch(`${app.url}/store/categories`)),
+    ])
     live = liveness.status
+    if (answers.some((res) => res.status === 503)) merchant.push(admin.status)
     for (const res of answers) {
       if (res.status !== 503) continue
       shed ??= res
@@ -346,6 +367,7 @@ test('load shedding: 503 with Retry-After while the event loop lags; liveness st
   assert.equal(shed.headers.get('retry-after'), '5')
   assert.equal((await shed.json()).code, 'unavailable')
   assert.equal(live, 200)
+  assert.ok(merchant.length > 0 && merchant.every((status) => status === 200), `the merchant's route while shoppers were shed: ${merchant}`)
   const logged = lines.map((line) => JSON.parse(line) as { msg: string; status?: number; suppressed?: number })
   assert.equal(logged.filter((line) => line.msg === 'request failed' && line.status === 503).length, 0, 'no line per shed request')
   const overloaded = logged.filter((line) => line.msg.startsWith('overloaded'))

@@ -209,8 +209,10 @@ const ADMIN_BODY_LIMIT = 1024 * 1024
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
 const READY_CHECK_TIMEOUT_MS = 1500
-// Liveness and metrics must answer even while the process sheds load.
-const NEVER_SHED = ['/health/', '/metrics']
+// Liveness and metrics must answer even while the process sheds load, and so must the
+// merchant's routes: an overload is when an operator stops a sale, fixes stock or cancels
+// orders (few requests; without a session they are a 401 before any body is read).
+const NEVER_SHED = ['/health/', '/metrics', '/admin/']
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
