@@ -12,7 +12,7 @@ import { catalogEvents, createCatalogModule } from './modules/catalog/index.ts'
 import { createCartModule } from './modules/cart/index.ts'
 import { createSearchModule } from './modules/search/index.ts'
 import { createPaymentsModule } from './modules/payments/index.ts'
-import { createOrdersModule, orderEvents } from './modules/orders/index.ts'
+import { checkoutOutcomes, createOrdersModule, orderEvents } from './modules/orders/index.ts'
 import { paymentPortFrom } from './modules/orders/payment-adapter.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 import { createRateLimiter } from './platform/rate-limit.ts'
@@ -61,6 +61,7 @@ export function createModules(platform: Platform) {
     payments: paymentPortFrom(payments.gateway, () => payments.pausedForMs()),
     regionOf: customers.regionOf,
     claimer: platform.liveness,
+    countCheckout: checkoutOutcomes(metrics),
   })
   // A charge whose answer checkout never got (timeout) can settle through the webhook.
   payments.onPaymentEvent(orders.onPaymentEvent)

@@ -288,12 +288,18 @@ describe('checkout, orders and payments', () => {
     assert.equal((await stock(v)).sold, 5)
   })
 
-  test('a declined card: 402, order cancelled, stock released, cart kept', async () => {
+  test('a declined card: 402, order cancelled, stock released, cart kept; counted as payment_declined', async () => {
+    const declines = async () => {
+      const text = await t.platform.metrics.registry.getSingleMetricAsString('checkout_outcomes_total')
+      return Number(/outcome="payment_declined"\} (\d+)/.exec(text)?.[1] ?? 0)
+    }
     for (const card of [CARDS.declined, CARDS.funds]) {
       const { variants: [v] } = await product([3])
       const cartId = await cartWith([[v, 2]])
+      const before = await declines()
       const res = await checkout(cartId, randomUUID(), card)
       assert.equal(res.status, 402)
+      assert.equal(await declines(), before + 1)
       assert.equal(res.body.code, 'payment_declined')
       assert.equal(res.body.declineCode, card === CARDS.funds ? 'insufficient_funds' : 'card_declined')
       assert.deepEqual([(await stock(v)).available, (await stock(v)).reserved, (await stock(v)).sold], [3, 0, 0])
@@ -1519,6 +1525,12 @@ test('the gateway unreachable: 503 at once, nothing charged, the order cancelled
     assert.equal((await orders()).length, placed, 'no order placed while the breaker is open')
     assert.ok((await orders()).every((status) => status === 'cancelled'))
     assert.deepEqual([(await stockOf()).available, (await stockOf()).reserved], [5, 0])
+    // Each of these checkouts is counted, those the open breaker turned away (no gateway call) too.
+    const counted = (await t.platform.metrics.registry.getSingleMetricAsString('checkout_outcomes_total')).match(/outcome="unavailable"} (\d+)/)
+    const answered503 = await t.platform.metrics.registry.getSingleMetricAsString('http_request_duration_seconds')
+    const checkout503s = Number(/http_request_duration_seconds_count\{[^}]*route="\/store\/carts\/:id\/checkout"[^}]*status="503"[^}]*\} (\d+)/.exec(answered503)?.[1] ?? NaN)
+    assert.ok(checkout503s >= 2, `503s answered: ${checkout503s}`)
+    assert.equal(Number(counted?.[1]), checkout503s, 'every 503 checkout counted as unavailable')
   } finally {
     await t.close()
   }

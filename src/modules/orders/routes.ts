@@ -1,6 +1,6 @@
 import type { App } from '../../platform/http/server.ts'
 import { requireAdmin, requireSession } from '../../platform/http/auth.ts'
-import { notFound, validationFailed } from '../../platform/http/errors.ts'
+import { AppError, notFound, validationFailed } from '../../platform/http/errors.ts'
 import { isCountryCode } from '../../platform/countries.ts'
 import { checkout, type CheckoutDeps } from './checkout.ts'
 import { onceWithKey } from './idempotency.ts'
@@ -12,6 +12,16 @@ import { CartParams, CheckoutBody, IdempotencyHeaders, NoBody, OptionalIdempoten
 
 export interface OrderRouteDeps extends CheckoutDeps {
   regionOf(customerId: string): Promise<string>
+  /** Counts each checkout's answer (checkout-metrics.ts); absent, nothing is counted. */
+  countCheckout?: (outcome: string) => void
+}
+
+/** A checkout answer's outcome label: the order's status, or the refusal's code. */
+function outcomeOf(status: number, body: unknown): string {
+  if (status === 201) return 'paid'
+  if (status === 202) return 'pending_payment'
+  const code = (body as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : String(status)
 }
 
 /**
@@ -44,22 +54,29 @@ export function orderRoutes(deps: OrderRouteDeps) {
         },
       },
       handler: async (request, reply) => {
-        if (!isCountryCode(request.body.shippingAddress.country)) {
-          throw validationFailed([{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])
+        let answer: { status: number; body: unknown }
+        try {
+          if (!isCountryCode(request.body.shippingAddress.country)) {
+            throw validationFailed([{ path: 'shippingAddress.country', message: 'is not an ISO 3166-1 alpha-2 country code' }])
+          }
+          const expired = expiredCardField(request.body.payment.card)
+          if (expired) throw validationFailed([{ path: `payment.card.${expired}`, message: 'the card has expired' }])
+          const session = await request.session()
+          answer = await checkout(deps, {
+            cartId: request.params.id,
+            customer: session ? { id: session.customerId, region: await deps.regionOf(session.customerId) } : null,
+            idempotencyKey: request.headers['idempotency-key'],
+            email: request.body.email,
+            shippingAddress: request.body.shippingAddress,
+            card: request.body.payment.card,
+            // The client's address as the proxy in front reports it (TRUST_PROXY), else the peer's.
+            shopper: session ? `customer:${session.customerId}` : `address:${request.ip}`,
+          })
+        } catch (error) {
+          deps.countCheckout?.(error instanceof AppError ? error.code : 'error')
+          throw error
         }
-        const expired = expiredCardField(request.body.payment.card)
-        if (expired) throw validationFailed([{ path: `payment.card.${expired}`, message: 'the card has expired' }])
-        const session = await request.session()
-        const answer = await checkout(deps, {
-          cartId: request.params.id,
-          customer: session ? { id: session.customerId, region: await deps.regionOf(session.customerId) } : null,
-          idempotencyKey: request.headers['idempotency-key'],
-          email: request.body.email,
-          shippingAddress: request.body.shippingAddress,
-          card: request.body.payment.card,
-          // The client's address as the proxy in front reports it (TRUST_PROXY), else the peer's.
-          shopper: session ? `customer:${session.customerId}` : `address:${request.ip}`,
-        })
+        deps.countCheckout?.(outcomeOf(answer.status, answer.body))
         if (answer.status >= 400) reply.type('application/problem+json')
         const orderId = (answer.body as { id?: unknown }).id
         if (answer.status < 300 && typeof orderId === 'string') reply.header('location', `/store/orders/${orderId}`)
