@@ -8,6 +8,7 @@ import { migrate } from './platform/db/migrate.ts'
 import { DataDirInUse, DataDirUnusable } from './platform/db/embedded.ts'
 import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
+import { prepareFirstStart } from './first-start.ts'
 import { seedCatalog } from './seed/index.ts'
 import { startClusterSimulator, startGatewayProcess } from './modules/payments/index.ts'
 import type { Simulator } from './modules/payments/index.ts'
@@ -15,7 +16,6 @@ import { createLogger } from './platform/telemetry/log.ts'
 
 const ROLES = ['start', 'api', 'worker', 'gateway', 'migrate', 'seed', 'reindex'] as const
 type Role = (typeof ROLES)[number]
-const DEMO_PRODUCTS = 600
 
 function usage(): never {
   console.error(`usage: shop <${ROLES.join('|')}>\n       shop seed --products N [--seed S]`)
@@ -45,12 +45,6 @@ function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
   // `on`, not `once`: a second signal during the drain must not kill the process mid-way.
   process.on('SIGTERM', handler)
   process.on('SIGINT', handler)
-}
-
-async function seedDemoIfEmpty(platform: Platform, modules: Modules): Promise<void> {
-  if (!platform.config.seedDemo || (await modules.catalog.hasProducts())) return
-  platform.log.info({ products: DEMO_PRODUCTS }, 'empty catalog: seeding the demo catalog')
-  await seedCatalog(platform.sql, { products: DEMO_PRODUCTS, seed: 1, log: platform.log })
 }
 
 async function serve(platform: Platform, withWorker: boolean, modules = createModules(platform)): Promise<void> {
@@ -198,10 +192,7 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
     case 'start': {
       await migrate(platform.sql)
       const modules = createModules(platform)
-      await seedDemoIfEmpty(platform, modules)
-      // The demo seed writes no events: build the search index once if it is empty.
-      const reindexed = await modules.search.reindexIfEmpty()
-      if (reindexed) platform.log.info(reindexed, 'search index built')
+      await prepareFirstStart(platform, modules)
       return serve(platform, true, modules)
     }
   }
