@@ -47,11 +47,35 @@ function onShutdown(log: Platform['log'], stop: () => Promise<void>): void {
   process.on('SIGINT', handler)
 }
 
-async function serve(platform: Platform, withWorker: boolean, modules = createModules(platform)): Promise<void> {
+const ADMIN_RETRY_MS = 5000
+
+/**
+ * The configured admin account, made sure of before serving when the database answers, else
+ * in the background until it does: the api role started while PostgreSQL was down (or not
+ * migrated yet) crashed with a stack trace, where without ADMIN_EMAIL it starts not ready and
+ * recovers by itself. Answers a stop for the retries.
+ */
+async function ensureAdminSoon(platform: Platform, modules: Modules): Promise<() => void> {
   // The api role too (a deployment without `start` has no other way to its first admin);
   // idempotent, so every API process may run it.
   const { adminEmail, adminPassword } = platform.config
-  if (adminEmail && adminPassword) await modules.customers.ensureAdmin(adminEmail, adminPassword)
+  if (!adminEmail || !adminPassword) return () => {}
+  const attempt = () => modules.customers.ensureAdmin(adminEmail, adminPassword).then(() => true, (error: unknown) => error)
+  let outcome = await attempt()
+  if (outcome === true) return () => {}
+  platform.log.warn({ err: outcome }, 'could not make sure of the admin account yet (the database away or not migrated); trying again every 5 s')
+  let timer: NodeJS.Timeout | undefined
+  const retry = async () => {
+    outcome = await attempt()
+    if (outcome === true) platform.log.info('admin account made sure of')
+    else timer = setTimeout(retry, ADMIN_RETRY_MS).unref()
+  }
+  timer = setTimeout(retry, ADMIN_RETRY_MS).unref()
+  return () => clearTimeout(timer)
+}
+
+async function serve(platform: Platform, withWorker: boolean, modules = createModules(platform)): Promise<void> {
+  const stopAdminRetries = await ensureAdminSoon(platform, modules)
   const api = await createApi(platform, modules)
   const worker = withWorker ? createWorker(platform, modules) : null
   worker?.start()
@@ -61,6 +85,7 @@ async function serve(platform: Platform, withWorker: boolean, modules = createMo
   } catch (error) {
     // Not serving (its port taken): what started stops, the embedded database's lock on its
     // folder with it (left behind, a pid reused later would claim the folder is in use).
+    stopAdminRetries()
     await worker?.stop().catch(() => {})
     await api.stop().catch(() => {})
     await platform.close().catch(() => {})
@@ -73,6 +98,7 @@ async function serve(platform: Platform, withWorker: boolean, modules = createMo
     platform.log.warn('TRUST_PROXY=true believes a client-written X-Forwarded-For unless the proxy replaces it: prefer a hop count (1 for one load balancer) or its addresses')
   }
   onShutdown(platform.log, async () => {
+    stopAdminRetries()
     await api.stop()
     await worker?.stop()
     await platform.close()

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import type { Config } from '../config.ts'
 import { connectDb, type Sql } from './db/index.ts'
+import { pendingMigrations } from './db/migrate.ts'
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts'
 import { connectKv, type Kv } from './kv/index.ts'
 import { registerOutboxBacklog } from './bus/outbox-backlog.ts'
@@ -96,9 +97,19 @@ export async function openPlatform(config: Readonly<Config>, options: PlatformOp
   const liveness = await startLiveness(kv, log)
   const nats = config.natsUrl ? openNatsLink(config.natsUrl, config.instance, log) : null
 
+  // Until the schema is seen current, readiness also asks whether migrations are missing
+  // (once it is, a plain round trip): a process started on a database not migrated yet
+  // answered ready, and then 500 on every request.
+  let schemaCurrent = false
   const readiness: Record<string, () => Promise<void>> = {
     postgres: async () => {
-      await sql`select 1`
+      if (schemaCurrent) {
+        await sql`select 1`
+        return
+      }
+      const pending = await pendingMigrations(sql)
+      if (pending.length > 0) throw new Error(`${pending.length} migrations not applied (run npm run migrate), the first ${pending[0]}`)
+      schemaCurrent = true
     },
     kv: () => kv.ping(),
   }

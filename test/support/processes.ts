@@ -21,8 +21,11 @@ export interface ShopProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Runs `src/main.ts <role>` as a real child process with exactly the given environment. */
-export async function spawnShop(role: string, env: Record<string, string>, readyTimeoutMs = 120_000): Promise<ShopProcess> {
+/**
+ * Runs `src/main.ts <role>` as a real child process with exactly the given environment;
+ * answers once /health/ready says 200 (`until: 'answering'`: once it answers at all).
+ */
+export async function spawnShop(role: string, env: Record<string, string>, readyTimeoutMs = 120_000, until: 'ready' | 'answering' = 'ready'): Promise<ShopProcess> {
   const port = Number(env.PORT ?? (await freePort()))
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', role], {
     // No load shedding unless a test asks for it: test files run side by side on 2 cores.
@@ -39,7 +42,7 @@ export async function spawnShop(role: string, env: Record<string, string>, ready
     if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode}:\n${output}`)
     try {
       const res = await fetch(`${url}/health/ready`)
-      if (res.status === 200) break
+      if (res.status === 200 || until === 'answering') break
     } catch {}
     if (Date.now() > deadline) {
       child.kill('SIGKILL')

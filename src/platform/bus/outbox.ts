@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Db, Sql, Tx } from '../db/index.ts'
-import type { Logger } from '../telemetry/log.ts'
+import { throttledWarn, type Logger } from '../telemetry/log.ts'
 import { deleteBatch } from '../db/delete-batch.ts'
 import { pollLoop } from './poll-loop.ts'
 
@@ -132,7 +132,9 @@ export class OutboxDispatcher {
   }
 
   start(): void {
-    this.loop = pollLoop(this.intervalMs, () => this.dispatchPending(), (error) => this.log.warn({ err: error }, 'outbox dispatch failed; will retry'))
+    // Said at most every 10 s: a database that is away (or not migrated) failed every 200 ms.
+    const failed = throttledWarn(this.log, 'outbox dispatch failed; will retry')
+    this.loop = pollLoop(this.intervalMs, () => this.dispatchPending(), (error) => failed({ err: error }))
   }
 
   /** Delivers everything pending now; answers how many events were delivered. */

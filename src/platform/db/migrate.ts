@@ -8,6 +8,19 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.
 const MIGRATION_LOCK = 72_007_001
 
 /**
+ * The migrations in `dir` this database has not applied yet (all of them on a database never
+ * migrated): an api or worker process started before `migrate` answers not ready instead of
+ * 500 on every request.
+ */
+export async function pendingMigrations(sql: Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+  const [{ known }] = await sql<{ known: boolean }[]>`select to_regclass('platform.migrations') is not null as known`
+  if (!known) return files
+  const done = new Set((await sql<{ name: string }[]>`select name from platform.migrations`).map((r) => r.name))
+  return files.filter((file) => !done.has(file))
+}
+
+/**
  * Applies migrations/NNN_<module>_<what>.sql in name order, each in its own transaction,
  * once. Each module's files create and change only that module's schema.
  */
