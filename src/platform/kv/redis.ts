@@ -98,6 +98,24 @@ function unavailableNow(error: Error & { previousErrors?: Error[] }): boolean {
  * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
  * connection, opened on the first subscribe.
  */
+/**
+ * How long a shutdown waits for Redis to answer its goodbyes (UNSUBSCRIBE, QUIT) before
+ * dropping the connection: a Redis that hung (not down: the socket open, nothing answered)
+ * held every shutdown for its whole 15 s, which then exited 1.
+ */
+const GOODBYE_TIMEOUT_MS = 1000
+
+/** Whether `promise` settled (either way) within `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)))
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timedOut])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export class RedisKv implements Kv {
   private readonly redis: Redis
   private subscriber: Redis | null = null
@@ -294,7 +312,7 @@ export class RedisKv implements Kv {
       set.delete(onMessage)
       if (set.size === 0) {
         this.handlers.delete(name)
-        await this.subscriber?.unsubscribe(name)
+        if (this.subscriber) await settledWithin(this.subscriber.unsubscribe(name), GOODBYE_TIMEOUT_MS)
       }
     }
   }
@@ -304,6 +322,8 @@ export class RedisKv implements Kv {
   }
 
   async close() {
-    await Promise.allSettled([this.redis.quit(), this.subscriber?.quit()])
+    await Promise.all([this.redis, this.subscriber].map(async (client) => {
+      if (client && !(await settledWithin(client.quit(), GOODBYE_TIMEOUT_MS))) client.disconnect()
+    }))
   }
 }
