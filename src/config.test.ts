@@ -34,6 +34,12 @@ test('TRUST_PROXY: none by default, everything, a hop count, or addresses and ra
   assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.7' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7'])
 })
 
+test('empty ADMIN_EMAIL and ADMIN_PASSWORD are unset, like every other setting', () => {
+  const config = loadConfig({ ADMIN_EMAIL: '', ADMIN_PASSWORD: '' })
+  assert.equal(config.adminEmail, null)
+  assert.equal(config.adminPassword, null)
+})
+
 test('CORS_ORIGINS: none by default; origins as a browser sends them', () => {
   assert.deepEqual(loadConfig({}).corsOrigins, [])
   assert.deepEqual(loadConfig({ CORS_ORIGINS: 'https://shop.example.com, http://localhost:5173,https://admin.example.com/' }).corsOrigins, [

@@ -174,7 +174,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const adminEmail = text(env, 'ADMIN_EMAIL')
-  const adminPassword = env.ADMIN_PASSWORD ?? null
+  // Empty is unset, as for every setting (ADMIN_EMAIL= ADMIN_PASSWORD= was refused); a
+  // password given is kept exactly as typed, its spaces included.
+  const adminPassword = env.ADMIN_PASSWORD === undefined || env.ADMIN_PASSWORD === '' ? null : env.ADMIN_PASSWORD
   if (adminEmail !== null && !/^[^@\s]+@[^@\s]+$/.test(adminEmail)) {
     throw new ConfigError('ADMIN_EMAIL', 'is not an e-mail address')
   }

@@ -276,7 +276,8 @@ run(role, config, rest).catch((error) => {
     process.exit(1)
   }
   if (error?.code === 'EADDRINUSE') {
-    console.error(`Port ${error.port ?? config.port} is in use: stop what listens there, or set PORT`)
+    const setting = role === 'gateway' ? 'GATEWAY_PORT' : 'PORT'
+    console.error(`Port ${error.port ?? (role === 'gateway' ? config.gatewayPort : config.port)} is in use: stop what listens there, or set ${setting}`)
     process.exit(1)
   }
   console.error('fatal:', error)

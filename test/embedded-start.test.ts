@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
 import { spawnShop } from './support/processes.ts'
 
 /** Runs a role that is expected to stop by itself (a refused start): its exit code and output. */
@@ -122,4 +123,14 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
   } finally {
     assert.equal(await again.stop('SIGTERM'), 0)
   }
+})
+
+test('the gateway role whose port is taken says to set GATEWAY_PORT, its own setting', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise((resolve) => taken.close(resolve)))
+  const port = String((taken.address() as AddressInfo).port)
+  const busy = await runToExit('gateway', { GATEWAY_SECRET: 'a-gateway-secret-long-enough', GATEWAY_PORT: port, LOG_LEVEL: 'warn' })
+  assert.equal(busy.code, 1, busy.output)
+  assert.match(busy.output, new RegExp(`Port ${port} is in use: stop what listens there, or set GATEWAY_PORT`))
 })
