@@ -149,3 +149,26 @@ describe('sign-in throttling', () => {
     assert.ok(ttl > 0 && ttl <= WINDOW_MS, `ttl ${ttl}`)
   })
 })
+
+test('one account signed in to in a loop, with the right password, is stopped at its limit (each sign-in hashes a password); other accounts are not', async () => {
+  const t = await startTestApp()
+  const app = await startCustomersServer(t, { loginLimits: { perAccount: 100, perIp: 100, signInsPerAccount: 4, windowMs: WINDOW_MS } })
+  try {
+    const account = async () => {
+      const email = `loop-${randomBytes(4).toString('hex')}@shop.test`
+      assert.equal((await t.call('POST', '/store/auth/register', { body: { email, password: PASSWORD, name: 'L', country: 'US' } })).status, 201)
+      return email
+    }
+    const login = (email: string) => app.inject({ method: 'POST', url: '/store/auth/login', payload: { email, password: PASSWORD }, remoteAddress: '203.0.113.60' })
+    const email = await account()
+    const statuses = (await Promise.all(Array.from({ length: 7 }, () => login(email)))).map((res) => res.statusCode).sort()
+    assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429, 429], 'exactly the limit, racing too')
+    const refused = await login(email)
+    assert.equal(refused.statusCode, 429)
+    assert.ok(Number(refused.headers['retry-after']) > 0)
+    assert.equal((await login(await account())).statusCode, 200, 'another account from the same address signs in')
+  } finally {
+    await app.close()
+    await t.close()
+  }
+})

@@ -7,10 +7,17 @@ export interface LoginLimits {
   perAccount: number
   /** Failed sign-ins allowed per client IP in one window (guessing across many accounts). */
   perIp: number
+  /**
+   * Sign-ins of one account in one window, right or wrong: each hashes a password, and one
+   * client signing in to its own account in a loop kept the hashing queue full (never
+   * throttled: a success gives its count back), other shoppers' sign-ins waiting seconds or
+   * answered 503. Nobody signs in to one account this often; a NAT's many shoppers are many accounts.
+   */
+  signInsPerAccount: number
   windowMs: number
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perIp: 50, windowMs: 15 * 60_000 }
+export const DEFAULT_LOGIN_LIMITS: LoginLimits = { perAccount: 10, perIp: 50, signInsPerAccount: 30, windowMs: 15 * 60_000 }
 
 /** 429 with the seconds until the window ends; the route copies them into Retry-After. */
 export class TooManyAttempts extends AppError {
@@ -26,6 +33,7 @@ const ipKey = (ip: string) => `login-fail:ip:${ip}`
 const deviceFailKey = (device: string) => `login-fail:dev:${digest(device)}`
 const deviceKey = (device: string) => `login-device:${digest(device)}`
 const registerKey = (ip: string) => `register:ip:${ip}`
+const signInsKey = (email: string) => `login-all:acct:${digest(email)}`
 
 /** How long a browser that signed in to an account is known to it (the `did` cookie's life). */
 export const DEVICE_TTL_MS = 180 * 24 * 3600_000
@@ -67,6 +75,12 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       // client already stopped could go on locking other shoppers out of their accounts.
       const fromIp = await kv.incr(ipKey(ip), 1, limits.windowMs)
       if (fromIp > limits.perIp) throw new TooManyAttempts(await retryAfter([ipKey(ip)]))
+      // Every attempt at the account, whatever its outcome (never given back): the IP's
+      // attempt is, as nothing is checked.
+      if ((await kv.incr(signInsKey(email), 1, limits.windowMs)) > limits.signInsPerAccount) {
+        await kv.incr(ipKey(ip), -1, limits.windowMs)
+        throw new TooManyAttempts(await retryAfter([signInsKey(email)]))
+      }
       const budget = await budgetOf(email, device)
       const attempts = await kv.incr(budget.key, 1, limits.windowMs)
       if (attempts > limits.perAccount) {
