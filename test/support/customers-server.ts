@@ -1,13 +1,13 @@
 // The customers module alone on its own HTTP server, with limits and proxy trust a test
 // chooses, over a test app's database, KV and carts (inject() requests, no port).
 import type { Config } from '../../src/config.ts'
-import { createCustomersModule } from '../../src/modules/customers/index.ts'
+import { createCustomersModule, type LoginLimits } from '../../src/modules/customers/index.ts'
 import { buildHttpServer, type App } from '../../src/platform/http/server.ts'
 import { createMetrics } from '../../src/platform/telemetry/metrics.ts'
 import type { TestApp } from './app.ts'
 
 export interface CustomersServerOptions {
-  loginLimits: { perAccount: number; perIp: number; windowMs: number }
+  loginLimits: Partial<LoginLimits>
   trustProxy?: Config['trustProxy']
 }
 

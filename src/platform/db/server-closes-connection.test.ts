@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { freshDatabase, realServers, type FreshDatabase } from '../../../test/support/db.ts'
 import { connectDb, isConnectionError } from './index.ts'
 
@@ -89,6 +90,25 @@ test('a reserved connection the server ends, once released, does not poison the 
     const again = await sql.reserve()
     assert.equal((await again<{ ok: number }[]>`select 1 as ok`)[0].ok, 1, 'and reserving again works')
     again.release()
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+})
+
+test('an address that accepts and hangs up at once (no PostgreSQL behind it) fails the query, not reconnecting thousands of times a second for ever', { timeout: 30_000 }, async (t) => {
+  let accepted = 0
+  const server = createServer((socket) => {
+    accepted++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => void server.close())
+  const sql = connectDb({ url: `postgres://postgres@127.0.0.1:${(server.address() as AddressInfo).port}/nothing`, poolSize: 1 })
+  try {
+    const outcome = await sql`select 1`.then(() => 'answered', (error: unknown) => error)
+    assert.ok(isConnectionError(outcome), `a connection error, got ${String(outcome)}`)
+    await sleep(500)
+    assert.ok(accepted < 20, `${accepted} connections opened`)
   } finally {
     await sql.end({ timeout: 1 })
   }
