@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
+import { isConnectionError } from './platform/db/index.ts'
 import { DataDirInUse, DataDirUnusable } from './platform/db/embedded.ts'
 import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
@@ -278,6 +279,16 @@ run(role, config, rest).catch((error) => {
   if (error?.code === 'EADDRINUSE') {
     const setting = role === 'gateway' ? 'GATEWAY_PORT' : 'PORT'
     console.error(`Port ${error.port ?? (role === 'gateway' ? config.gatewayPort : config.port)} is in use: stop what listens there, or set ${setting}`)
+    process.exit(1)
+  }
+  if (error?.syscall === 'getaddrinfo' && error?.hostname === config.host) {
+    console.error(`Bad setting HOST: "${config.host}" is no address or name this machine can listen on (${error.code})`)
+    process.exit(78) // EX_CONFIG
+  }
+  if (config.databaseUrl && (isConnectionError(error) || ['ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '3D000', '28P01', '28000'].includes(error?.code))) {
+    // A role that needs the database at once (migrate, seed, reindex, start) and cannot have it.
+    const where = new URL(config.databaseUrl)
+    console.error(`Cannot use the database at DATABASE_URL (${where.hostname}:${where.port || 5432}${where.pathname}): ${error.message ?? error.code}`)
     process.exit(1)
   }
   console.error('fatal:', error)

@@ -134,3 +134,19 @@ test('the gateway role whose port is taken says to set GATEWAY_PORT, its own set
   assert.equal(busy.code, 1, busy.output)
   assert.match(busy.output, new RegExp(`Port ${port} is in use: stop what listens there, or set GATEWAY_PORT`))
 })
+
+test('a database that cannot be reached, or a HOST that is no address, stops a role with one line naming the setting, not a stack trace', async () => {
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as AddressInfo).port
+  await new Promise((resolve) => closed.close(resolve)) // nothing listens there now
+  const migrate = await runToExit('migrate', { DATABASE_URL: `postgres://postgres:secret-pw@127.0.0.1:${port}/shop`, LOG_LEVEL: 'warn' })
+  assert.equal(migrate.code, 1, migrate.output)
+  assert.match(migrate.output, new RegExp(`Cannot use the database at DATABASE_URL \\(127\\.0\\.0\\.1:${port}/shop\\)`))
+  assert.doesNotMatch(migrate.output, /\n\s+at /, 'no stack trace')
+  assert.doesNotMatch(migrate.output, /secret-pw/, 'the password is not printed')
+
+  const host = await runToExit('gateway', { GATEWAY_SECRET: 'a-gateway-secret-long-enough', GATEWAY_PORT: '0', HOST: 'no-such-host.invalid', LOG_LEVEL: 'warn' })
+  assert.equal(host.code, 78, host.output)
+  assert.match(host.output, /Bad setting HOST/)
+})
