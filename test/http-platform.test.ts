@@ -21,10 +21,18 @@ describe('http platform', () => {
     assert.ok(doc.body.paths['/admin/products'].post.requestBody, 'admin create documents its body')
     // The answers a route sends, not swagger's "200 Default Response".
     const codes = (path: string, method: string) => Object.keys(doc.body.paths[path][method].responses).sort()
-    assert.deepEqual(codes('/store/carts/{id}/checkout', 'post'), ['201', '202', '400', '402', '409', '422', '429', '503'])
-    assert.deepEqual(codes('/store/auth/register', 'post'), ['201', '400', '409', '429'])
-    assert.deepEqual(codes('/admin/products/{id}', 'delete'), ['204', '404'])
-    assert.deepEqual(codes('/store/carts', 'post'), ['201', '429'], 'a route with response schemas keeps them')
+    assert.deepEqual(codes('/store/carts/{id}/checkout', 'post'), ['201', '202', '400', '402', '409', '422', '429', '503', 'default'])
+    assert.deepEqual(codes('/store/auth/register', 'post'), ['201', '400', '409', '429', 'default'])
+    assert.deepEqual(codes('/admin/products/{id}', 'delete'), ['204', '404', 'default'])
+    assert.deepEqual(codes('/store/carts', 'post'), ['201', '429', 'default'], 'a route with response schemas keeps them')
+    // Every route says what its errors look like, so a generated client can read them.
+    for (const [path, methods] of Object.entries(doc.body.paths as Record<string, Record<string, { responses: Record<string, any> }>>)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const problem = operation.responses.default?.content?.['application/problem+json']?.schema
+        assert.ok(problem?.required?.includes('code'), `${method} ${path} documents its problem+json errors`)
+      }
+    }
+    assert.deepEqual(doc.body.components.securitySchemes.cookie, { type: 'apiKey', in: 'cookie', name: 'sid' })
     const docs = await fetch(`${t.url}/docs/`)
     assert.equal(docs.status, 200)
     assert.match(await docs.text(), /swagger/i)

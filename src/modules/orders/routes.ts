@@ -86,7 +86,7 @@ export function orderRoutes(deps: OrderRouteDeps) {
       },
     })
 
-    app.get('/store/orders/:id', { schema: { tags: ['orders'], params: OrderParams, querystring: OrderReadQuery } }, async (request) => {
+    app.get('/store/orders/:id', { schema: { tags: ['orders'], params: OrderParams, querystring: OrderReadQuery }, config: { answers: { 200: "The order: status, lines, totals, shipping address (its owner's, or a guest's with accessToken or X-Order-Token)", 404: "not_found: no such order, or another shopper's" } } }, async (request) => {
       const order = await findOrder(deps.sql, request.params.id)
       const session = await request.session()
       const token = request.query.accessToken ?? (request.headers['x-order-token'] as string | undefined)

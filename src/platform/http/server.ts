@@ -230,12 +230,40 @@ declare module 'fastify' {
   }
 }
 
-/** /openapi.json: a route's `answers` become its documented responses (else swagger says "200 Default Response"). */
+/** Every error answer's body (errors.ts problemOf), for /openapi.json. */
+const PROBLEM_DOCUMENT = {
+  description: 'An error: application/problem+json with a stable code (validation_failed names each field in errors[]; a refusal that knows when to come back says retryAfter, in seconds, and Retry-After)',
+  content: {
+    'application/problem+json': {
+      schema: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail', 'code'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer' },
+          detail: { type: 'string' },
+          code: { type: 'string' },
+          instance: { type: 'string' },
+          errors: { type: 'array', items: { type: 'object', required: ['path', 'message'], properties: { path: { type: 'string' }, message: { type: 'string' } } } },
+          retryAfter: { type: 'integer' },
+        },
+        additionalProperties: true,
+      },
+    },
+  },
+}
+
+/**
+ * /openapi.json: a route's `answers` become its documented responses (else swagger says "200
+ * Default Response"), and every route documents the problem+json body of its errors (a
+ * generated client knows their shape). For the document only: replies are not serialized
+ * through these.
+ */
 function documentAnswers({ schema, url, route }: { schema: FastifySchema; url: string; route: { config?: { answers?: Record<number, string> } } }) {
-  const answers = route.config?.answers
-  if (!answers) return { schema, url }
+  const answers = route.config?.answers ?? {}
   const documented = Object.fromEntries(Object.entries(answers).map(([status, description]) => [status, { description }]))
-  return { schema: { ...schema, response: { ...documented, ...(schema?.response as object | undefined) } }, url }
+  return { schema: { ...schema, response: { ...documented, ...(schema?.response as object | undefined), default: PROBLEM_DOCUMENT } }, url }
 }
 
 /** The request's deadline timer (onRequest sets it, onResponse clears it). */
@@ -427,7 +455,8 @@ export async function buildHttpServer(deps: HttpDeps): Promise<App> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'shop', version: '1', description: 'The public HTTP API of the shop platform' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // The session token as a bearer token, or as the sid cookie a browser holds.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: 'sid' } } },
     },
     transform: documentAnswers as never,
   })
