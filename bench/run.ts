@@ -156,6 +156,7 @@ async function startTargets(serverUrl: string, redisUrl: string): Promise<Target
     // The load generator is one address creating a cart per simulated shopper: a shop's
     // shoppers come from many.
     CARTS_PER_IP_PER_MINUTE: process.env.CARTS_PER_IP_PER_MINUTE ?? '0',
+    CARTS_PER_IP_PER_DAY: process.env.CARTS_PER_IP_PER_DAY ?? '0',
   }
   if (process.env.NATS_URL) apiEnv.NATS_URL = process.env.NATS_URL
   const gateway = startNode('gateway', ['--import', 'tsx', 'src/main.ts', 'gateway'], gatewayEnv)

@@ -37,6 +37,7 @@ export function createModules(platform: Platform) {
     declinesPerShopper: config.declinesPerShopper,
     takeAllowance,
     cartsPerIpPerMinute: config.cartsPerIpPerMinute,
+    cartsPerIpPerDay: config.cartsPerIpPerDay,
   })
   const customers = createCustomersModule({ sql, kv, log, carts: cart })
   const search = createSearchModule({

@@ -30,6 +30,8 @@ export interface Config {
   declinesPerShopper: number
   /** Guest carts one client address may create per minute (0: no limit). */
   cartsPerIpPerMinute: number
+  /** Guest carts one client address may create per day (0: no limit). */
+  cartsPerIpPerDay: number
   /** Size of the PostgreSQL pool per process. */
   dbPoolSize: number
   /** PostgreSQL cancels a statement of the api and worker roles after this long (0: never). */
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     requestDeadlineMs: integer(env, 'REQUEST_DEADLINE_MS', 30_000, 0, 3_600_000),
     declinesPerShopper: integer(env, 'DECLINES_PER_SHOPPER', 20, 1, 1_000_000),
     cartsPerIpPerMinute: integer(env, 'CARTS_PER_IP_PER_MINUTE', 600, 0, 1_000_000),
+    cartsPerIpPerDay: integer(env, 'CARTS_PER_IP_PER_DAY', 10_000, 0, 100_000_000),
     // The embedded PGlite socket serves one connection at a time: a pool of one.
     dbPoolSize: databaseUrl ? integer(env, 'DB_POOL_SIZE', 4, 1, 200) : 1,
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 3_600_000),

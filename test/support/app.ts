@@ -58,6 +58,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     MAX_EVENT_LOOP_DELAY_MS: '0',
     // Tests race hundreds of shoppers from one address; the limit's own test sets it.
     CARTS_PER_IP_PER_MINUTE: '0',
+    CARTS_PER_IP_PER_DAY: '0',
     DB_POOL_SIZE: process.env.DATABASE_URL ? '10' : '1',
     ...options.env,
   }

@@ -383,3 +383,16 @@ test('guest carts are limited per address (CARTS_PER_IP_PER_MINUTE): 429 with Re
     await t.close()
   }
 })
+
+test('guest carts are limited per address per day too (CARTS_PER_IP_PER_DAY): a cart with a line lives 30 days', async () => {
+  const t = await startTestApp({ env: { CARTS_PER_IP_PER_MINUTE: '100', CARTS_PER_IP_PER_DAY: '3', TRUST_PROXY: 'loopback' } })
+  try {
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) statuses.push((await t.call('POST', '/store/carts', { headers: { 'x-forwarded-for': '203.0.113.9' } })).status)
+    assert.deepEqual(statuses, [201, 201, 201, 429])
+    const refused = await t.call('POST', '/store/carts', { headers: { 'x-forwarded-for': '203.0.113.9' } })
+    assert.ok(Number(refused.headers.get('retry-after')) > 3600, 'come back when the day is over')
+  } finally {
+    await t.close()
+  }
+})

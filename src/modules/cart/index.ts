@@ -22,14 +22,20 @@ export interface CartModuleDeps {
   takeAllowance?: TakeAllowance
   /** Guest carts one address may create per minute (0: no limit). */
   cartsPerIpPerMinute?: number
+  /** And per day (0: no limit): a cart with a line lives 30 days, so the minute's limit alone still let one address hold gigabytes. */
+  cartsPerIpPerDay?: number
 }
 
 export function createCartModule(deps: CartModuleDeps) {
   const store = createCartStore(deps.kv)
   const availableUnits = cachedAvailability(deps.stock, deps.stockCheckTtlMs ?? 1000)
   const cartDeps = { store, catalog: deps.catalog, availableUnits }
-  const creation = { name: 'guest carts', max: deps.cartsPerIpPerMinute ?? 0, windowMs: 60_000 }
-  const limitCreation = (ip: string) => deps.takeAllowance?.(creation, ip) ?? Promise.resolve()
+  const perMinute = { name: 'guest carts', max: deps.cartsPerIpPerMinute ?? 0, windowMs: 60_000 }
+  const perDay = { name: 'guest carts today', max: deps.cartsPerIpPerDay ?? 0, windowMs: 24 * 3600_000 }
+  const limitCreation = async (ip: string) => {
+    await deps.takeAllowance?.(perMinute, ip)
+    await deps.takeAllowance?.(perDay, ip)
+  }
   return {
     /** At sign-in: moves a guest cart into the account cart; idempotent. Answers the lines that did not fit. */
     mergeGuestCart: (customerId: string, guestCartId: string) => mergeGuestCart(store, customerId, guestCartId),

@@ -61,6 +61,11 @@ describe('customer accounts and sessions', () => {
     assert.equal((await set(3, { cookie })).status, 200, 'no browser (curl, an app)')
     assert.equal((await set(2, { authorization: `Bearer ${admin}`, 'sec-fetch-site': 'cross-site' })).status, 200, 'a bearer token is sent on purpose')
     assert.equal((await t.call('GET', `/admin/inventory/${variant}`, { token: admin })).body.available, 2)
+    // Nor can another site's page sign the browser out: no cookie-clearing answer, the session stays.
+    const logout = await t.call('POST', '/store/auth/logout', { headers: { cookie, 'sec-fetch-site': 'cross-site' } })
+    assert.equal(logout.status, 204)
+    assert.equal(logout.headers.get('set-cookie'), null, 'the cookie is not cleared')
+    assert.equal((await t.call('GET', '/store/customers/me', { token: admin })).status, 200, 'the session is not revoked')
   })
 
   test('the password is stored as an argon2id hash, never as given', async () => {

@@ -167,6 +167,18 @@ test('one account signed in to in a loop, with the right password, is stopped at
     assert.equal(refused.statusCode, 429)
     assert.ok(Number(refused.headers['retry-after']) > 0)
     assert.equal((await login(await account())).statusCode, 200, 'another account from the same address signs in')
+
+    // Strangers using the cap up do not lock the owner out of the browser it signed in from.
+    const owned = await account()
+    const first = await app.inject({ method: 'POST', url: '/store/auth/login', payload: { email: owned, password: PASSWORD }, remoteAddress: '192.0.2.80' })
+    assert.equal(first.statusCode, 200)
+    const did = first.cookies.find((c) => c.name === 'did')!.value
+    const stranger = () => app.inject({ method: 'POST', url: '/store/auth/login', payload: { email: owned, password: 'wrong password' }, remoteAddress: '198.51.100.80' })
+    const strangers = []
+    for (let i = 0; i < 6; i++) strangers.push((await stranger()).statusCode)
+    assert.deepEqual(strangers.slice(-2), [429, 429], `strangers are stopped: ${strangers}`)
+    const owner = await app.inject({ method: 'POST', url: '/store/auth/login', payload: { email: owned, password: PASSWORD }, remoteAddress: '192.0.2.80', cookies: { did } })
+    assert.equal(owner.statusCode, 200, 'the owner, from its browser, signs in')
   } finally {
     await app.close()
     await t.close()

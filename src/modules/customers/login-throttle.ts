@@ -8,10 +8,11 @@ export interface LoginLimits {
   /** Failed sign-ins allowed per client IP in one window (guessing across many accounts). */
   perIp: number
   /**
-   * Sign-ins of one account in one window, right or wrong: each hashes a password, and one
-   * client signing in to its own account in a loop kept the hashing queue full (never
-   * throttled: a success gives its count back), other shoppers' sign-ins waiting seconds or
-   * answered 503. Nobody signs in to one account this often; a NAT's many shoppers are many accounts.
+   * Sign-ins of one account (and of each browser the account signed in from before) in one
+   * window, right or wrong: each hashes a password, and one client signing in to its own
+   * account in a loop kept the hashing queue full (never throttled: a success gives its
+   * count back), other shoppers' sign-ins waiting seconds or answered 503. Nobody signs in
+   * to one account this often; a NAT's many shoppers are many accounts.
    */
   signInsPerAccount: number
   windowMs: number
@@ -33,7 +34,8 @@ const ipKey = (ip: string) => `login-fail:ip:${ip}`
 const deviceFailKey = (device: string) => `login-fail:dev:${digest(device)}`
 const deviceKey = (device: string) => `login-device:${digest(device)}`
 const registerKey = (ip: string) => `register:ip:${ip}`
-const signInsKey = (email: string) => `login-all:acct:${digest(email)}`
+/** All sign-ins (right or wrong) of an attempt budget: an account's, or a device's for its account. */
+const signInsKey = (budgetKey: string) => `login-all:${budgetKey}`
 
 /** How long a browser that signed in to an account is known to it (the `did` cookie's life). */
 export const DEVICE_TTL_MS = 180 * 24 * 3600_000
@@ -75,18 +77,21 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       // client already stopped could go on locking other shoppers out of their accounts.
       const fromIp = await kv.incr(ipKey(ip), 1, limits.windowMs)
       if (fromIp > limits.perIp) throw new TooManyAttempts(await retryAfter([ipKey(ip)]))
-      // Every attempt at the account, whatever its outcome (never given back): the IP's
-      // attempt is, as nothing is checked.
-      if ((await kv.incr(signInsKey(email), 1, limits.windowMs)) > limits.signInsPerAccount) {
-        await kv.incr(ipKey(ip), -1, limits.windowMs)
-        throw new TooManyAttempts(await retryAfter([signInsKey(email)]))
-      }
       const budget = await budgetOf(email, device)
       const attempts = await kv.incr(budget.key, 1, limits.windowMs)
       if (attempts > limits.perAccount) {
         // Refused for the account: no password is checked, so the IP gets its attempt back.
         await kv.incr(ipKey(ip), -1, limits.windowMs)
         throw new TooManyAttempts(await retryAfter([budget.key]))
+      }
+      // Every checked attempt of the budget, whatever its outcome (never given back). Per
+      // budget like the failures: counted for the account alone, a stranger's 30 requests
+      // locked its owner out on the browser it always uses.
+      const signIns = signInsKey(budget.key)
+      if ((await kv.incr(signIns, 1, limits.windowMs)) > limits.signInsPerAccount) {
+        // Refused unchecked: the IP and the budget get their attempt back.
+        await Promise.all([kv.incr(ipKey(ip), -1, limits.windowMs), kv.incr(budget.key, -1, limits.windowMs)])
+        throw new TooManyAttempts(await retryAfter([signIns]))
       }
       return budget
     },

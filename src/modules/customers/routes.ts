@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
-import { requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
+import { crossSiteChange, requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
 import { AppError, PATTERNS } from '../../platform/http/errors.ts'
 import { customerView, login, type SignedIn, type SignInDeps } from './login.ts'
 import { DEVICE_TTL_MS, TooManyAttempts } from './login-throttle.ts'
@@ -74,7 +74,8 @@ export function customerRoutes(deps: SignInDeps) {
       // Revoked in the KV at once: the token stops working on the next call, wherever it is used.
       const token = request.sessionToken()
       if (token) await deps.sessions.revoke(token)
-      reply.clearCookie(SESSION_COOKIE, { path: '/' })
+      // Another site's page cannot sign the browser out either: its cookie stays, as its session does.
+      if (!crossSiteChange(request)) reply.clearCookie(SESSION_COOKIE, { path: '/' })
       reply.code(204)
     })
 

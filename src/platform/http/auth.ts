@@ -48,7 +48,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  * pages, or the user typing the address, are the user. A bearer token is never sent by a
  * browser on its own, and clients that send no Sec-Fetch-Site (curl, apps) are not pages.
  */
-function crossSiteChange(request: FastifyRequest): boolean {
+export function crossSiteChange(request: FastifyRequest): boolean {
   if (SAFE_METHODS.has(request.method)) return false
   const site = request.headers['sec-fetch-site']
   return site !== undefined && site !== 'same-origin' && site !== 'none'
