@@ -375,6 +375,9 @@ test('guest carts are limited per address (CARTS_PER_IP_PER_MINUTE): 429 with Re
     const retryAfter = Number(refused.headers.get('retry-after'))
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`)
     assert.equal((await create('203.0.113.8')).status, 201, 'another address has its own allowance')
+    // An IPv6 client holds its whole /64: its addresses share one allowance.
+    const v6 = await Promise.all(['2001:db8:7:7::1', '2001:db8:7:7::2', '2001:db8:7:7:a::3', '2001:db8:7:7:b::4'].map(create))
+    assert.deepEqual(v6.map((res) => res.status).sort(), [201, 201, 201, 429])
     const registered = await t.call('POST', '/store/auth/register', { body: { email: `limit-${randomBytes(4).toString('hex')}@shop.test`, password: 'correct horse battery', name: 'Limit', country: 'US' }, headers: { 'x-forwarded-for': '203.0.113.7' } })
     assert.equal(registered.status, 201)
     const account = await t.call('GET', '/store/customers/me/cart', { token: registered.body.token, headers: { 'x-forwarded-for': '203.0.113.7' } })

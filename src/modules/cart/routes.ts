@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { App } from '../../platform/http/server.ts'
 import { requireSession } from '../../platform/http/auth.ts'
+import { clientOf } from '../../platform/http/client-address.ts'
 import { accountCartId } from './account-cart.ts'
 import { addItem, removeItem, setQuantity } from './change-lines.ts'
 import { emptyCartView, readCart } from './cart-view.ts'
@@ -15,7 +16,7 @@ export function cartRoutes(deps: CartDeps & { limitCreation: (ip: string) => Pro
 
   return async (app: App) => {
     app.post('/store/carts', { schema: { tags: ['cart'], response: { 201: CartResponse } }, config: { answers: { 429: 'too_many_requests: too many carts from this address (Retry-After)' } } }, async (request, reply) => {
-      await deps.limitCreation(request.ip)
+      await deps.limitCreation(clientOf(request.ip))
       const id = await deps.store.create(null)
       reply.code(201)
       return emptyCartView(id)

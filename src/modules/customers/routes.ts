@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { App } from '../../platform/http/server.ts'
 import { crossSiteChange, requireSession, SESSION_COOKIE } from '../../platform/http/auth.ts'
+import { clientOf } from '../../platform/http/client-address.ts'
 import { AppError, PATTERNS } from '../../platform/http/errors.ts'
 import { customerView, login, type SignedIn, type SignInDeps } from './login.ts'
 import { DEVICE_TTL_MS, TooManyAttempts } from './login-throttle.ts'
@@ -45,7 +46,7 @@ function sendSignedIn(request: FastifyRequest, reply: FastifyReply, answer: Sign
 export function customerRoutes(deps: SignInDeps) {
   return async (app: App) => {
     app.post('/store/auth/register', { schema: { tags: ['auth'], body: RegisterBody }, config: { answers: { 201: 'Signed in: { token, customer } and the sid cookie', 400: 'validation_failed', 409: 'conflict: the e-mail is registered', 429: 'too_many_requests: too many registrations from this address (Retry-After)' } } }, async (request, reply) => {
-      const answer = await register(deps, request.body, request.ip).catch((error: unknown) => {
+      const answer = await register(deps, request.body, clientOf(request.ip)).catch((error: unknown) => {
         if (error instanceof TooManyAttempts) reply.header('retry-after', String(error.retryAfterSeconds))
         throw error
       })
@@ -56,7 +57,7 @@ export function customerRoutes(deps: SignInDeps) {
 
     app.post('/store/auth/login', { schema: { tags: ['auth'], body: LoginBody } }, async (request, reply) => {
       try {
-        const { device, ...answer } = await login(deps, request.body, request.ip, request.cookies[DEVICE_COOKIE] ?? null)
+        const { device, ...answer } = await login(deps, request.body, clientOf(request.ip), request.cookies[DEVICE_COOKIE] ?? null)
         // This browser is known to the account now: wrong passwords typed by others for its
         // e-mail do not lock it out (login-throttle.ts). Only the sign-in route reads it.
         reply.setCookie(DEVICE_COOKIE, device, { httpOnly: true, sameSite: 'lax', secure: request.protocol === 'https', path: '/store/auth/login', maxAge: DEVICE_TTL_MS / 1000 })

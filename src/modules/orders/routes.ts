@@ -2,6 +2,7 @@ import type { App } from '../../platform/http/server.ts'
 import { requireAdmin, requireSession } from '../../platform/http/auth.ts'
 import { AppError, notFound, validationFailed } from '../../platform/http/errors.ts'
 import { isCountryCode } from '../../platform/countries.ts'
+import { clientOf } from '../../platform/http/client-address.ts'
 import { checkout, type CheckoutDeps } from './checkout.ts'
 import { onceWithKey } from './idempotency.ts'
 import { listOrderPage } from './list-orders.ts'
@@ -70,7 +71,7 @@ export function orderRoutes(deps: OrderRouteDeps) {
             shippingAddress: request.body.shippingAddress,
             card: request.body.payment.card,
             // The client's address as the proxy in front reports it (TRUST_PROXY), else the peer's.
-            shopper: session ? `customer:${session.customerId}` : `address:${request.ip}`,
+            shopper: session ? `customer:${session.customerId}` : `address:${clientOf(request.ip)}`,
           })
         } catch (error) {
           deps.countCheckout?.(error instanceof AppError ? error.code : 'error')
