@@ -1,6 +1,7 @@
 // The cart's side of a checkout: its checkout claim taken (or refused) for a request, let go
 // of when its holder is gone (an order that settled, a request whose process died), and
 // handed to an order whose payment is still processing.
+import { cartRef } from '../../platform/telemetry/log.ts'
 import { AppError } from '../../platform/http/errors.ts'
 import type { CheckoutDeps, CheckoutInput } from './checkout.ts'
 import { processOf, revokeClaim } from './idempotency.ts'
@@ -94,6 +95,6 @@ export async function holdCartForOrder(deps: CheckoutDeps, cartId: string, order
     if (!(await deps.cart.holdForOrder(cartId, orderId, replacing))) return
     if ((await findOrder(deps.sql, orderId))?.status !== 'pending_payment') await deps.cart.releaseOrderHold(cartId, orderId)
   } catch (error) {
-    deps.log.warn({ err: error, cartId, orderId }, 'could not hold the cart for an order whose payment is processing')
+    deps.log.warn({ err: error, cart: cartRef(cartId), orderId }, 'could not hold the cart for an order whose payment is processing')
   }
 }

@@ -1,3 +1,4 @@
+import { cartRef } from '../../platform/telemetry/log.ts'
 import type { Sql } from '../../platform/db/index.ts'
 import { together, transaction } from '../../platform/db/transaction.ts'
 import { AppError, problemOf, retryAfterSeconds, validationFailed } from '../../platform/http/errors.ts'
@@ -77,7 +78,7 @@ export async function checkout(deps: CheckoutDeps, given: CheckoutInput): Promis
       // What was bought leaves the cart, and the claim goes, in one round trip.
       await deps.cart
         .endCheckout(input.cartId, claim, progress.bought)
-        .catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
+        .catch((error) => deps.log.warn({ err: error, cart: cartRef(input.cartId) }, 'could not end the checkout in the cart (take the bought lines out, let the claim go)'))
     }
   }
 }
@@ -156,7 +157,7 @@ async function resume(deps: CheckoutDeps, input: CheckoutInput, orderId: string,
     // the cart from every other checkout until its minute ran out.
     if (answer === null || answer.status === 202) await holdCartForOrder(deps, input.cartId, orderId, replaced)
     else if (replaced !== undefined) {
-      await deps.cart.endCheckout(input.cartId, replaced, null).catch((error) => deps.log.warn({ err: error, cartId: input.cartId }, "could not let go of a dead request's claim on the cart"))
+      await deps.cart.endCheckout(input.cartId, replaced, null).catch((error) => deps.log.warn({ err: error, cart: cartRef(input.cartId) }, "could not let go of a dead request's claim on the cart"))
     }
   }
 }

@@ -40,14 +40,15 @@ test('passwords, tokens, cards, CVCs, secrets and order tokens are redacted at t
     {
       password: 'pw-top', token: 'tok-top', accessToken: 'at-top', cvc: '9871', secret: 'sec-top',
       body: { password: 'pw-nested', card: { number: '4242424242424242' }, cvc: '9872' },
-      order: { accessToken: 'at-nested' },
+      order: { accessToken: 'at-nested', cartId: 'cart-nested-capability' },
+      cartId: 'cart-top-capability',
       gateway: { secret: 'sec-nested' },
       headers: { authorization: 'Bearer auth-h', cookie: 'sid=cookie-h', 'x-order-token': 'xot-h' },
       kept: 'visible',
     },
     'something happened',
   )
-  for (const secret of ['pw-top', 'tok-top', 'at-top', '9871', 'sec-top', 'pw-nested', '4242424242424242', '9872', 'at-nested', 'sec-nested', 'auth-h', 'cookie-h', 'xot-h']) {
+  for (const secret of ['pw-top', 'tok-top', 'at-top', '9871', 'sec-top', 'pw-nested', '4242424242424242', '9872', 'at-nested', 'sec-nested', 'auth-h', 'cookie-h', 'xot-h', 'cart-top-capability', 'cart-nested-capability']) {
     assert.ok(!written.includes(secret), `${secret} in ${written}`)
   }
   assert.match(written, /"kept":"visible"/)

@@ -26,7 +26,16 @@ const REDACT = [
   '*.secret',
   'headers["x-order-token"]',
   'req.headers["x-order-token"]',
+  // A guest cart's id is its key (whoever holds it may use the cart): log cartRef() instead.
+  'cartId',
+  '*.cartId',
 ]
+
+/**
+ * A guest cart in a log line: the first 6 characters of its id (36 of its 128 bits), enough
+ * to match lines about one cart, not enough to use it.
+ */
+export const cartRef = (cartId: string) => `${cartId.slice(0, 6)}…`
 
 /** `destination` defaults to stdout; tests pass a stream to read what was logged. */
 export function createLogger(level: LogLevel, name = 'shop', destination?: DestinationStream): Logger {
