@@ -34,6 +34,12 @@ test('TRUST_PROXY: none by default, everything, a hop count, or addresses and ra
   assert.deepEqual(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8, 192.0.2.7' }).trustProxy, ['loopback', '10.0.0.0/8', 'fd00::/8', '192.0.2.7'])
 })
 
+test('MAIL_FROM: an address, with a display name or without', () => {
+  assert.equal(loadConfig({}).mailFrom, 'shop@localhost')
+  assert.equal(loadConfig({ MAIL_FROM: 'Shop <orders@shop.example>' }).mailFrom, 'Shop <orders@shop.example>')
+  assert.equal(loadConfig({ MAIL_FROM: 'orders@shop.example' }).mailFrom, 'orders@shop.example')
+})
+
 test('empty ADMIN_EMAIL and ADMIN_PASSWORD are unset, like every other setting', () => {
   const config = loadConfig({ ADMIN_EMAIL: '', ADMIN_PASSWORD: '' })
   assert.equal(config.adminEmail, null)
@@ -66,6 +72,8 @@ const bad: [Record<string, string>, string][] = [
   [{ TRUST_PROXY: '10.0.0.1/8/1' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '99' }, 'TRUST_PROXY'],
   [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS'],
+  [{ MAIL_FROM: 'not an address' }, 'MAIL_FROM'],
+  [{ MAIL_FROM: 'Shop <nobody>' }, 'MAIL_FROM'],
   [{ CORS_ORIGINS: 'https://shop.example.com/store' }, 'CORS_ORIGINS'],
   [{ CORS_ORIGINS: 'shop.example.com' }, 'CORS_ORIGINS'],
   [{ CORS_ORIGINS: 'ftp://shop.example.com' }, 'CORS_ORIGINS'],

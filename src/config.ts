@@ -145,6 +145,14 @@ function trustProxy(env: Env): boolean | number | string[] {
   return entries
 }
 
+/** MAIL_FROM: an address, optionally with a display name ("Shop <orders@shop.example>"). */
+function mailFrom(env: Env): string {
+  const raw = text(env, 'MAIL_FROM') ?? 'shop@localhost'
+  const address = /<([^<>]*)>\s*$/.exec(raw)?.[1] ?? raw
+  if (!/^[^@\s<>]+@[^@\s<>]+$/.test(address)) throw new ConfigError('MAIL_FROM', `"${raw}" is not an e-mail address`)
+  return raw
+}
+
 /** CORS_ORIGINS: origins as a browser sends them (scheme, host and port; no path, no "*"). */
 function origins(env: Env): string[] {
   const raw = text(env, 'CORS_ORIGINS')
@@ -201,7 +209,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url(env, 'NATS_URL', ['nats:', 'tls:']),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
-    mailFrom: text(env, 'MAIL_FROM') ?? 'shop@localhost',
+    mailFrom: mailFrom(env),
     instance,
     adminEmail: adminEmail?.toLowerCase() ?? null,
     adminPassword,

@@ -6,11 +6,12 @@ import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openPlatform, type Platform } from './platform/index.ts'
 import { migrate } from './platform/db/migrate.ts'
 import { isConnectionError } from './platform/db/index.ts'
+import { createDatabaseIfMissing } from './platform/db/create-database.ts'
 import { DataDirInUse, DataDirUnusable } from './platform/db/embedded.ts'
 import { serveClusterMetrics } from './platform/telemetry/cluster-metrics.ts'
 import { createApi, createModules, createWorker, type Modules } from './app.ts'
 import { prepareFirstStart } from './first-start.ts'
-import { seedCatalog } from './seed/index.ts'
+import { seedCatalog, SeedError } from './seed/index.ts'
 import { startClusterSimulator, startGatewayProcess } from './modules/payments/index.ts'
 import type { Simulator } from './modules/payments/index.ts'
 import { createLogger } from './platform/telemetry/log.ts'
@@ -170,6 +171,10 @@ async function run(role: Role, config: Readonly<Config>, args: string[]): Promis
   // A bad argument is refused before anything is opened.
   if (role === 'seed') seedArgs(args)
   if (role === 'reindex') reindexArgs(args)
+  // The roles that set a database up create it first if the server has none of that name.
+  if ((role === 'start' || role === 'migrate') && config.databaseUrl && (await createDatabaseIfMissing(config.databaseUrl))) {
+    createLogger(config.logLevel).info({ database: new URL(config.databaseUrl).pathname.slice(1) }, 'created the database DATABASE_URL names (the server had none of that name)')
+  }
   // Seeding (COPY) and reindexing (CLUSTER) run statements of minutes: no statement timeout there.
   const platform = await openPlatform(config, role === 'seed' || role === 'reindex' ? { statementTimeoutMs: 0 } : {})
   switch (role) {
@@ -274,6 +279,10 @@ run(role, config, rest).catch((error) => {
   }
   if (error instanceof DataDirInUse) {
     console.error(error.message)
+    process.exit(1)
+  }
+  if (error instanceof SeedError) {
+    console.error(`Cannot seed: ${error.message}`)
     process.exit(1)
   }
   if (error?.code === 'EADDRINUSE') {

@@ -10,6 +10,7 @@ import type { Tx } from '../../platform/db/index.ts'
 export type { CartPort, CatalogPort, CheckoutLine, ChargeOutcome, PaymentPort, Card, Money } from './ports.ts'
 export { orderEvents } from './events.ts'
 export { checkoutOutcomes } from './checkout-metrics.ts'
+export { paymentPortFrom } from './payment-adapter.ts'
 
 /** Checkout's ports, plus where a customer's home region comes from. */
 export type OrdersDeps = OrderRouteDeps
