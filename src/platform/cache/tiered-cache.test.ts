@@ -107,17 +107,27 @@ function suite(name: string, makeWorld: () => World) {
       }
     })
 
-    test('a process that never confirms delays an invalidation by the timeout only, with a warning', async () => {
-      const record = new Record()
+    /** A cache in one process, and another process that hears its invalidations (onHeard) but never confirms them. */
+    async function withSilentProcess(record: Record, use: (a: TieredCache, warnings: string[]) => Promise<void>, onHeard: () => void = () => {}) {
       const world = makeWorld()
       const kv = await world.connect()
       const silentKv = await world.connect()
       const warnings: string[] = []
       const a = makeCache(kv, record, warnings)
       await a.start()
-      // Hears the invalidations, as a process would, but never confirms.
-      const stopSilent = await silentKv.subscribe('cache:things', () => {})
+      const stopSilent = await silentKv.subscribe('cache:things', onHeard)
       try {
+        await use(a, warnings)
+      } finally {
+        await stopSilent()
+        await a.stop()
+        await world.close()
+      }
+    }
+
+    test('a process that never confirms delays an invalidation by the timeout only, with a warning', async () => {
+      const record = new Record()
+      await withSilentProcess(record, async (a, warnings) => {
         record.values.set('k', 'one')
         assert.equal((await a.get('k')).body, 'one')
         record.values.set('k', 'two')
@@ -125,45 +135,34 @@ function suite(name: string, makeWorld: () => World) {
         assert.equal((await a.get('k')).body, 'two')
         assert.equal(warnings.length, 1, 'one warning for the unconfirmed invalidation')
         assert.match(warnings[0]!, /not every process confirmed/)
-      } finally {
-        await stopSilent()
-        await a.stop()
-        await world.close()
-      }
+      })
     })
 
     test('invalidating many keys at once waits for a silent process once, not once per key', async () => {
       const record = new Record()
-      const world = makeWorld()
-      const kv = await world.connect()
-      const silentKv = await world.connect()
-      const warnings: string[] = []
-      const a = makeCache(kv, record, warnings)
-      await a.start()
-      // Counts what it hears; never confirms. When the first wait for it runs out, a cache that
-      // invalidated key by key has sent one message; one that sends them together, all.
+      // When the first wait for the silent process runs out, a cache that invalidated key by
+      // key has sent one message; one that sends them together, all.
       let heard = 0
-      const stopSilent = await silentKv.subscribe('cache:things', () => void heard++)
-      const heardAtFirstTimeout: number[] = []
-      const sink = warnings.push.bind(warnings)
-      warnings.push = (...lines: string[]) => {
-        if (warnings.length === 0) heardAtFirstTimeout.push(heard)
-        return sink(...lines)
-      }
-      try {
-        const keys = Array.from({ length: 8 }, (_, i) => `k${i}`)
-        for (const key of keys) record.values.set(key, 'one')
-        for (const key of keys) await a.get(key)
-        for (const key of keys) record.values.set(key, 'two')
-        await a.invalidateAll([...keys, 'k0'])
-        assert.deepEqual(heardAtFirstTimeout, [8], 'every key was announced before the first wait ran out')
-        assert.equal(warnings.length, 8, 'each unconfirmed key is still said')
-        for (const key of keys) assert.equal((await a.get(key)).body, 'two')
-      } finally {
-        await stopSilent()
-        await a.stop()
-        await world.close()
-      }
+      await withSilentProcess(
+        record,
+        async (a, warnings) => {
+          const heardAtFirstTimeout: number[] = []
+          const sink = warnings.push.bind(warnings)
+          warnings.push = (...lines: string[]) => {
+            if (warnings.length === 0) heardAtFirstTimeout.push(heard)
+            return sink(...lines)
+          }
+          const keys = Array.from({ length: 8 }, (_, i) => `k${i}`)
+          for (const key of keys) record.values.set(key, 'one')
+          for (const key of keys) await a.get(key)
+          for (const key of keys) record.values.set(key, 'two')
+          await a.invalidateAll([...keys, 'k0'])
+          assert.deepEqual(heardAtFirstTimeout, [8], 'every key was announced before the first wait ran out')
+          assert.equal(warnings.length, 8, 'each unconfirmed key is still said')
+          for (const key of keys) assert.equal((await a.get(key)).body, 'two')
+        },
+        () => void heard++,
+      )
     })
   })
 }
