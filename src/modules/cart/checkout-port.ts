@@ -6,9 +6,9 @@ const DECLINES_PER_CART = 5
 const DECLINE_WINDOW_MS = 3_600_000
 const CLAIM_MS = 60_000
 /**
- * How long an order whose payment is still processing (a 202) keeps its cart: longer than
- * reconciliation's hold (15 min), by which time the order has settled either way. It is let
- * go as soon as the order settles (removeBought, releaseOrderHold).
+ * How long an order whose payment is still processing (a 202) keeps its cart: reconciliation
+ * renews it every run (30 s) while the order waits, so it runs out only if no worker does.
+ * It is let go as soon as the order settles (removeBought, releaseOrderHold).
  */
 const ORDER_HOLD_MS = 20 * 60_000
 

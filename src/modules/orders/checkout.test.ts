@@ -1601,3 +1601,25 @@ test("an order list page reads its orders' lines in one query, not one per order
     await t.close()
   }
 })
+
+test('an order whose payment is still processing keeps its cart for as long as it waits: reconciliation renews the hold', async () => {
+  // The slow card's charge stays processing for a minute here, past the checkout's own wait (a 202).
+  const t = await startTestApp({ env: { SIMULATOR_SLOW_MS: '60000' } })
+  try {
+    const { cart } = await cartOfOwnApp(t, 1)
+    const slow = { ...OWN_APP_ORDER, payment: { card: { ...OWN_APP_ORDER.payment.card, number: '4000000000000259' } } }
+    const res = await t.call('POST', `/store/carts/${cart}/checkout`, { body: slow, headers: { 'idempotency-key': randomUUID() } })
+    assert.equal(res.status, 202, JSON.stringify(res.body))
+    const hold = `cart:{${cart}}:checkout`
+    assert.equal(await t.platform.kv.get(hold), `order:${res.body.id}`)
+    // Twenty minutes later the hold would have run out: it is gone here, the order still pending.
+    await t.platform.kv.del(hold)
+    await t.api.modules.orders.reconcile({ olderThanSeconds: 0, holdSeconds: 900 })
+    const [order] = await t.platform.sql`select status from orders.orders where id = ${res.body.id}`
+    assert.equal(order.status, 'pending_payment', 'still processing at the processor')
+    assert.equal(await t.platform.kv.get(hold), `order:${res.body.id}`, 'held again')
+    assert.ok((await t.platform.kv.ttl(hold)) > 60_000)
+  } finally {
+    await t.close()
+  }
+})

@@ -182,7 +182,10 @@ function refusedForGood(deps: ActionDeps, orderId: string, paymentId: string, wh
  * charges that never went out, inside their hold), and an order captured behind them
  * kept its units reserved until their hold ran out.
  */
-export async function reconcilePendingPayments(deps: ActionDeps, options: { olderThanSeconds: number; holdSeconds: number }) {
+/** What reconciliation needs of carts: renewing the hold of an order still waiting for its payment. */
+type HoldRenewal = { cart?: { holdForOrder(cartId: string, orderId: string): Promise<boolean> } }
+
+export async function reconcilePendingPayments(deps: ActionDeps & HoldRenewal, options: { olderThanSeconds: number; holdSeconds: number }) {
   let settled = 0
   let afterId: string | null = null
   for (let asked = 0; asked < RECONCILE_MAX; ) {
@@ -217,7 +220,7 @@ export async function reconcileAskedRefunds(deps: ActionDeps, options: { olderTh
   return recorded
 }
 
-async function reconcilePage(deps: ActionDeps, pending: OrderRow[], holdSeconds: number): Promise<number> {
+async function reconcilePage(deps: ActionDeps & HoldRenewal, pending: OrderRow[], holdSeconds: number): Promise<number> {
   let settled = 0
   for (const order of pending) {
     const found = await deps.payments.lookup(order.payment_key)
@@ -235,6 +238,11 @@ async function reconcilePage(deps: ActionDeps, pending: OrderRow[], holdSeconds:
       const now = await applyChargeOutcome(deps, order.id, { status: 'expired' }, 'reconciliation')
       if (now === 'cancelled') deps.log.warn({ orderId: order.id, holdSeconds }, 'order cancelled: the payment gateway has no charge for it and its hold ran out; stock released')
       settled++
+    } else if (order.cart_id && deps.cart) {
+      // Still processing (or the gateway could not say): the order keeps its cart for as long
+      // as it waits. The hold's 20 minutes ran out under a payment that took longer, and a
+      // sign-in then merged the lines being paid for into the account cart, to be bought again.
+      await deps.cart.holdForOrder(order.cart_id, order.id).catch((error: unknown) => deps.log.warn({ err: error, orderId: order.id }, 'could not renew the cart hold of an order whose payment is processing'))
     }
   }
   return settled
