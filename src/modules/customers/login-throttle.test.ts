@@ -6,6 +6,8 @@ import { startTestApp, type TestApp } from '../../../test/support/app.ts'
 import { startCustomersServer } from '../../../test/support/customers-server.ts'
 import type { App } from '../../platform/http/server.ts'
 import { setHashingLimits } from './passwords.ts'
+import { createLoginThrottle } from './login-throttle.ts'
+import { MemoryKv } from '../../platform/kv/index.ts'
 
 const PASSWORD = 'correct horse battery'
 const WINDOW_MS = 60_000
@@ -182,5 +184,26 @@ test('one account signed in to in a loop, with the right password, is stopped at
   } finally {
     await app.close()
     await t.close()
+  }
+})
+
+test("an attempt given back after its window ended is not carried into the next window (no counter below zero, no extra guesses)", async () => {
+  const kv = new MemoryKv()
+  const throttle = createLoginThrottle(kv, { perAccount: 100, perIp: 3, signInsPerAccount: 100, windowMs: WINDOW_MS })
+  try {
+    const budgets = await Promise.all(Array.from({ length: 3 }, (_, i) => throttle.begin(`edge-${i}@shop.test`, '203.0.113.90')))
+    // The window ends while those sign-ins hash their passwords; then they succeed.
+    await kv.del('login-fail:ip:203.0.113.90')
+    await Promise.all(budgets.map((budget, i) => throttle.succeeded(`edge-${i}@shop.test`, '203.0.113.90', budget)))
+    const left = Number((await kv.get('login-fail:ip:203.0.113.90')) ?? 0)
+    assert.ok(left >= 0, `the new window's count: ${left}`)
+    let allowed = 0
+    for (let i = 0; i < 6; i++) {
+      const ok = await throttle.begin(`guess-${i}@shop.test`, '203.0.113.90').then(() => true, () => false)
+      if (ok) allowed++
+    }
+    assert.ok(allowed <= 3, `${allowed} guesses let through in a window of 3`)
+  } finally {
+    await kv.close()
   }
 })

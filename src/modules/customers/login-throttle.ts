@@ -53,6 +53,16 @@ export type AttemptBudget = { key: string; device: string | null }
  * out for the window. An unknown e-mail is counted like a known one.
  */
 export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
+  /**
+   * Takes an attempt back from a counter. One whose window ended meanwhile (a sign-in that
+   * straddled it: argon2 takes a while) is not carried into the next: the increment made a
+   * new counter at -1, and a burst of such give-backs let that many more guesses through.
+   */
+  async function giveBack(key: string): Promise<void> {
+    const left = await kv.incr(key, -1, limits.windowMs)
+    if (left < 0) await kv.incr(key, -left, limits.windowMs)
+  }
+
   async function retryAfter(keys: string[]): Promise<number> {
     const ttls = await Promise.all(keys.map((key) => kv.ttl(key)))
     return Math.max(...ttls.map(retryAfterSeconds))
@@ -81,7 +91,7 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       const attempts = await kv.incr(budget.key, 1, limits.windowMs)
       if (attempts > limits.perAccount) {
         // Refused for the account: no password is checked, so the IP gets its attempt back.
-        await kv.incr(ipKey(ip), -1, limits.windowMs)
+        await giveBack(ipKey(ip))
         throw new TooManyAttempts(await retryAfter([budget.key]))
       }
       // Every checked attempt of the budget, whatever its outcome (never given back). Per
@@ -90,7 +100,7 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       const signIns = signInsKey(budget.key)
       if ((await kv.incr(signIns, 1, limits.windowMs)) > limits.signInsPerAccount) {
         // Refused unchecked: the IP and the budget get their attempt back.
-        await Promise.all([kv.incr(ipKey(ip), -1, limits.windowMs), kv.incr(budget.key, -1, limits.windowMs)])
+        await Promise.all([giveBack(ipKey(ip)), giveBack(budget.key)])
         throw new TooManyAttempts(await retryAfter([signIns]))
       }
       return budget
@@ -109,7 +119,7 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
 
     /** An attempt counted by begin() whose password was never checked (the hashing queue full, the database down): both counts go back. */
     async unchecked(budget: AttemptBudget, ip: string): Promise<void> {
-      await Promise.all([kv.incr(budget.key, -1, limits.windowMs), kv.incr(ipKey(ip), -1, limits.windowMs)])
+      await Promise.all([giveBack(budget.key), giveBack(ipKey(ip))])
     },
 
     /**
@@ -122,7 +132,7 @@ export function createLoginThrottle(kv: Kv, limits: LoginLimits) {
       const known = budget.device ?? randomBytes(24).toString('base64url')
       await Promise.all([
         kv.del(accountKey(email), deviceFailKey(known)),
-        kv.incr(ipKey(ip), -1, limits.windowMs),
+        giveBack(ipKey(ip)),
         kv.set(deviceKey(known), digest(email), { ttlMs: DEVICE_TTL_MS }),
       ])
       return known
