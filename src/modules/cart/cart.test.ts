@@ -293,6 +293,10 @@ describe('carts over HTTP', () => {
     }
     const emptyTtl = await kv.ttl(keys[0])
     assert.ok(emptyTtl > DAY_MS - 60_000 && emptyTtl <= DAY_MS, `an empty guest cart: ttl ${emptyTtl}`)
+    // Removing or zeroing a line it does not hold is no first line.
+    assert.equal((await t.call('DELETE', `/store/carts/${cart}/items/${p.ids[0]}`)).status, 200)
+    assert.equal((await setQty(cart, p.ids[0], 0)).status, 200)
+    assert.ok((await kv.ttl(keys[0])) <= DAY_MS, 'still a day')
     await add(cart, p.ids[0], 1)
     for (const key of keys) await near30Days(key)
 

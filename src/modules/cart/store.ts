@@ -155,11 +155,16 @@ export function createCartStore(kv: Kv) {
       if (owner !== null) await kv.expire(accountCartKey(owner), CART_TTL_MS)
     },
 
-    /** Renews the 30 days of every key of the cart (and of its owner's pointer): called on each write. */
+    /**
+     * Renews the 30 days of every key of the cart (and of its owner's pointer): called on each
+     * write. A guest cart that never held a line keeps its day (a removal of a line it does
+     * not have gave it the 30 days for one more request).
+     */
     async touch(id: string, owner: string | null): Promise<void> {
       const keys = keysOf(id)
+      const holdsLines = owner !== null || (await kv.ttl(keys.lines)) !== -2
       await Promise.all([
-        kv.expire(keys.meta, CART_TTL_MS),
+        holdsLines ? kv.expire(keys.meta, CART_TTL_MS) : null,
         kv.expire(keys.lines, CART_TTL_MS),
         kv.expire(keys.items, CART_TTL_MS),
         owner === null ? null : kv.expire(accountCartKey(owner), CART_TTL_MS),
