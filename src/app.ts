@@ -15,6 +15,7 @@ import { createPaymentsModule } from './modules/payments/index.ts'
 import { checkoutOutcomes, createOrdersModule, orderEvents, paymentPortFrom } from './modules/orders/index.ts'
 import { placeholderPageRoutes } from './web/placeholder.ts'
 import { createRateLimiter } from './platform/rate-limit.ts'
+import { embeddedVacuumTask } from './platform/db/embedded-vacuum.ts'
 
 export function createModules(platform: Platform) {
   const { sql, kv, log, metrics, config } = platform
@@ -164,6 +165,7 @@ export function createWorker(platform: Platform, modules: Modules, options: { sh
     { name: 'delivered outbox events', run: () => purgeDelivered(platform.sql, { requirePublished: publisher !== null }) },
     { name: 'expired idempotency keys', run: modules.orders.purgeExpiredKeys },
     { name: 'old payment webhook events', run: modules.payments.purgeOldWebhookEvents },
+    ...(platform.embedded ? [embeddedVacuumTask(platform.sql)] : []),
   ]
   let housekeeping: { stop(): Promise<void> } | null = null
   return {
