@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
 import type { InventoryPort, PaymentPort } from './ports.ts'
-import { findOrder, forgetRefundRequest, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type OrderRow } from './repo.ts'
+import { findOrder, forgetRefundRequest, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type PendingOrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
 
@@ -174,6 +174,9 @@ function refusedForGood(deps: ActionDeps, orderId: string, paymentId: string, wh
   deps.log.error({ orderId, paymentId, reason }, `the processor refused to refund ${what}; not asked again: check the payment with the processor`)
 }
 
+/** What reconciliation needs of carts: renewing the hold of an order still waiting for its payment. */
+type HoldRenewal = { cart?: { holdForOrder(cartId: string, orderId: string): Promise<boolean> } }
+
 /**
  * Settles orders whose charge outcome checkout never learned (gateway timeout): asks the
  * gateway what happened under the order's payment key. Never charges. Every pending order
@@ -182,14 +185,11 @@ function refusedForGood(deps: ActionDeps, orderId: string, paymentId: string, wh
  * charges that never went out, inside their hold), and an order captured behind them
  * kept its units reserved until their hold ran out.
  */
-/** What reconciliation needs of carts: renewing the hold of an order still waiting for its payment. */
-type HoldRenewal = { cart?: { holdForOrder(cartId: string, orderId: string): Promise<boolean> } }
-
 export async function reconcilePendingPayments(deps: ActionDeps & HoldRenewal, options: { olderThanSeconds: number; holdSeconds: number }) {
   let settled = 0
   let afterId: string | null = null
   for (let asked = 0; asked < RECONCILE_MAX; ) {
-    const page = await pendingPaymentsOlderThan(deps.sql, options.olderThanSeconds, RECONCILE_PAGE, afterId)
+    const page = await pendingPaymentsOlderThan(deps.sql, options.olderThanSeconds, options.holdSeconds, RECONCILE_PAGE, afterId)
     settled += await reconcilePage(deps, page, options.holdSeconds)
     asked += page.length
     if (page.length < RECONCILE_PAGE) break
@@ -220,7 +220,7 @@ export async function reconcileAskedRefunds(deps: ActionDeps, options: { olderTh
   return recorded
 }
 
-async function reconcilePage(deps: ActionDeps & HoldRenewal, pending: OrderRow[], holdSeconds: number): Promise<number> {
+async function reconcilePage(deps: ActionDeps & HoldRenewal, pending: PendingOrderRow[], holdSeconds: number): Promise<number> {
   let settled = 0
   for (const order of pending) {
     const found = await deps.payments.lookup(order.payment_key)
@@ -231,7 +231,7 @@ async function reconcilePage(deps: ActionDeps & HoldRenewal, pending: OrderRow[]
         await deps.sql.begin((tx) => applyRefundReport(tx, deps, { orderId: order.id, paymentId: found.paymentId }, 'reconciliation'))
       }
       settled++
-    } else if (found.status === 'not_found' && order.created_at.getTime() < Date.now() - holdSeconds * 1000) {
+    } else if (found.status === 'not_found' && order.hold_ran_out) {
       // The charge never reached the gateway and the hold ran out: the units go back on sale.
       // Said in the log: a processor that forgot a charge it took (an in-process simulator
       // stopped mid-payment) would otherwise leave no trace of why a shopper's order went.

@@ -177,10 +177,13 @@ export async function listOrders(
     limit ${filter.limit}`
 }
 
+/** A pending order, and whether its hold ran out (by the database's clock, as its created_at is). */
+export type PendingOrderRow = OrderRow & { hold_ran_out: boolean }
+
 /** A page of the orders waiting for their payment's outcome for `seconds` or more, by id, after `afterId`. */
-export async function pendingPaymentsOlderThan(db: Db, seconds: number, limit: number, afterId: string | null = null): Promise<OrderRow[]> {
-  return db<OrderRow[]>`
-    select * from orders.orders
+export async function pendingPaymentsOlderThan(db: Db, seconds: number, holdSeconds: number, limit: number, afterId: string | null = null): Promise<PendingOrderRow[]> {
+  return db<PendingOrderRow[]>`
+    select *, created_at < now() - ${holdSeconds} * interval '1 second' as hold_ran_out from orders.orders
     where status = 'pending_payment' and created_at < now() - ${seconds} * interval '1 second'
       ${afterId === null ? db`` : db`and id > ${afterId}`}
     order by id limit ${limit}`
