@@ -358,6 +358,16 @@ describe('carts over HTTP', () => {
     assert.equal(new Set(answers.map((a) => a.body.id)).size, 1)
   })
 
+  test('concurrent visits after the account cart expired (its pointer outliving it) agree on one new cart', async () => {
+    const token = await registerCustomer()
+    const old = (await t.call('GET', '/store/customers/me/cart', { token })).body.id
+    await t.platform.kv.del(`cart:{${old}}:meta`)
+    const answers = await Promise.all(Array.from({ length: 10 }, () => t.call('GET', '/store/customers/me/cart', { token })))
+    const ids = new Set(answers.map((a) => a.body.id))
+    assert.equal(ids.size, 1, `one cart: ${[...ids]}`)
+    assert.notEqual([...ids][0], old)
+  })
+
   test('a guest cart id is a capability: anyone holding it, signed in or not, may use it', async () => {
     const p = await variants({ price: 100, stock: 10 })
     const cart = await newCart()

@@ -268,8 +268,12 @@ export function createCartStore(kv: Kv) {
       return kv.set(accountCartKey(customerId), cartId, { ttlMs: CART_TTL_MS, ifAbsent: true })
     },
 
-    async replaceAccountCart(customerId: string, cartId: string): Promise<void> {
-      await kv.set(accountCartKey(customerId), cartId, { ttlMs: CART_TTL_MS })
+    /**
+     * Points the customer at `cartId` instead of `replacing` (a cart that expired), unless
+     * another request replaced it first: answers whether this one did.
+     */
+    replaceAccountCart(customerId: string, cartId: string, replacing: string): Promise<boolean> {
+      return kv.claim(accountCartKey(customerId), cartId, CART_TTL_MS, replacing)
     },
   }
 }
