@@ -8,7 +8,9 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { freshDatabase, realServers, type FreshDatabase } from '../../../test/support/db.ts'
 import { createLogger } from '../telemetry/log.ts'
-import { DELIVERED_RETENTION_HOURS, OutboxDispatcher, purgeDelivered, writeEvent, type OutboxEvent } from './outbox.ts'
+import { createMetrics } from '../telemetry/metrics.ts'
+import { registerOutboxBacklog } from './outbox-backlog.ts'
+import { DELIVERED_RETENTION_HOURS, MAX_ATTEMPTS, OutboxDispatcher, purgeDelivered, writeEvent, type OutboxEvent } from './outbox.ts'
 
 let db: FreshDatabase
 const log = createLogger('silent')
@@ -65,7 +67,7 @@ test('a failing handler keeps its event pending and does not hold up the events 
   assert.equal(await pending(), 0)
 })
 
-test('a failing event waits longer after each failure (30 s, 60 s, 120 s ... at most 15 min), and its row says how often it failed and why', async () => {
+test('a failing event waits longer after each failure (30 s, 60 s, 120 s ... at most 15 min), its row says how often it failed and why, and after MAX_ATTEMPTS it is set aside until replayed', async () => {
   await db.sql.begin((tx) => writeEvent(tx, 'test.poison', { n: 1 }))
   const dispatcher = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
   dispatcher.on('test.poison', async () => {
@@ -88,7 +90,27 @@ test('a failing event waits longer after each failure (30 s, 60 s, 120 s ... at 
   await db.sql`update platform.outbox set attempts = 40 where type = 'test.poison'`
   assert.equal(await dispatcher.dispatchPending(), 0)
   assert.ok((await row()).wait <= 15 * 60 && (await row()).wait > 14 * 60, 'capped at 15 minutes')
-  await db.sql`update platform.outbox set dispatched_at = now() where type = 'test.poison'`
+
+  // At MAX_ATTEMPTS it is set aside (dead letter): not claimed again, until an operator replays it.
+  await db.sql`update platform.outbox set attempts = ${MAX_ATTEMPTS - 1} where type = 'test.poison'`
+  await expire()
+  assert.equal(await dispatcher.dispatchPending(), 0)
+  const [dead] = await db.sql<{ dead: boolean }[]>`select dead_at is not null as dead from platform.outbox where type = 'test.poison'`
+  assert.equal(dead.dead, true)
+  await expire()
+  let tried = 0
+  const replayed = new OutboxDispatcher(db.sql, log, { writtenTypes: [] })
+  replayed.on('test.poison', async () => void tried++)
+  assert.equal(await replayed.dispatchPending(), 0)
+  assert.equal(tried, 0, 'a dead event is not claimed')
+  const metrics = createMetrics(false)
+  registerOutboxBacklog(metrics, db.sql, { published: false })
+  const gauge = await metrics.registry.getSingleMetricAsString('outbox_backlog_events')
+  assert.match(gauge, /outbox_backlog_events\{state="dead"\} 1/, gauge)
+  assert.match(gauge, /outbox_backlog_events\{state="undelivered"\} 0/, 'not counted as waiting for the worker')
+  await db.sql`update platform.outbox set dead_at = null, attempts = 0 where type = 'test.poison'`
+  assert.equal(await replayed.dispatchPending(), 1, 'replayed by hand, it is delivered')
+  assert.equal(tried, 1)
 })
 
 test('a batch handler gets a claimed batch of its events in one transaction; a failing batch is tried event by event, and only the bad event waits', async () => {

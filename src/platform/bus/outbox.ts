@@ -14,6 +14,11 @@ export interface OutboxEvent<T = unknown> {
 const CLAIM_SECONDS = 30
 /** A failed event waits CLAIM_SECONDS, doubling with each failure, up to this long. */
 const MAX_RETRY_WAIT_SECONDS = 15 * 60
+/**
+ * Failures before an event is set aside as dead (dead_at): 30 s, 1, 2, 4, 8 minutes, then
+ * every 15, about four and a half hours in all. A poison event was otherwise retried for ever.
+ */
+export const MAX_ATTEMPTS = 24
 /** How much of a handler's error message the row keeps (last_error). */
 const LAST_ERROR_CHARS = 500
 
@@ -157,7 +162,7 @@ export class OutboxDispatcher {
         where id in (
           select id from platform.outbox
           where dispatched_at is null and (claimed_until is null or claimed_until < now())
-            and type = any(${knownTypes}::text[])
+            and dead_at is null and type = any(${knownTypes}::text[])
           order by id limit ${this.batchSize}
           for update skip locked)
         returning id, event_id, type, payload, created_at, dispatched_at is null as heard`
@@ -227,7 +232,14 @@ export class OutboxDispatcher {
         return false
       }
       const attempts = await this.retryLater(claimed, error)
-      this.log.warn({ err: error, eventId: events[0], type: claimed[0].event.type, attempts }, 'event handler failed; will retry')
+      if (attempts !== undefined && attempts >= MAX_ATTEMPTS) {
+        this.log.error(
+          { err: error, eventId: events[0], type: claimed[0].event.type, attempts },
+          'event handler failed too often: the event is set aside (dead letter); to replay it: update platform.outbox set dead_at = null, attempts = 0 where event_id = ...',
+        )
+      } else {
+        this.log.warn({ err: error, eventId: events[0], type: claimed[0].event.type, attempts }, 'event handler failed; will retry')
+      }
       return false
     }
     if (after) await after().catch((error: unknown) => this.log.warn({ err: error, eventId: claimed[0].event.eventId }, 'after-commit work of an event failed'))
@@ -236,7 +248,8 @@ export class OutboxDispatcher {
 
   /**
    * Counts a failure on the events and keeps them claimed CLAIM_SECONDS after the first,
-   * twice as long after each next, up to MAX_RETRY_WAIT_SECONDS; answers the count. If this
+   * twice as long after each next, up to MAX_RETRY_WAIT_SECONDS, and sets them aside as dead
+   * at MAX_ATTEMPTS; answers the count. If this
    * update cannot be made (the database away), the claim taken runs out as before.
    */
   private async retryLater(claimed: Claimed[], error: unknown): Promise<number | undefined> {
@@ -244,7 +257,8 @@ export class OutboxDispatcher {
     const rows = await this.sql<{ attempts: number }[]>`
       update platform.outbox
       set attempts = attempts + 1, last_error = ${message},
-          claimed_until = now() + least(${CLAIM_SECONDS} * power(2, attempts), ${MAX_RETRY_WAIT_SECONDS}) * interval '1 second'
+          claimed_until = now() + least(${CLAIM_SECONDS} * power(2, attempts), ${MAX_RETRY_WAIT_SECONDS}) * interval '1 second',
+          dead_at = case when attempts + 1 >= ${MAX_ATTEMPTS} then now() end
       where id = any(${claimed.map((c) => c.id)}::bigint[])
       returning attempts`.catch(() => [])
     return rows[0]?.attempts
