@@ -109,9 +109,13 @@ test('start with nothing configured serves a seeded demo catalog, drains on SIGT
   assert.ok(existsSync(join(dataDir, 'pglite')), 'data lives under DATA_DIR')
   const lock = join(dataDir, 'pglite', 'shop.lock')
   assert.ok(!existsSync(lock), 'the lock is released at shutdown')
-  // A lock left by a process that is gone (kill -9) is taken over.
+  // A lock left by a process that is gone (kill -9) is taken over; and where the OS tells when a
+  // process started (Linux), one whose pid now belongs to another process (pids start over after
+  // a reboot) too.
   const gone = spawnSync(process.execPath, ['-e', '0']).pid
-  writeFileSync(lock, String(gone))
+  const reused = existsSync('/proc/self/stat') ? spawn('sleep', ['120']) : null
+  t.after(() => reused?.kill())
+  writeFileSync(lock, reused ? `${reused.pid} 00000000-0000-0000-0000-000000000000:1` : String(gone))
   // Second start on the same data: nothing is seeded twice.
   const again = await spawnShop('start', env, 240_000)
   try {

@@ -58,12 +58,15 @@ export class DataDirInUse extends Error {
 /**
  * One process per data folder. PGlite takes no lock of its own, and two processes on one
  * folder hand out the same ids and lose each other's writes, or leave a folder that no
- * longer opens. A lock file holding the owner's pid is created exclusively; one left behind
- * by a process that is gone (kill -9) is taken over. Answers the release.
+ * longer opens. A lock file holding the owner's pid (and, where the OS tells, when it
+ * started) is created exclusively; one left behind by a process that is gone (kill -9) is
+ * taken over, and so is one whose pid another process has since been given (after a reboot
+ * or a container restart pids start over: the shop refused to start until someone deleted
+ * the file). Answers the release.
  */
 function lockDataDir(dataDir: string): () => void {
   const file = join(dataDir, 'shop.lock')
-  const mine = String(process.pid)
+  const mine = `${process.pid} ${startOf(process.pid) ?? ''}`.trim()
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(file, mine, { flag: 'wx' })
@@ -77,8 +80,9 @@ function lockDataDir(dataDir: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new DataDirUnusable(dataDir, error as NodeJS.ErrnoException)
     }
-    const owner = Number(readOrEmpty(file))
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) throw new DataDirInUse(dataDir, owner)
+    const [pid, started] = readOrEmpty(file).trim().split(' ')
+    const owner = Number(pid)
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner) && sameStart(owner, started)) throw new DataDirInUse(dataDir, owner)
     try {
       unlinkSync(file) // left by a process that is gone
     } catch {
@@ -94,6 +98,29 @@ function readOrEmpty(file: string): string {
   } catch {
     return ''
   }
+}
+
+/**
+ * When process `pid` started, as Linux tells it (the boot's id and the start time in clock
+ * ticks since boot, /proc): null where the OS does not say.
+ */
+function startOf(pid: number): string | null {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command (which may hold spaces, in parentheses); starttime is the 22nd.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return `${boot}:${fields[19]}`
+  } catch {
+    return null
+  }
+}
+
+/** Whether live process `pid` is the one that wrote the lock (unknown either side: taken to be). */
+function sameStart(pid: number, recorded: string | undefined): boolean {
+  if (!recorded) return true
+  const now = startOf(pid)
+  return now === null || now === recorded
 }
 
 function isAlive(pid: number): boolean {
