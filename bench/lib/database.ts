@@ -1,5 +1,6 @@
 // Scratch databases on the DATABASE_URL server, for the benchmark's own use.
 import { connectDb } from '../../src/platform/db/index.ts'
+import { createDatabaseIfMissing } from '../../src/platform/db/create-database.ts'
 
 function withDatabase(serverUrl: string, name: string): string {
   const url = new URL(serverUrl)
@@ -27,14 +28,9 @@ export async function recreateDatabase(serverUrl: string, name: string): Promise
 /** Creates database `name` unless it exists; answers its URL. */
 export async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`)
-  const admin = connectDb({ url: serverUrl, poolSize: 1 })
-  try {
-    const [found] = await admin`select 1 from pg_database where datname = ${name}`
-    if (!found) await admin.unsafe(`create database ${name}`)
-  } finally {
-    await admin.end({ timeout: 5 })
-  }
-  return withDatabase(serverUrl, name)
+  const url = withDatabase(serverUrl, name)
+  await createDatabaseIfMissing(url)
+  return url
 }
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {

@@ -2,7 +2,7 @@ import type { Sql, Tx } from '../../platform/db/index.ts'
 import { AppError, notFound } from '../../platform/http/errors.ts'
 import type { Logger } from '../../platform/telemetry/log.ts'
 import { readOrderView } from './order-view.ts'
-import type { InventoryPort, PaymentPort } from './ports.ts'
+import type { CartPort, InventoryPort, PaymentPort } from './ports.ts'
 import { findOrder, forgetRefundRequest, lockOrder, markRefundRequested, pendingPaymentsOlderThan, refundsAskedNotRecorded, type LockedOrder, type PendingOrderRow } from './repo.ts'
 import { applyChargeOutcome } from './payment-outcome.ts'
 import { transition } from './state-machine.ts'
@@ -175,7 +175,7 @@ function refusedForGood(deps: ActionDeps, orderId: string, paymentId: string, wh
 }
 
 /** What reconciliation needs of carts: renewing the hold of an order still waiting for its payment. */
-type HoldRenewal = { cart?: { holdForOrder(cartId: string, orderId: string): Promise<boolean> } }
+type HoldRenewal = { cart?: Pick<CartPort, 'holdForOrder'> }
 
 /**
  * Settles orders whose charge outcome checkout never learned (gateway timeout): asks the

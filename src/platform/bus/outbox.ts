@@ -231,8 +231,8 @@ export class OutboxDispatcher {
         this.log.debug({ err: error, events }, 'event batch failed; trying its events one by one')
         return false
       }
-      const attempts = await this.retryLater(claimed, error)
-      if (attempts !== undefined && attempts >= MAX_ATTEMPTS) {
+      const { attempts, dead } = await this.retryLater(claimed, error)
+      if (dead) {
         this.log.error(
           { err: error, eventId: events[0], type: claimed[0].event.type, attempts },
           'event handler failed too often: the event is set aside (dead letter); to replay it: update platform.outbox set dead_at = null, attempts = 0 where event_id = ...',
@@ -249,19 +249,19 @@ export class OutboxDispatcher {
   /**
    * Counts a failure on the events and keeps them claimed CLAIM_SECONDS after the first,
    * twice as long after each next, up to MAX_RETRY_WAIT_SECONDS, and sets them aside as dead
-   * at MAX_ATTEMPTS; answers the count. If this
-   * update cannot be made (the database away), the claim taken runs out as before.
+   * at MAX_ATTEMPTS; answers the count and whether they are dead now. If this update cannot
+   * be made (the database away), the claim taken runs out as before.
    */
-  private async retryLater(claimed: Claimed[], error: unknown): Promise<number | undefined> {
+  private async retryLater(claimed: Claimed[], error: unknown): Promise<{ attempts?: number; dead: boolean }> {
     const message = (error instanceof Error ? error.message : String(error)).slice(0, LAST_ERROR_CHARS)
-    const rows = await this.sql<{ attempts: number }[]>`
+    const rows = await this.sql<{ attempts: number; dead: boolean }[]>`
       update platform.outbox
       set attempts = attempts + 1, last_error = ${message},
           claimed_until = now() + least(${CLAIM_SECONDS} * power(2, attempts), ${MAX_RETRY_WAIT_SECONDS}) * interval '1 second',
           dead_at = case when attempts + 1 >= ${MAX_ATTEMPTS} then now() end
       where id = any(${claimed.map((c) => c.id)}::bigint[])
-      returning attempts`.catch(() => [])
-    return rows[0]?.attempts
+      returning attempts, dead_at is not null as dead`.catch(() => [])
+    return { attempts: rows[0]?.attempts, dead: rows[0]?.dead ?? false }
   }
 
   async stop(): Promise<void> {

@@ -7,13 +7,16 @@ const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.
 // Any constant works: it only has to be the same in every process that migrates.
 const MIGRATION_LOCK = 72_007_001
 
+/** The migration files in `dir`, in the order they apply. */
+const migrationFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+
 /**
  * The migrations in `dir` this database has not applied yet (all of them on a database never
  * migrated): an api or worker process started before `migrate` answers not ready instead of
  * 500 on every request.
  */
 export async function pendingMigrations(sql: Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+  const files = migrationFiles(dir)
   const [{ known }] = await sql<{ known: boolean }[]>`select to_regclass('platform.migrations') is not null as known`
   if (!known) return files
   const done = new Set((await sql<{ name: string }[]>`select name from platform.migrations`).map((r) => r.name))
@@ -25,7 +28,7 @@ export async function pendingMigrations(sql: Sql, dir = MIGRATIONS_DIR): Promise
  * once. Each module's files create and change only that module's schema.
  */
 export async function migrate(sql: Sql, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()
+  const files = migrationFiles(dir)
   const applied: string[] = []
   await sql.begin(async (tx) => {
     // A migration may rewrite a big table: no statement timeout (the pool's is for requests).

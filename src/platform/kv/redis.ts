@@ -94,11 +94,6 @@ function unavailableNow(error: Error & { previousErrors?: Error[] }): boolean {
 }
 
 /**
- * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
- * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
- * connection, opened on the first subscribe.
- */
-/**
  * How long a shutdown waits for Redis to answer its goodbyes (UNSUBSCRIBE, QUIT) before
  * dropping the connection: a Redis that hung (not down: the socket open, nothing answered)
  * held every shutdown for its whole 15 s, which then exited 1.
@@ -116,6 +111,11 @@ async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
+/**
+ * Redis behind the Kv contract. Every key is prefixed with `${instance}:` (ioredis
+ * keyPrefix) so deployments and test runs can share one server. Pub/sub needs its own
+ * connection, opened on the first subscribe.
+ */
 export class RedisKv implements Kv {
   private readonly redis: Redis
   private subscriber: Redis | null = null
